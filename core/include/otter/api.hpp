@@ -1,0 +1,82 @@
+// The operations a process uses on others, by Pid or by name, with Erlang's names.
+// They act on behalf of the calling process (detail::current_process()); outside a process,
+// use runtime's or scoped_process's members instead.
+//
+// Sends never block and never fail loudly: a message to a dead Pid is dropped, as in Erlang
+// (the returned result says noproc when that is known at once, for whoever wants to know).
+#pragma once
+
+#include <chrono>
+#include <utility>
+
+#include "otter/call.hpp"
+#include "otter/envelope.hpp"
+#include "otter/runtime.hpp"
+
+namespace otter {
+
+// The calling process's Pid (nil outside a process).
+pid self() noexcept;
+// The runtime of the calling process; throws std::logic_error outside a process.
+runtime& this_runtime();
+
+template <class T>
+result<void> send(const dest& to, T&& msg) {
+  auto e = detail::make_message(detail::sig::info, std::forward<T>(msg));
+  e->from = self();
+  return this_runtime().send_envelope(to, std::move(e));
+}
+
+template <class T>
+result<void> cast(const dest& to, T&& msg) {
+  auto e = detail::make_message(detail::sig::cast, std::forward<T>(msg));
+  e->from = self();
+  return this_runtime().send_envelope(to, std::move(e));
+}
+
+// co_await otter::call<Reply>(to, request [, timeout]) -> result<Reply>
+template <class R, class T>
+call_awaiter<R> call(const dest& to, T&& request,
+                     std::chrono::milliseconds timeout = defaults::call_timeout) {
+  return call_awaiter<R>(to, detail::make_message(detail::sig::call, std::forward<T>(request)),
+                         timeout);
+}
+
+// co_await otter::stop(server [, reason, timeout]): the server runs terminate and exits with
+// `reason`; the result arrives once it has (OTP's gen_server:stop).
+call_awaiter<void> stop(const dest& server, exit_reason reason = exit_reason::normal(),
+                        std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+
+// Links the calling process with `other`; if `other` does not exist the caller gets an exit
+// signal `noproc` (trapped: an exit_msg).
+void link(const pid& other);
+void unlink(const pid& other);
+// Monitors `target`; a `down` message arrives when it exits (`noproc` at once if it does not
+// exist). demonitor also discards a `down` not yet handled.
+monitor_ref monitor(const dest& target);
+void demonitor(monitor_ref ref);
+// Sends an exit signal to `target` (`kill` is untrappable).
+void exit(const dest& target, exit_reason reason);
+void trap_exit(bool on);
+
+// Delivers `msg` to `to` (as an info message) after `delay`; cancel with cancel_timer.
+template <class T>
+std::uint64_t send_after(std::chrono::milliseconds delay, const pid& to, T&& msg) {
+  auto e = detail::make_message(detail::sig::info, std::forward<T>(msg));
+  e->from = self();
+  return this_runtime().start_timer(delay, to, std::move(e));
+}
+bool cancel_timer(std::uint64_t timer);
+
+template <class S, class... Args>
+result<pid> start(Args&&... args) {
+  return this_runtime().start<S>(std::forward<Args>(args)...);
+}
+template <class S, class... Args>
+result<pid> start_link(Args&&... args) {
+  start_options o;
+  o.link = true;
+  return this_runtime().start_with<S>(o, std::forward<Args>(args)...);
+}
+
+}  // namespace otter

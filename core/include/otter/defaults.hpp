@@ -1,0 +1,36 @@
+// Every tunable default of the runtime, with its unit and why it has this value.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace otter::defaults {
+
+// gen_server's default call timeout, as in OTP (5 s).
+inline constexpr std::chrono::milliseconds call_timeout{5000};
+
+// Messages a process handles in one activation before it goes to the back of the run queue:
+// small enough that a flooded process cannot starve others, large enough to batch.
+inline constexpr int activation_budget = 64;
+
+// Consecutive runs from a worker's "next" slot before it looks at its queue again: the slot
+// keeps a call's ping-pong on one core, this bound keeps the queue from starving.
+inline constexpr int next_slot_streak = 16;
+
+// Every this many scheduling decisions a worker serves the shared queue (work from timers,
+// the network and outside threads) before its own, so local work cannot starve it (Go: 61).
+inline constexpr unsigned inject_check_interval = 31;
+
+// Sends by one activation after which a newly scheduled process is offered to an idle worker
+// (wakes one): a handler that sends a lot runs in parallel with its receivers; a call's single
+// request does not pay for a thread wake-up (~18 us on this VM).
+inline constexpr int spread_after_sends = 8;
+
+// Rounds an idle worker polls the run queues before it parks (~20-40 us): cheaper than a
+// futex wake-up when work arrives soon after.
+inline constexpr int idle_spin_rounds = 512;
+
+// Name of a node that has not been given one.
+inline constexpr const char* node_name = "nonode";
+
+}  // namespace otter::defaults

@@ -1,0 +1,211 @@
+// gen_server: OTP's generic server behaviour.
+//
+//   struct get { MSGPACK_DEFINE(); };           OTTER_MESSAGE(get);
+//   struct incr { std::int64_t by; MSGPACK_DEFINE(by); };  OTTER_MESSAGE(incr);
+//
+//   class counter : public otter::gen_server<counter> {
+//    public:
+//     using calls = otter::msgs<get>;     // the request types handle_call takes
+//     using casts = otter::msgs<incr>;    // ... handle_cast
+//     using infos = otter::msgs<>;        // ... handle_info (exit_msg and down need no entry)
+//     std::int64_t handle_call(const get&, otter::from&) { return n_; }
+//     void handle_cast(const incr& i) { n_ += i.by; }
+//    private:
+//     std::int64_t n_ = 0;
+//   };
+//   auto pid = rt.start<counter>();
+//
+// Callbacks (all optional but the handlers of listed types):
+// - `init()`: void or result<void>; runs before start returns. An error (or a throw) makes
+//   start fail with init_failed and leaves no trace: no name, no link, no monitor.
+// - `handle_call(const T&, from&)`: returns the reply (any message type), `otter::noreply`
+//   (the handler moved `from` and replies later), void (replies ok_reply), or a task<R>.
+// - `handle_cast(const T&)`, `handle_info(const T&)`: void or task<void>.
+// - `terminate(const exit_reason&)`: when the server stops itself, crashes, is stopped with
+//   otter::stop, or (trapping exits) its parent exits. Not when killed by an untrapped signal.
+// A handler that throws ends the server with the exception's message as the reason. A call
+// of a type not listed fails with badarg for the caller; the server keeps running.
+#pragma once
+
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "otter/api.hpp"
+#include "otter/call.hpp"
+#include "otter/process.hpp"
+#include "otter/task.hpp"
+
+namespace otter {
+
+template <class... Ts>
+struct msgs {};
+
+namespace detail {
+void log_unhandled(const process& p, const envelope& e);
+
+template <class S>
+auto calls_of() {
+  if constexpr (requires { typename S::calls; })
+    return typename S::calls{};
+  else
+    return msgs<>{};
+}
+template <class S>
+auto casts_of() {
+  if constexpr (requires { typename S::casts; })
+    return typename S::casts{};
+  else
+    return msgs<>{};
+}
+template <class S>
+auto infos_of() {
+  if constexpr (requires { typename S::infos; })
+    return typename S::infos{};
+  else
+    return msgs<>{};
+}
+
+template <class R>
+task<void> reply_when_done(task<R> inner, std::unique_ptr<from> f) {
+  if constexpr (std::is_same_v<R, noreply_t>) {
+    co_await std::move(inner);
+  } else if constexpr (std::is_void_v<R>) {
+    co_await std::move(inner);
+    f->reply(ok_reply{});
+  } else {
+    f->reply(co_await std::move(inner));
+  }
+}
+}  // namespace detail
+
+template <class Derived>
+class gen_server : public process {
+ public:
+  std::string_view behaviour() const noexcept override { return "gen_server"; }
+
+ protected:
+  // Ends this server with `reason` after the current handler returns (OTP's {stop, ...}).
+  void stop(exit_reason reason = exit_reason::normal()) { stop_self(std::move(reason)); }
+
+ private:
+  Derived& derived() noexcept { return static_cast<Derived&>(*this); }
+
+  result<void> init_process() override {
+    if constexpr (requires(Derived & d) { d.init(); }) {
+      using R = decltype(derived().init());
+      if constexpr (std::is_void_v<R>) {
+        derived().init();
+        return ok();
+      } else {
+        return derived().init();
+      }
+    } else {
+      return ok();
+    }
+  }
+
+  void on_terminate(const exit_reason& reason) override {
+    if constexpr (requires(Derived & d) { d.terminate(reason); }) derived().terminate(reason);
+  }
+
+  void handle_envelope(detail::envelope_ptr e) override {
+    switch (e->kind) {
+      case detail::sig::call:
+        if (!dispatch_call(e, detail::calls_of<Derived>())) {
+          from(&rt(), e->from, e->ref)
+              .reply_error(error{errc::badarg, std::string("server ") + detail::describe(self()) +
+                                                   " does not handle calls of type '" +
+                                                   std::string(e->type ? e->type->name : "?") +
+                                                   "'"});
+        }
+        break;
+      case detail::sig::cast:
+        if (!dispatch_async<true>(e, detail::casts_of<Derived>())) detail::log_unhandled(*this, *e);
+        break;
+      default:
+        if (!dispatch_async<false>(e, detail::infos_of<Derived>()) && !builtin_info(e)) {
+          detail::log_unhandled(*this, *e);
+        }
+        break;
+    }
+  }
+
+  template <class... Ts>
+  bool dispatch_call(detail::envelope_ptr& e, msgs<Ts...>) {
+    return (try_call<Ts>(e) || ...);
+  }
+
+  template <class T>
+  bool try_call(detail::envelope_ptr& e) {
+    T* m = detail::payload_as<T>(*e);
+    if (m == nullptr) return false;
+    using R = decltype(derived().handle_call(*m, std::declval<from&>()));
+    if constexpr (detail::is_task<R>::value) {
+      // The task may outlive this frame: `from` and the message live as long as it does.
+      auto f = std::make_unique<from>(&rt(), e->from, e->ref);
+      auto t = derived().handle_call(*m, *f);
+      run_task(detail::reply_when_done(std::move(t), std::move(f)), std::move(e));
+    } else {
+      from f(&rt(), e->from, e->ref);
+      try {
+        if constexpr (std::is_same_v<R, noreply_t>) {
+          derived().handle_call(*m, f);
+        } else if constexpr (std::is_void_v<R>) {
+          derived().handle_call(*m, f);
+          f.reply(ok_reply{});
+        } else {
+          f.reply(derived().handle_call(*m, f));
+        }
+      } catch (...) {
+        // The server ends with this exception; the caller learns the reason once it has.
+        keep_until_exit(std::move(f));
+        throw;
+      }
+    }
+    return true;
+  }
+
+  template <bool Cast, class... Ts>
+  bool dispatch_async(detail::envelope_ptr& e, msgs<Ts...>) {
+    return (try_async<Cast, Ts>(e) || ...);
+  }
+
+  template <bool Cast, class T>
+  bool try_async(detail::envelope_ptr& e) {
+    T* m = detail::payload_as<T>(*e);
+    if (m == nullptr) return false;
+    auto invoke = [&] {
+      if constexpr (Cast)
+        return derived().handle_cast(*m);
+      else
+        return derived().handle_info(*m);
+    };
+    using R = decltype(invoke());
+    if constexpr (detail::is_task<R>::value) {
+      run_task(invoke(), std::move(e));
+    } else {
+      invoke();
+    }
+    return true;
+  }
+
+  // exit_msg and down reach handle_info when the server defines an overload for them.
+  bool builtin_info(detail::envelope_ptr& e) {
+    if (auto* x = detail::payload_as<exit_msg>(*e)) {
+      if constexpr (requires(Derived & d) { d.handle_info(*x); }) {
+        return try_async<false, exit_msg>(e);
+      } else {
+        // OTP: a server trapping exits stops when its parent exits.
+        if (x->from == parent()) stop(x->reason);
+        return true;
+      }
+    }
+    if (auto* d = detail::payload_as<down>(*e)) {
+      if constexpr (requires(Derived & s) { s.handle_info(*d); }) return try_async<false, down>(e);
+    }
+    return false;
+  }
+};
+
+}  // namespace otter

@@ -1,0 +1,88 @@
+// Internal: a process's inbox, a lock-free multi-producer single-consumer queue.
+//
+// Producers push with one CAS onto an intrusive stack; the single consumer takes the whole
+// stack at once and reverses it, so messages from one sender keep their order. The head also
+// encodes the process's scheduling state: `blocked` means the consumer found it empty and went
+// idle, so exactly one producer (the one that replaces `blocked`) schedules the process.
+// `closed` means the process has exited: pushes fail and the sender treats the target as dead.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "otter/envelope.hpp"
+
+namespace otter::detail {
+
+class inbox {
+ public:
+  enum class push_result { queued, queued_wake, closed };
+
+  inbox() = default;
+  inbox(const inbox&) = delete;
+  inbox& operator=(const inbox&) = delete;
+
+  push_result push(envelope* e) noexcept {
+    // Counted before the CAS so the consumer never sees more handled than pushed.
+    length_.fetch_add(1, std::memory_order_relaxed);
+    envelope* head = head_.load(std::memory_order_relaxed);
+    for (;;) {
+      if (head == closed_tag()) {
+        length_.fetch_sub(1, std::memory_order_relaxed);
+        return push_result::closed;
+      }
+      e->next = head == blocked_tag() ? nullptr : head;
+      // release: the envelope's contents are visible to the consumer that acquires it.
+      if (head_.compare_exchange_weak(head, e, std::memory_order_release,
+                                      std::memory_order_relaxed)) {
+        return head == blocked_tag() ? push_result::queued_wake : push_result::queued;
+      }
+    }
+  }
+
+  // Consumer only, while running: everything pushed so far, oldest first (nullptr if none).
+  envelope* take_all() noexcept {
+    if (head_.load(std::memory_order_relaxed) == nullptr) return nullptr;
+    // acquire: pairs with the producers' release CAS.
+    return reverse(head_.exchange(nullptr, std::memory_order_acquire));
+  }
+
+  // Consumer only: go idle if nothing is queued. On success the next push schedules us.
+  bool try_block() noexcept {
+    envelope* expected = nullptr;
+    return head_.compare_exchange_strong(expected, blocked_tag(), std::memory_order_acq_rel,
+                                         std::memory_order_relaxed);
+  }
+
+  // Consumer only: refuse all further pushes; returns what was still queued, oldest first.
+  envelope* close() noexcept {
+    envelope* h = head_.exchange(closed_tag(), std::memory_order_acquire);
+    return (h == blocked_tag() || h == closed_tag()) ? nullptr : reverse(h);
+  }
+
+  bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_tag(); }
+
+  // Messages pushed and not yet handled (approximate while producers run).
+  std::uint32_t length() const noexcept { return length_.load(std::memory_order_relaxed); }
+  void consumed(std::uint32_t n) noexcept { length_.fetch_sub(n, std::memory_order_relaxed); }
+
+ private:
+  static envelope* blocked_tag() noexcept { return reinterpret_cast<envelope*>(std::uintptr_t{1}); }
+  static envelope* closed_tag() noexcept { return reinterpret_cast<envelope*>(std::uintptr_t{2}); }
+
+  static envelope* reverse(envelope* h) noexcept {
+    envelope* prev = nullptr;
+    while (h != nullptr && h != blocked_tag() && h != closed_tag()) {
+      envelope* next = h->next;
+      h->next = prev;
+      prev = h;
+      h = next;
+    }
+    return prev;
+  }
+
+  std::atomic<envelope*> head_{nullptr};  // starts "running": the spawner schedules it
+  std::atomic<std::uint32_t> length_{0};
+};
+
+}  // namespace otter::detail

@@ -1,0 +1,205 @@
+// A process: an object with a mailbox, run by the runtime's worker threads (M:N), never a
+// thread of its own. A process runs one handler at a time, so its state needs no locks.
+//
+// Guarantees:
+// - Messages (and signals) from one sender arrive in the order sent.
+// - A process handles at most defaults::activation_budget messages per activation, then
+//   yields, so a process that floods itself cannot starve others.
+// - Exit signals follow Erlang: `kill` via otter::exit is untrappable (the process ends with
+//   `killed`); a `normal` signal from a linked process is ignored unless exits are trapped;
+//   any other reason ends the process unless it traps exits, in which case it becomes an
+//   exit_msg for handle_info.
+// - When a process ends, linked processes get an exit signal, monitors fire `down`, its names
+//   are unregistered, and calls still queued fail with `exited` and the reason.
+//
+// Behaviours (gen_server, supervisors) derive from this class; users derive from them.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <coroutine>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+#include "otter/envelope.hpp"
+#include "otter/mailbox.hpp"
+#include "otter/task.hpp"
+
+namespace otter {
+
+class runtime;
+class process;
+class from;
+
+// The exit reason for a handler's exception: its what(), or "unknown exception".
+exit_reason reason_of(const std::exception_ptr& e) noexcept;
+
+namespace detail {
+
+class scheduler;
+class timer_service;
+struct relations;
+class runtime_access;
+
+// Where an awaited call's reply (or failure) goes.
+class reply_sink {
+ public:
+  virtual void complete(envelope_ptr e) = 0;
+
+ protected:
+  ~reply_sink() = default;
+};
+
+// A timer entry: in the timer service's heap while armed.
+struct timer_node {
+  std::chrono::steady_clock::time_point deadline{};
+  // Written under the timer service's mutex; the owner may read it without (relaxed): only the
+  // owner arms a node, so an owner that reads "not armed" is right.
+  std::atomic<std::uint32_t> heap_index{~std::uint32_t{0}};
+  std::uint64_t id = 0;  // send_after timers: the handle; call timers: 0
+  pid target;
+  std::uint64_t ref = 0;  // call timers: the call awaited
+  envelope_ptr message;   // send_after timers: what to deliver
+  bool armed() const noexcept {
+    return heap_index.load(std::memory_order_relaxed) != ~std::uint32_t{0};
+  }
+};
+
+// The process whose handler runs on this thread, or nullptr.
+process* current_process() noexcept;
+
+// Makes `p` the current process for the lifetime of the scope (used to run a new server's
+// init in its starter's thread).
+class current_process_scope {
+ public:
+  explicit current_process_scope(process* p) noexcept;
+  ~current_process_scope();
+  current_process_scope(const current_process_scope&) = delete;
+  current_process_scope& operator=(const current_process_scope&) = delete;
+
+ private:
+  process* saved_;
+};
+
+}  // namespace detail
+
+class process {
+ public:
+  process();
+  process(const process&) = delete;
+  process& operator=(const process&) = delete;
+  virtual ~process();
+
+  const pid& self() const noexcept { return pid_; }
+  runtime& rt() const noexcept { return *rt_; }
+
+  void trap_exit(bool on) noexcept { trap_exit_ = on; }
+  bool trapping_exits() const noexcept { return trap_exit_; }
+
+  // The process that started and linked it (start_link), or nil.
+  const pid& parent() const noexcept { return parent_; }
+
+  std::uint32_t mailbox_length() const noexcept { return inbox_.length(); }
+  std::uint64_t messages_handled() const noexcept { return handled_; }
+
+  virtual std::string_view behaviour() const noexcept { return "process"; }
+
+ protected:
+  // One message (info, cast or call), on this process's thread.
+  virtual void handle_envelope(detail::envelope_ptr e) = 0;
+
+  // The process is ending by its own decision or a crash, with `reason`. Not called when an
+  // untrapped exit signal ends it (as in OTP).
+  virtual void on_terminate(const exit_reason& reason);
+
+  // Ends this process with `reason` once the current handler returns.
+  void stop_self(exit_reason reason);
+
+  // Runs `t` as this process's current work. Until it completes the process handles no other
+  // message; `message` (the envelope the task's handler refers to) lives as long as the task.
+  void run_task(task<void> t, detail::envelope_ptr message);
+
+  // Keeps a caller waiting until this process has exited; it then gets `exited` with the
+  // reason (a handler that threw before replying).
+  void keep_until_exit(from&& f);
+
+  // Called by call awaiters: the current task waits for the reply to `ref`.
+  void await_reply(std::uint64_t ref, detail::reply_sink* sink, std::coroutine_handle<> h,
+                   std::chrono::steady_clock::time_point deadline);
+  void cancel_await() noexcept;
+
+ private:
+  friend class runtime;
+  friend class detail::scheduler;
+  friend class detail::runtime_access;
+  template <class>
+  friend class call_awaiter;
+
+  enum class slice_result { idle, yield, dead };
+
+  // Scheduler entry: runs up to one activation budget of work.
+  slice_result run_slice();
+  // Consumes a FIFO list from the inbox: signals act now, messages go to the cache.
+  void ingest(detail::envelope* list);
+  void handle_exit_signal(const pid& from, exit_reason reason, bool via_link);
+  void append(detail::envelope* e) noexcept;
+  void resume_awaiting();
+  void finish_task();
+  void dispatch(detail::envelope_ptr e);
+  void begin_exit(exit_reason reason, bool run_terminate);
+  void exit_now();
+  // Releases everything without telling anyone (a failed init leaves no trace).
+  void discard() noexcept;
+  // Asks the runtime to run this process (it became runnable).
+  virtual void wake();
+  // Runs once, in the starter's thread with this process current, before anyone else can
+  // reach it; an error aborts the start and leaves no trace.
+  virtual result<void> init_process() { return ok(); }
+
+  detail::inbox inbox_;
+  // References: one held by the process table while the process lives, one per sender that
+  // looked it up and is pushing to it. The last release deletes the process.
+  std::atomic<std::uint32_t> refs_{1};
+  runtime* rt_ = nullptr;
+  pid pid_;
+  pid parent_;
+  detail::envelope* cache_head_ = nullptr;  // drained, not yet handled messages (FIFO)
+  detail::envelope* cache_tail_ = nullptr;
+  std::unique_ptr<detail::relations> rel_;  // links and monitors, created on first use
+  std::uint64_t handled_ = 0;
+
+  // The task being run (the root of this process's current coroutine work), if any.
+  task<void> root_task_;
+  detail::envelope_ptr root_message_;
+  // The awaited call: reply `await_ref_` goes to `await_sink_`, then `await_handle_` resumes.
+  std::uint64_t await_ref_ = 0;
+  detail::reply_sink* await_sink_ = nullptr;
+  std::coroutine_handle<> await_handle_{};
+  bool await_done_ = false;
+  detail::timer_node call_timer_;
+
+  std::unique_ptr<exit_reason> exiting_;  // set once the process must end
+  bool run_terminate_ = false;
+  bool trap_exit_ = false;
+  bool dead_ = false;
+  bool has_name_ = false;
+
+ protected:
+  // For blocking (scoped) processes: ingestion without the scheduler.
+  void ingest_inbox() { ingest(inbox_.take_all()); }
+  bool await_done() const noexcept { return await_done_; }
+  void clear_await() noexcept {
+    await_ref_ = 0;
+    await_sink_ = nullptr;
+    await_done_ = false;
+  }
+  detail::envelope_ptr pop_message() noexcept;
+  detail::inbox& inbox() noexcept { return inbox_; }
+  bool exiting() const noexcept { return exiting_ != nullptr; }
+  void exit_from_owner_thread(exit_reason reason);
+};
+
+}  // namespace otter

@@ -1,0 +1,176 @@
+// The runtime of one node: worker threads, the process table, the timer service and the
+// node-local name registry. A program (or a test) creates one runtime per node it runs; the
+// network layer plugs into it through `remote_router` and `name_resolver`.
+//
+// Thread-safety: every member may be called from any thread. Destroying the runtime stops the
+// workers and frees every remaining process without running its terminate.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "otter/defaults.hpp"
+#include "otter/envelope.hpp"
+#include "otter/error.hpp"
+#include "otter/process.hpp"
+
+namespace otter {
+
+struct runtime_options {
+  std::string node_name = defaults::node_name;
+  unsigned workers = 0;        // 0: one per hardware thread
+  std::uint32_t creation = 0;  // 0: derived from the clock, so it changes on every start
+};
+
+struct start_options {
+  std::string name;   // registered locally once init succeeds, if not empty
+  bool link = false;  // link to the calling process (start_link)
+};
+
+// Where a message goes: a Pid, or a registered name (local names first, then the cluster-wide
+// resolver if the network layer installed one).
+class dest {
+ public:
+  dest(const pid& p) : v_(p) {}                           // NOLINT: implicit by design
+  dest(std::string name) : v_(std::move(name)) {}         // NOLINT
+  dest(const char* name) : v_(std::string(name)) {}       // NOLINT
+  dest(std::string_view name) : v_(std::string(name)) {}  // NOLINT
+
+  const pid* as_pid() const noexcept { return std::get_if<pid>(&v_); }
+  const std::string* as_name() const noexcept { return std::get_if<std::string>(&v_); }
+  std::string describe() const;
+
+ private:
+  std::variant<pid, std::string> v_;
+};
+
+// Installed by the network layer: carries envelopes to processes on other nodes.
+class remote_router {
+ public:
+  virtual ~remote_router() = default;
+  // Takes the envelope for `to` (a Pid of another node). False when the node is known to be
+  // unreachable or `to` is of a dead incarnation; the envelope is then dropped.
+  virtual bool route(const pid& to, detail::envelope_ptr e) = 0;
+};
+
+// Installed by the registry layer: resolves names that are not registered locally.
+class name_resolver {
+ public:
+  virtual ~name_resolver() = default;
+  virtual std::optional<pid> resolve(std::string_view name) = 0;
+};
+
+// Counters the node tool shows.
+struct runtime_stats {
+  std::uint64_t processes = 0;
+  std::uint64_t spawned = 0;
+  std::uint64_t exited = 0;
+  std::uint64_t messages_delivered = 0;
+  std::uint64_t messages_dropped = 0;  // to dead or unknown processes
+};
+
+class runtime {
+ public:
+  explicit runtime(runtime_options options = {});
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  const std::string& node_name() const noexcept;
+  std::uint64_t node_id() const noexcept;
+  std::uint32_t creation() const noexcept;
+  unsigned worker_count() const noexcept;
+  // True when `p` names a process of this node's current incarnation.
+  bool is_local(const pid& p) const noexcept;
+
+  // Starts a server of type S (a gen_server) constructed from `args`. Its init runs before
+  // this returns, in the calling thread; an init error is returned and leaves no trace.
+  template <class S, class... Args>
+  result<pid> start(Args&&... args) {
+    return start_with<S>(start_options{}, std::forward<Args>(args)...);
+  }
+  template <class S, class... Args>
+  result<pid> start_with(const start_options& opts, Args&&... args) {
+    std::unique_ptr<process> p;
+    try {
+      p = std::make_unique<S>(std::forward<Args>(args)...);
+    } catch (const std::exception& e) {
+      return error{errc::init_failed, std::string("constructor threw: ") + e.what(), e.what()};
+    }
+    return spawn(std::move(p), opts);
+  }
+
+  // Local registry: one name, one Pid. Names vanish when their process exits.
+  result<void> register_name(std::string name, const pid& p);
+  bool unregister_name(std::string_view name);
+  std::optional<pid> whereis(std::string_view name) const;
+  std::vector<std::pair<std::string, pid>> registered() const;
+
+  std::optional<pid> resolve(const dest& d) const;
+  bool alive(const pid& p) const;
+  std::size_t process_count() const;
+  runtime_stats stats() const;
+  // Every live local Pid (a snapshot).
+  std::vector<pid> processes() const;
+
+  // Sends from outside any process (the sender is nil).
+  template <class T>
+  result<void> send(const dest& to, T&& msg) {
+    return send_envelope(to, detail::make_message(detail::sig::info, std::forward<T>(msg)));
+  }
+  template <class T>
+  result<void> cast(const dest& to, T&& msg) {
+    return send_envelope(to, detail::make_message(detail::sig::cast, std::forward<T>(msg)));
+  }
+  // Sends an exit signal from outside any process (kill, shutdown, ...).
+  result<void> exit(const dest& to, exit_reason reason);
+
+  // Delivers `msg` to `to` after `delay`, from outside any process; cancel with cancel_timer.
+  template <class T>
+  std::uint64_t send_after(std::chrono::milliseconds delay, const pid& to, T&& msg) {
+    return start_timer(delay, to, detail::make_message(detail::sig::info, std::forward<T>(msg)));
+  }
+  bool cancel_timer(std::uint64_t timer);
+
+  void set_remote_router(remote_router* r) noexcept;
+  void set_name_resolver(name_resolver* r) noexcept;
+
+  // ---- plumbing for the other layers (net, registry, supervisor); not for applications ----
+  std::uint64_t make_ref() noexcept;
+  // Sends `e` to `to`, local or remote. False when the target is known dead (e is dropped).
+  bool deliver(const pid& to, detail::envelope_ptr e);
+  result<void> send_envelope(const dest& to, detail::envelope_ptr e);
+  result<pid> spawn(std::unique_ptr<process> p, const start_options& opts);
+  std::uint64_t start_timer(std::chrono::milliseconds delay, const pid& to, detail::envelope_ptr e);
+  void arm_call_timer(detail::timer_node& n);
+  void disarm_call_timer(detail::timer_node& n) noexcept;
+  detail::scheduler& scheduler() noexcept;
+  // Runs `fn(process&)` for the live local process `p`, holding a reference; false if none.
+  // fn runs concurrently with the process: read only what is safe to read (atomics).
+  template <class Fn>
+  bool with_process(const pid& p, Fn&& fn) const {
+    process* proc = acquire(p);
+    if (proc == nullptr) return false;
+    fn(*proc);
+    release(proc);
+    return true;
+  }
+  process* acquire(const pid& p) const;
+  static void release(process* p) noexcept;
+  void process_exited(process& p);
+  void unregister_all(const pid& p);
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace otter

@@ -1,0 +1,114 @@
+#include "otter/call.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "otter/api.hpp"
+#include "otter/gen_server.hpp"
+
+namespace otter {
+
+namespace detail {
+const exit_reason* exiting_reason() noexcept;
+}
+
+std::string_view to_string(errc code) noexcept {
+  switch (code) {
+    case errc::timeout: return "timeout";
+    case errc::noproc: return "noproc";
+    case errc::nodedown: return "nodedown";
+    case errc::exited: return "exited";
+    case errc::calling_self: return "calling_self";
+    case errc::badarg: return "badarg";
+    case errc::already_registered: return "already_registered";
+    case errc::not_registered: return "not_registered";
+    case errc::init_failed: return "init_failed";
+    case errc::no_process_context: return "no_process_context";
+    case errc::shutting_down: return "shutting_down";
+    case errc::mailbox_full: return "mailbox_full";
+  }
+  return "unknown_error";
+}
+
+namespace detail {
+
+const char* to_string(sig s) noexcept {
+  switch (s) {
+    case sig::info: return "info";
+    case sig::cast: return "cast";
+    case sig::call: return "call";
+    case sig::reply: return "reply";
+    case sig::reply_error: return "reply_error";
+    case sig::call_timeout: return "call_timeout";
+    case sig::link: return "link";
+    case sig::unlink: return "unlink";
+    case sig::link_exit: return "link_exit";
+    case sig::exit: return "exit";
+    case sig::monitor: return "monitor";
+    case sig::demonitor: return "demonitor";
+    case sig::down: return "down";
+    case sig::stop_request: return "stop_request";
+  }
+  return "unknown";
+}
+
+std::string describe(const pid& p) {
+  return otter::to_string(p);
+}
+
+error noproc_error(const dest& d) {
+  if (const std::string* name = d.as_name()) {
+    return error{errc::noproc, "no process registered as '" + *name + "'", exit_reason::noproc()};
+  }
+  return error{errc::noproc, "no process " + d.describe() + " (it exited or never existed)",
+               exit_reason::noproc()};
+}
+
+error reply_type_error(const envelope& e, std::string_view expected) {
+  return error{errc::badarg, "reply of type '" + std::string(e.type ? e.type->name : "?") +
+                                 "' where '" + std::string(expected) + "' was expected"};
+}
+
+error error_of(const envelope& e) {
+  if (e.kind == sig::reply_error) return static_cast<const error_envelope&>(e).err;
+  if (e.kind == sig::call_timeout) return error{errc::timeout, "no reply before the timeout"};
+  return error{errc::badarg, std::string("unexpected ") + to_string(e.kind) + " for a call"};
+}
+
+void log_unhandled(const process& p, const envelope& e) {
+  spdlog::warn("{} {} dropped a {} of unhandled type '{}'", p.behaviour(),
+               otter::to_string(p.self()), to_string(e.kind), e.type ? e.type->name : "?");
+}
+
+}  // namespace detail
+
+void from::send_reply(detail::envelope_ptr e) {
+  e->ref = ref_;
+  if (process* self = detail::current_process()) e->from = self->self();
+  runtime* rt = std::exchange(rt_, nullptr);
+  ref_ = 0;
+  rt->deliver(caller_, std::move(e));
+}
+
+void from::reply_error(error err) {
+  if (!valid()) return;
+  send_reply(std::make_unique<detail::error_envelope>(std::move(err)));
+}
+
+void from::drop() noexcept {
+  if (!valid()) return;
+  try {
+    const exit_reason* dying = detail::exiting_reason();
+    process* self = detail::current_process();
+    const std::string who = self ? otter::to_string(self->self()) : std::string("the server");
+    if (dying != nullptr) {
+      reply_error(error{errc::exited, "process " + who + " exited: " + dying->str(), *dying});
+    } else {
+      reply_error(error{errc::exited, "process " + who + " dropped the call without replying",
+                        exit_reason("noreply")});
+    }
+  } catch (...) {
+    rt_ = nullptr;
+  }
+}
+
+}  // namespace otter

@@ -1,0 +1,433 @@
+#include "otter/process.hpp"
+
+#include <exception>
+#include <string>
+
+#include "otter/call.hpp"
+#include "otter/runtime.hpp"
+#include "relations.hpp"
+#include "runtime_access.hpp"
+#include "scheduler.hpp"
+
+namespace otter {
+
+namespace detail {
+
+namespace {
+thread_local process* tl_current = nullptr;
+// The reason of the process exiting on this thread, for `from` objects dropped meanwhile.
+thread_local const exit_reason* tl_exit_reason = nullptr;
+
+void free_list(envelope* e) noexcept {
+  while (e != nullptr) {
+    envelope* next = e->next;
+    delete e;
+    e = next;
+  }
+}
+}  // namespace
+
+process* current_process() noexcept {
+  return tl_current;
+}
+
+const exit_reason* exiting_reason() noexcept {
+  return tl_exit_reason;
+}
+
+current_process_scope::current_process_scope(process* p) noexcept : saved_(tl_current) {
+  tl_current = p;
+}
+current_process_scope::~current_process_scope() {
+  tl_current = saved_;
+}
+
+void runtime_access::release(process* p) noexcept {
+  // acq_rel: the deleting thread sees every write made by earlier holders.
+  if (p->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p;
+}
+
+void runtime_access::destroy_orphan(process& p) noexcept {
+  p.dead_ = true;
+  p.root_task_ = {};
+  p.root_message_.reset();
+  free_list(p.cache_head_);
+  p.cache_head_ = p.cache_tail_ = nullptr;
+  free_list(p.inbox_.close());
+}
+
+}  // namespace detail
+
+using detail::envelope;
+using detail::envelope_ptr;
+using detail::sig;
+
+exit_reason reason_of(const std::exception_ptr& e) noexcept {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return exit_reason(ex.what());
+  } catch (...) {
+  }
+  return exit_reason("unknown exception");
+}
+
+process::process() = default;
+
+process::~process() {
+  detail::free_list(cache_head_);
+  detail::free_list(inbox_.close());
+}
+
+void process::on_terminate(const exit_reason&) {}
+
+void process::stop_self(exit_reason reason) {
+  begin_exit(std::move(reason), true);
+}
+
+void process::wake() {
+  rt_->scheduler().schedule(this);
+}
+
+void process::append(envelope* e) noexcept {
+  e->next = nullptr;
+  if (cache_tail_ != nullptr) {
+    cache_tail_->next = e;
+  } else {
+    cache_head_ = e;
+  }
+  cache_tail_ = e;
+}
+
+envelope_ptr process::pop_message() noexcept {
+  envelope* e = cache_head_;
+  if (e == nullptr) return nullptr;
+  cache_head_ = e->next;
+  if (cache_head_ == nullptr) cache_tail_ = nullptr;
+  e->next = nullptr;
+  inbox_.consumed(1);
+  return envelope_ptr(e);
+}
+
+void process::begin_exit(exit_reason reason, bool run_terminate) {
+  if (exiting_) return;
+  exiting_ = std::make_unique<exit_reason>(std::move(reason));
+  run_terminate_ = run_terminate;
+}
+
+void process::handle_exit_signal(const pid& from, exit_reason reason, bool via_link) {
+  if (!via_link && reason.is_kill()) {
+    begin_exit(exit_reason::killed(), false);
+  } else if (trap_exit_) {
+    append(detail::make_message(sig::info, exit_msg{from, std::move(reason)}).release());
+    return;  // the signal's count is consumed with the message
+  } else if (!reason.is_normal()) {
+    begin_exit(std::move(reason), false);
+  }
+  inbox_.consumed(1);
+}
+
+void process::ingest(envelope* list) {
+  while (list != nullptr) {
+    envelope* e = list;
+    list = e->next;
+    e->next = nullptr;
+    if (exiting_) {  // delivered before the exit: exit_now answers what needs an answer
+      append(e);
+      continue;
+    }
+    switch (e->kind) {
+      case sig::info:
+      case sig::cast:
+      case sig::call:
+      case sig::stop_request: append(e); continue;
+      case sig::reply:
+      case sig::reply_error:
+      case sig::call_timeout:
+        if (await_ref_ != 0 && e->ref == await_ref_ && !await_done_) {
+          if (e->kind != sig::call_timeout) rt_->disarm_call_timer(call_timer_);
+          await_done_ = true;
+          await_sink_->complete(envelope_ptr(e));
+        } else {
+          delete e;  // late (after a timeout) or stale: never seen by the process
+        }
+        break;
+      case sig::link:
+        if (!rel_) rel_ = std::make_unique<detail::relations>();
+        rel_->links.insert(e->from);
+        delete e;
+        break;
+      case sig::unlink:
+        if (rel_) rel_->links.erase(e->from);
+        delete e;
+        break;
+      case sig::link_exit: {
+        auto* r = static_cast<detail::reason_envelope*>(e);
+        if (rel_ && rel_->links.erase(e->from) > 0) {
+          handle_exit_signal(e->from, std::move(r->reason), true);
+        } else {
+          inbox_.consumed(1);  // we unlinked meanwhile: stale
+        }
+        delete e;
+        continue;
+      }
+      case sig::exit: {
+        auto* r = static_cast<detail::reason_envelope*>(e);
+        handle_exit_signal(e->from, std::move(r->reason), false);
+        delete e;
+        continue;
+      }
+      case sig::monitor:
+        if (!rel_) rel_ = std::make_unique<detail::relations>();
+        rel_->monitored_by.emplace(e->ref, e->from);
+        delete e;
+        break;
+      case sig::demonitor:
+        if (rel_) rel_->monitored_by.erase(e->ref);
+        delete e;
+        break;
+      case sig::down: {
+        auto* r = static_cast<detail::reason_envelope*>(e);
+        if (rel_ && rel_->monitors.erase(e->ref) > 0) {
+          append(detail::make_message(sig::info, down{e->ref, e->from, std::move(r->reason)})
+                     .release());
+        } else {
+          inbox_.consumed(1);  // demonitored meanwhile: flushed
+        }
+        delete e;
+        continue;
+      }
+    }
+    inbox_.consumed(1);
+  }
+}
+
+void process::keep_until_exit(from&& f) {
+  if (!rel_) rel_ = std::make_unique<detail::relations>();
+  rel_->orphaned.push_back(std::move(f));
+}
+
+void process::await_reply(std::uint64_t ref, detail::reply_sink* sink, std::coroutine_handle<> h,
+                          std::chrono::steady_clock::time_point deadline) {
+  await_ref_ = ref;
+  await_sink_ = sink;
+  await_handle_ = h;
+  await_done_ = false;
+  if (deadline != std::chrono::steady_clock::time_point::max()) {
+    call_timer_.deadline = deadline;
+    call_timer_.target = pid_;
+    call_timer_.ref = ref;
+    rt_->arm_call_timer(call_timer_);
+  }
+}
+
+void process::cancel_await() noexcept {
+  rt_->disarm_call_timer(call_timer_);
+  await_ref_ = 0;
+  await_sink_ = nullptr;
+  await_handle_ = {};
+  await_done_ = false;
+}
+
+void process::run_task(task<void> t, envelope_ptr message) {
+  root_task_ = std::move(t);
+  root_message_ = std::move(message);
+  root_task_.handle().resume();
+  if (root_task_.handle().done()) finish_task();
+}
+
+void process::finish_task() {
+  std::exception_ptr failure = root_task_.handle().promise().exception;
+  if (failure) {
+    // The process ends with the exception's message; frames destroyed now (and the `from`s
+    // they hold) already see that reason.
+    begin_exit(reason_of(failure), true);
+    const exit_reason* saved = detail::tl_exit_reason;
+    detail::tl_exit_reason = exiting_.get();
+    root_task_ = {};
+    root_message_.reset();
+    detail::tl_exit_reason = saved;
+    return;
+  }
+  root_task_ = {};
+  root_message_.reset();
+}
+
+void process::resume_awaiting() {
+  auto h = await_handle_;
+  await_ref_ = 0;
+  await_sink_ = nullptr;
+  await_handle_ = {};
+  await_done_ = false;
+  h.resume();  // a task keeps its exceptions in its promise: resume does not throw
+  if (root_task_ && root_task_.handle().done()) finish_task();
+}
+
+void process::dispatch(envelope_ptr e) {
+  try {
+    if (e->kind == sig::stop_request) {
+      auto* r = static_cast<detail::reason_envelope*>(e.get());
+      if (!rel_) rel_ = std::make_unique<detail::relations>();
+      rel_->stop_waiters.emplace_back(e->from, e->ref);
+      begin_exit(std::move(r->reason), true);
+      return;
+    }
+    ++handled_;
+    handle_envelope(std::move(e));
+  } catch (...) {
+    begin_exit(reason_of(std::current_exception()), true);
+  }
+}
+
+process::slice_result process::run_slice() {
+  detail::current_process_scope scope(this);
+  int budget = defaults::activation_budget;
+  for (;;) {
+    if (envelope* list = inbox_.take_all()) ingest(list);
+    if (exiting_) {
+      exit_now();
+      return slice_result::dead;
+    }
+    if (await_done_) {
+      resume_awaiting();
+      continue;
+    }
+    if (root_task_ || cache_head_ == nullptr) {
+      // Waiting for a reply (other messages stay queued), or nothing to do.
+      if (inbox_.try_block()) return slice_result::idle;
+      if (--budget <= 0) return slice_result::yield;
+      continue;
+    }
+    if (--budget < 0) return slice_result::yield;
+    dispatch(pop_message());
+  }
+}
+
+void process::exit_from_owner_thread(exit_reason reason) {
+  begin_exit(std::move(reason), false);
+  exit_now();
+}
+
+void process::exit_now() {
+  const exit_reason reason = *exiting_;
+  const exit_reason* saved = detail::tl_exit_reason;
+  detail::tl_exit_reason = &reason;
+  if (run_terminate_) {
+    try {
+      on_terminate(reason);
+    } catch (...) {
+      // terminate's own failure does not change the exit reason (as in OTP, it is logged).
+    }
+  }
+  cancel_await();
+  root_task_ = {};  // destroys the suspended handler; its `from`s answer their callers
+  root_message_.reset();
+  rt_->process_exited(*this);
+
+  // Everything that reached the mailbox before it closed gets its answer.
+  envelope* rest = inbox_.close();
+  while (rest != nullptr) {
+    envelope* e = rest;
+    rest = e->next;
+    append(e);
+  }
+  const pid me = pid_;
+  while (envelope* raw = cache_head_) {
+    cache_head_ = raw->next;
+    envelope_ptr e(raw);
+    switch (e->kind) {
+      case sig::call:
+        from(rt_, e->from, e->ref)
+            .reply_error(error{errc::exited,
+                               "process " + detail::describe(me) + " exited: " + reason.str(),
+                               reason});
+        break;
+      case sig::stop_request: from(rt_, e->from, e->ref).reply(ok_reply{}); break;
+      case sig::monitor: {
+        auto d = std::make_unique<detail::reason_envelope>(sig::down, reason);
+        d->from = me;
+        d->ref = e->ref;
+        rt_->deliver(e->from, std::move(d));
+        break;
+      }
+      case sig::link: {
+        auto x = std::make_unique<detail::reason_envelope>(sig::link_exit, reason);
+        x->from = me;
+        rt_->deliver(e->from, std::move(x));
+        break;
+      }
+      default: break;
+    }
+  }
+  cache_tail_ = nullptr;
+
+  if (rel_) {
+    for (const pid& l : rel_->links) {
+      auto x = std::make_unique<detail::reason_envelope>(sig::link_exit, reason);
+      x->from = me;
+      rt_->deliver(l, std::move(x));
+    }
+    for (const auto& [ref, who] : rel_->monitored_by) {
+      auto d = std::make_unique<detail::reason_envelope>(sig::down, reason);
+      d->from = me;
+      d->ref = ref;
+      rt_->deliver(who, std::move(d));
+    }
+    for (const auto& [ref, target] : rel_->monitors) {
+      auto d = std::make_unique<envelope>(sig::demonitor);
+      d->from = me;
+      d->ref = ref;
+      rt_->deliver(target, std::move(d));
+    }
+    for (const auto& [who, ref] : rel_->stop_waiters) from(rt_, who, ref).reply(ok_reply{});
+    rel_.reset();
+  }
+  dead_ = true;
+  detail::tl_exit_reason = saved;
+}
+
+void process::discard() noexcept {
+  try {
+    rt_->process_exited(*this);
+    const pid me = pid_;
+    envelope* rest = inbox_.close();
+    while (rest != nullptr) {
+      envelope* e = rest;
+      rest = e->next;
+      append(e);
+    }
+    while (envelope* raw = cache_head_) {
+      cache_head_ = raw->next;
+      envelope_ptr e(raw);
+      if (e->kind == sig::call) {
+        from(rt_, e->from, e->ref).reply_error(detail::noproc_error(me));
+      }
+    }
+    cache_tail_ = nullptr;
+    if (rel_) {
+      // Undo what init set up, silently: no exit signal, no DOWN for a process that never ran.
+      for (const pid& l : rel_->links) {
+        auto u = std::make_unique<envelope>(sig::unlink);
+        u->from = me;
+        rt_->deliver(l, std::move(u));
+      }
+      for (const auto& [ref, target] : rel_->monitors) {
+        auto d = std::make_unique<envelope>(sig::demonitor);
+        d->from = me;
+        d->ref = ref;
+        rt_->deliver(target, std::move(d));
+      }
+      for (const auto& [ref, who] : rel_->monitored_by) {
+        auto d = std::make_unique<detail::reason_envelope>(sig::down, exit_reason::noproc());
+        d->from = me;
+        d->ref = ref;
+        rt_->deliver(who, std::move(d));
+      }
+      rel_.reset();
+    }
+  } catch (...) {
+  }
+  dead_ = true;
+}
+
+}  // namespace otter

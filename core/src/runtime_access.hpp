@@ -1,0 +1,56 @@
+// Internal: the scheduler's and runtime's access to a process's private parts.
+#pragma once
+
+#include "otter/process.hpp"
+#include "relations.hpp"
+
+namespace otter::detail {
+
+class runtime_access {
+ public:
+  enum class slice { idle, yield, dead };
+
+  static slice run_slice(process& p) {
+    switch (p.run_slice()) {
+      case process::slice_result::idle: return slice::idle;
+      case process::slice_result::yield: return slice::yield;
+      case process::slice_result::dead: break;
+    }
+    return slice::dead;
+  }
+  static void release(process* p) noexcept;
+  static std::atomic<std::uint32_t>& refs(process& p) noexcept { return p.refs_; }
+  static inbox& inbox_of(process& p) noexcept { return p.inbox_; }
+  static void attach(process& p, runtime* rt, const pid& id) noexcept {
+    p.rt_ = rt;
+    p.pid_ = id;
+  }
+  static void set_parent(process& p, const pid& parent) noexcept { p.parent_ = parent; }
+  static result<void> init(process& p) { return p.init_process(); }
+  static void discard(process& p) noexcept { p.discard(); }
+  static void wake(process& p) { p.wake(); }
+  static void set_has_name(process& p) noexcept { p.has_name_ = true; }
+  static bool has_name(const process& p) noexcept { return p.has_name_; }
+  static relations& rel(process& p) {
+    if (!p.rel_) p.rel_ = std::make_unique<relations>();
+    return *p.rel_;
+  }
+  // Removes and returns the first cached message matching `match` (scoped processes only).
+  template <class Match>
+  static envelope_ptr take_matching(process& p, Match&& match) {
+    envelope* prev = nullptr;
+    for (envelope* e = p.cache_head_; e != nullptr; prev = e, e = e->next) {
+      if (!match(*e)) continue;
+      (prev ? prev->next : p.cache_head_) = e->next;
+      if (p.cache_tail_ == e) p.cache_tail_ = prev;
+      e->next = nullptr;
+      p.inbox_.consumed(1);
+      return envelope_ptr(e);
+    }
+    return nullptr;
+  }
+  // Frees a process whose workers are gone (runtime shutdown): no signals are sent.
+  static void destroy_orphan(process& p) noexcept;
+};
+
+}  // namespace otter::detail

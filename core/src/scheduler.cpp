@@ -1,0 +1,207 @@
+#include "scheduler.hpp"
+
+#include <immintrin.h>
+
+#include "otter/defaults.hpp"
+#include "otter/process.hpp"
+#include "runtime_access.hpp"
+
+namespace otter::detail {
+
+namespace {
+struct worker_context {
+  const scheduler* owner = nullptr;
+  void* self = nullptr;
+  int sends = 0;
+};
+thread_local worker_context tl_worker;
+}  // namespace
+
+scheduler::scheduler(unsigned workers) {
+  if (workers == 0) workers = 1;
+  for (unsigned i = 0; i < workers; ++i) {
+    workers_.push_back(std::make_unique<worker>());
+    workers_.back()->index = i;
+  }
+}
+
+scheduler::~scheduler() {
+  stop();
+}
+
+void scheduler::start() {
+  for (auto& w : workers_) {
+    worker* wp = w.get();
+    w->thread = std::thread([this, wp] { run(*wp); });
+  }
+}
+
+void scheduler::stop() {
+  if (stop_.exchange(true)) {
+    for (auto& w : workers_)
+      if (w->thread.joinable()) w->thread.join();
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(park_mutex_);
+    wake_tokens_ = static_cast<int>(workers_.size());
+  }
+  park_cv_.notify_all();
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+}
+
+void scheduler::note_send() noexcept {
+  ++tl_worker.sends;
+}
+
+bool scheduler::on_worker() const noexcept {
+  return tl_worker.owner == this;
+}
+
+void scheduler::schedule(process* p) {
+  if (tl_worker.owner == this) {
+    auto& w = *static_cast<worker*>(tl_worker.self);
+    process* prev = w.next.exchange(p, std::memory_order_acq_rel);
+    if (prev != nullptr) {
+      push_queue(w, prev);
+      notify();
+    } else if (tl_worker.sends > defaults::spread_after_sends) {
+      notify();
+    }
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> l(inject_mutex_);
+    inject_.push_back(p);
+  }
+  injected_.fetch_add(1, std::memory_order_seq_cst);
+  notify();
+}
+
+void scheduler::push_queue(worker& w, process* p) {
+  {
+    std::lock_guard<std::mutex> l(w.mutex);
+    w.queue.push_back(p);
+  }
+  w.queued.fetch_add(1, std::memory_order_seq_cst);
+}
+
+void scheduler::notify() {
+  // Pairs with the parker's increment of parked_ before its last look for work: either it
+  // sees our work, or we see it parked.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (spinning_.load(std::memory_order_seq_cst) > 0) return;
+  if (parked_.load(std::memory_order_seq_cst) == 0) return;
+  {
+    std::lock_guard<std::mutex> l(park_mutex_);
+    if (wake_tokens_ >= parked_.load(std::memory_order_relaxed)) return;
+    ++wake_tokens_;
+  }
+  park_cv_.notify_one();
+}
+
+bool scheduler::has_work() const {
+  if (injected_.load(std::memory_order_seq_cst) > 0) return true;
+  for (auto& w : workers_) {
+    if (w->next.load(std::memory_order_seq_cst) != nullptr) return true;
+    if (w->queued.load(std::memory_order_seq_cst) > 0) return true;
+  }
+  return false;
+}
+
+process* scheduler::pop_injected() {
+  if (injected_.load(std::memory_order_relaxed) == 0) return nullptr;
+  std::lock_guard<std::mutex> l(inject_mutex_);
+  if (inject_.empty()) return nullptr;
+  process* p = inject_.front();
+  inject_.pop_front();
+  injected_.fetch_sub(1, std::memory_order_relaxed);
+  return p;
+}
+
+process* scheduler::find_work(worker& w) {
+  // Now and then the shared queue goes first, so busy local work cannot starve it.
+  if (++w.ticks % defaults::inject_check_interval == 0) {
+    if (process* p = pop_injected()) return p;
+  }
+  if (w.next_streak < defaults::next_slot_streak) {
+    if (process* p = w.next.exchange(nullptr, std::memory_order_acq_rel)) {
+      ++w.next_streak;
+      return p;
+    }
+  }
+  w.next_streak = 0;
+  if (w.queued.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard<std::mutex> l(w.mutex);
+    if (!w.queue.empty()) {
+      process* p = w.queue.front();
+      w.queue.pop_front();
+      w.queued.fetch_sub(1, std::memory_order_relaxed);
+      return p;
+    }
+  }
+  if (process* p = w.next.exchange(nullptr, std::memory_order_acq_rel)) return p;
+  if (process* p = pop_injected()) return p;
+  return steal(w);
+}
+
+process* scheduler::steal(worker& w) {
+  const std::size_t n = workers_.size();
+  for (std::size_t k = 1; k < n; ++k) {
+    worker& o = *workers_[(w.index + k) % n];
+    if (o.queued.load(std::memory_order_relaxed) > 0) {
+      std::unique_lock<std::mutex> l(o.mutex, std::try_to_lock);
+      if (l.owns_lock() && !o.queue.empty()) {
+        process* p = o.queue.back();
+        o.queue.pop_back();
+        o.queued.fetch_sub(1, std::memory_order_relaxed);
+        return p;
+      }
+    }
+    if (o.next.load(std::memory_order_relaxed) != nullptr) {
+      if (process* p = o.next.exchange(nullptr, std::memory_order_acq_rel)) return p;
+    }
+  }
+  return nullptr;
+}
+
+void scheduler::run(worker& w) {
+  tl_worker.owner = this;
+  tl_worker.self = &w;
+  while (!stop_.load(std::memory_order_relaxed)) {
+    process* p = find_work(w);
+    if (p == nullptr) {
+      spinning_.fetch_add(1, std::memory_order_seq_cst);
+      for (int i = 0; i < defaults::idle_spin_rounds && p == nullptr; ++i) {
+        for (int k = 0; k < 16; ++k) _mm_pause();
+        if (stop_.load(std::memory_order_relaxed)) break;
+        p = find_work(w);
+      }
+      spinning_.fetch_sub(1, std::memory_order_seq_cst);
+      if (p == nullptr) {
+        std::unique_lock<std::mutex> l(park_mutex_);
+        parked_.fetch_add(1, std::memory_order_seq_cst);
+        if (!has_work() && !stop_.load(std::memory_order_relaxed)) {
+          park_cv_.wait(l, [&] { return wake_tokens_ > 0 || stop_.load(); });
+          if (wake_tokens_ > 0) --wake_tokens_;
+        }
+        parked_.fetch_sub(1, std::memory_order_seq_cst);
+        continue;
+      }
+    }
+    tl_worker.sends = 0;
+    switch (runtime_access::run_slice(*p)) {
+      case runtime_access::slice::idle: break;
+      case runtime_access::slice::yield:
+        push_queue(w, p);
+        if (w.queued.load(std::memory_order_relaxed) > 1) notify();
+        break;
+      case runtime_access::slice::dead: runtime_access::release(p); break;
+    }
+  }
+  tl_worker.owner = nullptr;
+  tl_worker.self = nullptr;
+}
+
+}  // namespace otter::detail

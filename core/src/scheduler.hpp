@@ -1,0 +1,81 @@
+// The M:N scheduler: a fixed pool of worker threads runs whichever processes are runnable.
+//
+// Each worker has a "next" slot and a local queue. A process made runnable by a worker goes to
+// that worker's next slot (the previous occupant moves to the queue), so a call's request and
+// reply ping-pong on one core without waking another thread. Idle workers spin briefly, then
+// park; they steal from the others' queues and next slots. A worker is woken only when work
+// lands in a queue, or when a handler that keeps sending leaves runnable processes behind it
+// (defaults::spread_after_sends). Threads outside the pool (timers, the network's I/O thread,
+// scoped processes) schedule through the shared injection queue.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace otter {
+class process;
+}
+
+namespace otter::detail {
+
+class scheduler {
+ public:
+  explicit scheduler(unsigned workers);
+  ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  void start();
+  // Stops and joins the workers; processes still queued are left for the owner to free.
+  void stop();
+
+  // `p` became runnable (its inbox went from blocked to non-empty). Any thread.
+  void schedule(process* p);
+
+  unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+
+  // Counts a send by the running handler (for spreading work to idle workers).
+  static void note_send() noexcept;
+  // True on a worker thread of this scheduler.
+  bool on_worker() const noexcept;
+
+ private:
+  struct worker {
+    std::atomic<process*> next{nullptr};
+    std::mutex mutex;            // protects queue
+    std::deque<process*> queue;  // runnable, FIFO
+    std::atomic<std::size_t> queued{0};
+    std::thread thread;
+    unsigned index = 0;
+    int next_streak = 0;
+    unsigned ticks = 0;
+  };
+
+  void run(worker& w);
+  process* find_work(worker& w);
+  process* steal(worker& w);
+  process* pop_injected();
+  bool has_work() const;
+  void push_queue(worker& w, process* p);
+  void notify();
+
+  std::vector<std::unique_ptr<worker>> workers_;
+  std::mutex inject_mutex_;  // protects inject_
+  std::deque<process*> inject_;
+  std::atomic<std::size_t> injected_{0};
+
+  std::atomic<int> spinning_{0};
+  std::atomic<int> parked_{0};
+  std::mutex park_mutex_;  // protects wake_tokens_ (and orders park vs notify)
+  std::condition_variable park_cv_;
+  int wake_tokens_ = 0;
+  std::atomic<bool> stop_{false};
+};
+
+}  // namespace otter::detail

@@ -1,0 +1,153 @@
+#include "timer_service.hpp"
+
+#include <utility>
+
+#include "otter/runtime.hpp"
+
+namespace otter::detail {
+
+namespace {
+constexpr std::uint32_t npos = ~std::uint32_t{0};
+}
+
+timer_service::timer_service(runtime& rt) : rt_(rt), thread_([this] { run(); }) {}
+
+timer_service::~timer_service() {
+  stop();
+}
+
+void timer_service::stop() {
+  {
+    std::lock_guard<std::mutex> l(mutex_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard<std::mutex> l(mutex_);
+  for (timer_node* n : heap_) n->heap_index.store(npos, std::memory_order_relaxed);
+  heap_.clear();
+  owned_.clear();
+}
+
+void timer_service::place(std::size_t i, timer_node* n) noexcept {
+  heap_[i] = n;
+  n->heap_index.store(static_cast<std::uint32_t>(i), std::memory_order_relaxed);
+}
+
+void timer_service::sift_up(std::size_t i) noexcept {
+  timer_node* n = heap_[i];
+  while (i > 0) {
+    std::size_t parent = (i - 1) / 2;
+    if (heap_[parent]->deadline <= n->deadline) break;
+    place(i, heap_[parent]);
+    i = parent;
+  }
+  place(i, n);
+}
+
+void timer_service::sift_down(std::size_t i) noexcept {
+  timer_node* n = heap_[i];
+  const std::size_t size = heap_.size();
+  for (;;) {
+    std::size_t child = 2 * i + 1;
+    if (child >= size) break;
+    if (child + 1 < size && heap_[child + 1]->deadline < heap_[child]->deadline) ++child;
+    if (n->deadline <= heap_[child]->deadline) break;
+    place(i, heap_[child]);
+    i = child;
+  }
+  place(i, n);
+}
+
+void timer_service::push(timer_node* n) {
+  heap_.push_back(n);
+  sift_up(heap_.size() - 1);
+  if (n->deadline < wake_at_) {
+    wake_at_ = n->deadline;
+    cv_.notify_one();
+  }
+}
+
+void timer_service::remove(timer_node* n) noexcept {
+  std::size_t i = n->heap_index.load(std::memory_order_relaxed);
+  n->heap_index.store(npos, std::memory_order_relaxed);
+  timer_node* last = heap_.back();
+  heap_.pop_back();
+  if (last == n) return;
+  place(i, last);
+  sift_down(i);
+  sift_up(last->heap_index.load(std::memory_order_relaxed));
+}
+
+std::uint64_t timer_service::start(clock::time_point deadline, const pid& to, envelope_ptr e) {
+  auto node = std::make_unique<timer_node>();
+  node->deadline = deadline;
+  node->target = to;
+  node->message = std::move(e);
+  std::lock_guard<std::mutex> l(mutex_);
+  if (stop_) return 0;
+  const std::uint64_t id = next_id_++;
+  node->id = id;
+  timer_node* raw = node.get();
+  owned_.emplace(id, std::move(node));
+  push(raw);
+  return id;
+}
+
+bool timer_service::cancel(std::uint64_t id) {
+  std::lock_guard<std::mutex> l(mutex_);
+  auto it = owned_.find(id);
+  if (it == owned_.end()) return false;
+  if (it->second->armed()) remove(it->second.get());
+  owned_.erase(it);
+  return true;
+}
+
+void timer_service::arm(timer_node& n) {
+  std::lock_guard<std::mutex> l(mutex_);
+  if (stop_) return;
+  if (n.armed()) remove(&n);
+  push(&n);
+}
+
+void timer_service::disarm(timer_node& n) noexcept {
+  std::lock_guard<std::mutex> l(mutex_);
+  if (n.armed()) remove(&n);
+}
+
+void timer_service::run() {
+  std::vector<std::pair<pid, envelope_ptr>> due;
+  std::unique_lock<std::mutex> l(mutex_);
+  while (!stop_) {
+    const auto now = clock::now();
+    while (!heap_.empty() && heap_.front()->deadline <= now) {
+      timer_node* n = heap_.front();
+      remove(n);
+      if (n->id != 0) {
+        auto it = owned_.find(n->id);
+        due.emplace_back(n->target, std::move(n->message));
+        owned_.erase(it);
+      } else {
+        auto e = std::make_unique<envelope>(sig::call_timeout);
+        e->ref = n->ref;
+        due.emplace_back(n->target, std::move(e));
+      }
+    }
+    if (!due.empty()) {
+      l.unlock();
+      for (auto& [to, e] : due) rt_.deliver(to, std::move(e));
+      due.clear();
+      l.lock();
+      continue;
+    }
+    wake_at_ = heap_.empty() ? clock::time_point::max() : heap_.front()->deadline;
+    if (wake_at_ == clock::time_point::max()) {
+      cv_.wait(l);
+    } else {
+      cv_.wait_until(l, wake_at_);
+    }
+  }
+}
+
+}  // namespace otter::detail
