@@ -1,1 +1,36 @@
-int main() { return 0; }
+// otter-bench GROUP: runs one group of figures (core, ...) and prints `name value unit` lines.
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+#include "bench.hpp"
+
+namespace otter_bench {
+
+std::uint64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * 4096;
+}
+
+}  // namespace otter_bench
+
+int main(int argc, char** argv) {
+  const std::string usage =
+      "usage: otter-bench GROUP [FILTER]   (groups: core; FILTER selects figures by name)\n";
+  if (argc < 2 || argc > 3) {
+    std::fputs(usage.c_str(), stderr);
+    return 2;
+  }
+  const std::string group = argv[1];
+  const std::string_view only = argc == 3 ? argv[2] : "";
+  if (group == "core") return otter_bench::run_core(only);
+  if (group == "-h" || group == "--help") {
+    std::fputs(usage.c_str(), stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "otter-bench: unknown group '%s'\n%s", group.c_str(), usage.c_str());
+  return 2;
+}

@@ -43,8 +43,7 @@ current_process_scope::~current_process_scope() {
 }
 
 void runtime_access::release(process* p) noexcept {
-  // acq_rel: the deleting thread sees every write made by earlier holders.
-  if (p->refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete p;
+  p->rt_->release(p);
 }
 
 void runtime_access::destroy_orphan(process& p) noexcept {

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "otter/call.hpp"
+#include "process_table.hpp"
 #include "runtime_access.hpp"
 #include "scheduler.hpp"
 #include "timer_service.hpp"
@@ -18,64 +19,6 @@ namespace otter {
 using detail::runtime_access;
 
 namespace {
-
-// Pid -> process, sharded so concurrent spawns and sends rarely meet on one lock.
-class process_table {
- public:
-  static constexpr std::size_t shard_count = 64;
-
-  void insert(std::uint64_t id, process* p) {
-    auto& s = shard(id);
-    std::lock_guard<std::mutex> l(s.mutex);
-    s.map.emplace(id, p);
-  }
-  bool erase(std::uint64_t id) {
-    auto& s = shard(id);
-    std::lock_guard<std::mutex> l(s.mutex);
-    return s.map.erase(id) > 0;
-  }
-  // The process with a reference taken, or nullptr.
-  process* acquire(std::uint64_t id) {
-    auto& s = shard(id);
-    std::lock_guard<std::mutex> l(s.mutex);
-    auto it = s.map.find(id);
-    if (it == s.map.end()) return nullptr;
-    runtime_access::refs(*it->second).fetch_add(1, std::memory_order_relaxed);
-    return it->second;
-  }
-  std::size_t size() {
-    std::size_t n = 0;
-    for (auto& s : shards_) {
-      std::lock_guard<std::mutex> l(s.mutex);
-      n += s.map.size();
-    }
-    return n;
-  }
-  template <class Fn>
-  void for_each(Fn&& fn) {
-    for (auto& s : shards_) {
-      std::lock_guard<std::mutex> l(s.mutex);
-      for (auto& [id, p] : s.map) fn(id, p);
-    }
-  }
-  std::vector<process*> take_all() {
-    std::vector<process*> all;
-    for (auto& s : shards_) {
-      std::lock_guard<std::mutex> l(s.mutex);
-      for (auto& [id, p] : s.map) all.push_back(p);
-      s.map.clear();
-    }
-    return all;
-  }
-
- private:
-  struct alignas(64) shard_t {
-    std::mutex mutex;  // protects map
-    std::unordered_map<std::uint64_t, process*> map;
-  };
-  shard_t& shard(std::uint64_t id) { return shards_[id % shard_count]; }
-  std::array<shard_t, shard_count> shards_;
-};
 
 std::uint32_t fresh_creation() {
   auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -90,9 +33,8 @@ struct runtime::impl {
   std::string node_name;
   std::uint64_t node_id;
   std::uint32_t creation;
-  std::atomic<std::uint64_t> next_id{1};
   std::atomic<std::uint64_t> next_ref{1};
-  process_table table;
+  mutable detail::process_table table;
 
   mutable std::mutex names_mutex;  // protects names, names_of
   std::unordered_map<std::string, pid> names;
@@ -103,7 +45,6 @@ struct runtime::impl {
 
   std::atomic<std::uint64_t> spawned{0};
   std::atomic<std::uint64_t> exited{0};
-  std::atomic<std::uint64_t> delivered{0};
   std::atomic<std::uint64_t> dropped{0};
 
   std::unique_ptr<detail::scheduler> sched;
@@ -116,6 +57,8 @@ runtime::runtime(runtime_options options) : impl_(std::make_unique<impl>()) {
   impl_->creation = options.creation != 0 ? options.creation : fresh_creation();
   unsigned n = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
   impl_->sched = std::make_unique<detail::scheduler>(n == 0 ? 2 : n);
+  impl_->sched->set_table(&impl_->table);
+  impl_->table.set_epochs(impl_->sched.get());
   impl_->timers = std::make_unique<detail::timer_service>(*this);
   impl_->sched->start();
 }
@@ -124,10 +67,13 @@ runtime::~runtime() {
   impl_->timers->stop();
   impl_->sched->stop();
   // Workers are gone: free what is left without signalling anyone.
-  for (process* p : impl_->table.take_all()) {
+  std::vector<std::uint64_t> live;
+  impl_->table.for_each([&](std::uint64_t id, process* p) {
+    if (runtime_access::closed(*p)) return;
     runtime_access::destroy_orphan(*p);
-    runtime_access::release(p);
-  }
+    live.push_back(id);
+  });
+  for (std::uint64_t id : live) impl_->table.release(id);
 }
 
 const std::string& runtime::node_name() const noexcept {
@@ -163,11 +109,15 @@ void runtime::set_name_resolver(name_resolver* r) noexcept {
 
 process* runtime::acquire(const pid& p) const {
   if (!is_local(p)) return nullptr;
-  return impl_->table.acquire(p.id);
+  process* proc = impl_->table.acquire(p.id);
+  return proc;
 }
 
-void runtime::release(process* p) noexcept {
-  runtime_access::release(p);
+void runtime::add_ref(process* p) const noexcept {
+  impl_->table.add_ref(p->self().id);
+}
+void runtime::release(process* p) const noexcept {
+  impl_->table.release(p->self().id);
 }
 
 bool runtime::deliver(const pid& to, detail::envelope_ptr e) {
@@ -179,7 +129,14 @@ bool runtime::deliver(const pid& to, detail::envelope_ptr e) {
     impl_->dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  process* p = acquire(to);
+  if (to.creation != impl_->creation) {
+    impl_->dropped.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  // On a worker, inside an activation, the process cannot be freed under us (see
+  // process_table): no reference needed. Elsewhere take one.
+  const bool on_worker = impl_->sched->on_worker();
+  process* p = on_worker ? impl_->table.peek(to.id) : impl_->table.acquire(to.id);
   if (p == nullptr) {
     impl_->dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
@@ -192,10 +149,9 @@ bool runtime::deliver(const pid& to, detail::envelope_ptr e) {
     ok = false;
   } else {
     e.release();
-    impl_->delivered.fetch_add(1, std::memory_order_relaxed);
     if (r == detail::inbox::push_result::queued_wake) runtime_access::wake(*p);
   }
-  runtime_access::release(p);
+  if (!on_worker) release(p);
   return ok;
 }
 
@@ -222,12 +178,10 @@ result<void> runtime::exit(const dest& to, exit_reason reason) {
 
 result<pid> runtime::spawn(std::unique_ptr<process> owned, const start_options& opts) {
   process* p = owned.release();
-  const pid id{impl_->node_id, impl_->next_id.fetch_add(1, std::memory_order_relaxed),
-               impl_->creation};
+  const pid id{impl_->node_id, impl_->table.insert(p), impl_->creation};
   runtime_access::attach(*p, this, id);
   process* parent = detail::current_process();
   if (opts.link && parent != nullptr) runtime_access::set_parent(*p, parent->self());
-  impl_->table.insert(id.id, p);
   impl_->spawned.fetch_add(1, std::memory_order_relaxed);
 
   result<void> init = ok();
@@ -246,7 +200,7 @@ result<pid> runtime::spawn(std::unique_ptr<process> owned, const start_options& 
     if (!init) runtime_access::discard(*p);
   }
   if (!init) {
-    runtime_access::release(p);
+    release(p);
     error e = init.err();
     if (e.code != errc::init_failed && e.code != errc::already_registered) {
       e = error{errc::init_failed, e.message, exit_reason(e.message)};
@@ -265,9 +219,8 @@ result<pid> runtime::spawn(std::unique_ptr<process> owned, const start_options& 
 }
 
 void runtime::process_exited(process& p) {
-  if (impl_->table.erase(p.self().id)) {
-    impl_->exited.fetch_add(1, std::memory_order_relaxed);
-  }
+  impl_->table.mark_exited();
+  impl_->exited.fetch_add(1, std::memory_order_relaxed);
   if (runtime_access::has_name(p)) unregister_all(p.self());
 }
 
@@ -346,8 +299,8 @@ std::size_t runtime::process_count() const {
 
 std::vector<pid> runtime::processes() const {
   std::vector<pid> out;
-  impl_->table.for_each([&](std::uint64_t id, process*) {
-    out.push_back(pid{impl_->node_id, id, impl_->creation});
+  impl_->table.for_each([&](std::uint64_t id, process* p) {
+    if (!runtime_access::closed(*p)) out.push_back(pid{impl_->node_id, id, impl_->creation});
   });
   return out;
 }
@@ -357,7 +310,6 @@ runtime_stats runtime::stats() const {
   s.processes = impl_->table.size();
   s.spawned = impl_->spawned.load(std::memory_order_relaxed);
   s.exited = impl_->exited.load(std::memory_order_relaxed);
-  s.messages_delivered = impl_->delivered.load(std::memory_order_relaxed);
   s.messages_dropped = impl_->dropped.load(std::memory_order_relaxed);
   return s;
 }

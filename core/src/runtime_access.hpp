@@ -18,8 +18,9 @@ class runtime_access {
     }
     return slice::dead;
   }
+  // Drops a reference on `p` (the process table's or a holder's).
   static void release(process* p) noexcept;
-  static std::atomic<std::uint32_t>& refs(process& p) noexcept { return p.refs_; }
+  static bool closed(process& p) noexcept { return p.inbox_.closed(); }
   static inbox& inbox_of(process& p) noexcept { return p.inbox_; }
   static void attach(process& p, runtime* rt, const pid& id) noexcept {
     p.rt_ = rt;

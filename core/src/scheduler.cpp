@@ -52,11 +52,25 @@ void scheduler::stop() {
 }
 
 void scheduler::note_send() noexcept {
-  ++tl_worker.sends;
+  // A handler that keeps sending while runnable processes wait behind it on this worker:
+  // offer them to an idle worker once per activation.
+  if (++tl_worker.sends != defaults::spread_after_sends || tl_worker.owner == nullptr) return;
+  auto& w = *static_cast<worker*>(tl_worker.self);
+  if (w.next.load(std::memory_order_relaxed) != nullptr ||
+      w.queued.load(std::memory_order_relaxed) > 0) {
+    const_cast<scheduler*>(tl_worker.owner)->notify();
+  }
 }
 
 bool scheduler::on_worker() const noexcept {
   return tl_worker.owner == this;
+}
+
+bool scheduler::grace_passed(std::uint64_t epoch) const noexcept {
+  for (auto& w : workers_) {
+    if (w->seen.load(std::memory_order_seq_cst) <= epoch) return false;
+  }
+  return true;
 }
 
 void scheduler::schedule(process* p) {
@@ -181,6 +195,7 @@ void scheduler::run(worker& w) {
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       if (p == nullptr) {
         std::unique_lock<std::mutex> l(park_mutex_);
+        w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);  // quiescent while parked
         parked_.fetch_add(1, std::memory_order_seq_cst);
         if (!has_work() && !stop_.load(std::memory_order_relaxed)) {
           park_cv_.wait(l, [&] { return wake_tokens_ > 0 || stop_.load(); });
@@ -191,6 +206,8 @@ void scheduler::run(worker& w) {
       }
     }
     tl_worker.sends = 0;
+    // A quiescent point: nothing peeked before this line is used after it.
+    w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
     switch (runtime_access::run_slice(*p)) {
       case runtime_access::slice::idle: break;
       case runtime_access::slice::yield:

@@ -18,13 +18,15 @@
 #include <thread>
 #include <vector>
 
+#include "process_table.hpp"
+
 namespace otter {
 class process;
 }
 
 namespace otter::detail {
 
-class scheduler {
+class scheduler final : public process_table::epochs {
  public:
   explicit scheduler(unsigned workers);
   ~scheduler();
@@ -40,6 +42,14 @@ class scheduler {
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
 
+  // Quiescent-state reclamation (see process_table): an epoch for a retired process, and
+  // whether every worker has started an activation (or parked) since.
+  std::uint64_t retire_epoch() noexcept override {
+    return epoch_.fetch_add(1, std::memory_order_seq_cst);
+  }
+  bool grace_passed(std::uint64_t epoch) const noexcept override;
+  void set_table(process_table* t) noexcept { table_ = t; }
+
   // Counts a send by the running handler (for spreading work to idle workers).
   static void note_send() noexcept;
   // True on a worker thread of this scheduler.
@@ -51,6 +61,8 @@ class scheduler {
     std::mutex mutex;            // protects queue
     std::deque<process*> queue;  // runnable, FIFO
     std::atomic<std::size_t> queued{0};
+    // The epoch this worker saw when its current activation began; max while parked.
+    std::atomic<std::uint64_t> seen{0};
     std::thread thread;
     unsigned index = 0;
     int next_streak = 0;
@@ -76,6 +88,8 @@ class scheduler {
   std::condition_variable park_cv_;
   int wake_tokens_ = 0;
   std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> epoch_{1};
+  process_table* table_ = nullptr;
 };
 
 }  // namespace otter::detail

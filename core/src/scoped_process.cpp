@@ -68,9 +68,9 @@ using detail::runtime_access;
 scoped_process::scoped_process(runtime& rt) : rt_(rt) {
   auto owned = std::make_unique<detail::blocking_process>();
   proc_ = owned.get();
-  runtime_access::refs(*proc_).fetch_add(1, std::memory_order_relaxed);  // ours
   auto r = rt.spawn(std::move(owned), start_options{});
-  (void)r;  // a blocking process's init cannot fail
+  (void)r;            // a blocking process's init cannot fail
+  rt.add_ref(proc_);  // ours, on top of the table's
 }
 
 scoped_process::~scoped_process() {

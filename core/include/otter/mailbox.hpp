@@ -24,11 +24,11 @@ class inbox {
 
   push_result push(envelope* e) noexcept {
     // Counted before the CAS so the consumer never sees more handled than pushed.
-    length_.fetch_add(1, std::memory_order_relaxed);
+    pushed_.fetch_add(1, std::memory_order_relaxed);
     envelope* head = head_.load(std::memory_order_relaxed);
     for (;;) {
       if (head == closed_tag()) {
-        length_.fetch_sub(1, std::memory_order_relaxed);
+        pushed_.fetch_sub(1, std::memory_order_relaxed);
         return push_result::closed;
       }
       e->next = head == blocked_tag() ? nullptr : head;
@@ -63,8 +63,15 @@ class inbox {
   bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_tag(); }
 
   // Messages pushed and not yet handled (approximate while producers run).
-  std::uint32_t length() const noexcept { return length_.load(std::memory_order_relaxed); }
-  void consumed(std::uint32_t n) noexcept { length_.fetch_sub(n, std::memory_order_relaxed); }
+  std::uint32_t length() const noexcept {
+    const auto pushed = pushed_.load(std::memory_order_relaxed);
+    const auto consumed = consumed_.load(std::memory_order_relaxed);
+    return pushed > consumed ? pushed - consumed : 0;
+  }
+  // Consumer only: n more envelopes handled. A plain store: only the consumer writes it.
+  void consumed(std::uint32_t n) noexcept {
+    consumed_.store(consumed_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
 
  private:
   static envelope* blocked_tag() noexcept { return reinterpret_cast<envelope*>(std::uintptr_t{1}); }
@@ -81,8 +88,9 @@ class inbox {
     return prev;
   }
 
-  std::atomic<envelope*> head_{nullptr};  // starts "running": the spawner schedules it
-  std::atomic<std::uint32_t> length_{0};
+  std::atomic<envelope*> head_{nullptr};    // starts "running": the spawner schedules it
+  std::atomic<std::uint32_t> pushed_{0};    // by producers
+  std::atomic<std::uint32_t> consumed_{0};  // by the consumer
 };
 
 }  // namespace otter::detail

@@ -160,9 +160,6 @@ class process {
   virtual result<void> init_process() { return ok(); }
 
   detail::inbox inbox_;
-  // References: one held by the process table while the process lives, one per sender that
-  // looked it up and is pushing to it. The last release deletes the process.
-  std::atomic<std::uint32_t> refs_{1};
   runtime* rt_ = nullptr;
   pid pid_;
   pid parent_;

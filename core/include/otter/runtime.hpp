@@ -73,7 +73,6 @@ struct runtime_stats {
   std::uint64_t processes = 0;
   std::uint64_t spawned = 0;
   std::uint64_t exited = 0;
-  std::uint64_t messages_delivered = 0;
   std::uint64_t messages_dropped = 0;  // to dead or unknown processes
 };
 
@@ -163,8 +162,10 @@ class runtime {
     release(proc);
     return true;
   }
+  // A reference on the live local process `p` (release it), or nullptr.
   process* acquire(const pid& p) const;
-  static void release(process* p) noexcept;
+  void add_ref(process* p) const noexcept;
+  void release(process* p) const noexcept;
   void process_exited(process& p);
   void unregister_all(const pid& p);
 

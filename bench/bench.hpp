@@ -1,0 +1,30 @@
+// otter-bench: one group of figures per run, one `name value unit` line per figure.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+namespace otter_bench {
+
+using clock = std::chrono::steady_clock;
+
+inline void report(std::string_view name, double value, std::string_view unit) {
+  std::printf("%.*s %.6g %.*s\n", static_cast<int>(name.size()), name.data(), value,
+              static_cast<int>(unit.size()), unit.data());
+  std::fflush(stdout);
+}
+
+inline double seconds_since(clock::time_point t0) {
+  return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+// Resident set size of this process in bytes (from /proc/self/statm).
+std::uint64_t resident_bytes();
+
+// Each group runs the figures whose names contain `only` (all when empty).
+int run_core(std::string_view only);
+
+}  // namespace otter_bench
