@@ -64,8 +64,8 @@ error noproc_error(const dest& d) {
 }
 
 error reply_type_error(const envelope& e, std::string_view expected) {
-  return error{errc::badarg, "reply of type '" + std::string(e.type ? e.type->name : "?") +
-                                 "' where '" + std::string(expected) + "' was expected"};
+  return error{errc::badarg, "reply of type '" + std::string(e.type_name()) + "' where '" +
+                                 std::string(expected) + "' was expected"};
 }
 
 error error_of(const envelope& e) {
@@ -76,7 +76,7 @@ error error_of(const envelope& e) {
 
 void log_unhandled(const process& p, const envelope& e) {
   spdlog::warn("{} {} dropped a {} of unhandled type '{}'", p.behaviour(),
-               otter::to_string(p.self()), to_string(e.kind), e.type ? e.type->name : "?");
+               otter::to_string(p.self()), to_string(e.kind), e.type_name());
 }
 
 }  // namespace detail
@@ -112,3 +112,14 @@ void from::drop() noexcept {
 }
 
 }  // namespace otter
+
+namespace otter::detail {
+
+const message_type& remote_message_type() noexcept {
+  static const message_type t{"<remote>", [](const void* value, msgpack::sbuffer& out) {
+                                msgpack::pack(out, *static_cast<const msgpack::object*>(value));
+                              }};
+  return t;
+}
+
+}  // namespace otter::detail

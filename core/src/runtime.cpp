@@ -103,6 +103,10 @@ std::uint64_t runtime::make_ref() noexcept {
 void runtime::set_remote_router(remote_router* r) noexcept {
   impl_->router.store(r, std::memory_order_release);
 }
+void runtime::set_io_driver(io_driver* io) {
+  impl_->sched->set_io(io);
+}
+
 void runtime::set_name_resolver(name_resolver* r) noexcept {
   impl_->resolver.store(r, std::memory_order_release);
 }

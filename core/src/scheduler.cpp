@@ -4,6 +4,7 @@
 
 #include "otter/defaults.hpp"
 #include "otter/process.hpp"
+#include "otter/runtime.hpp"
 #include "runtime_access.hpp"
 
 namespace otter::detail {
@@ -47,6 +48,7 @@ void scheduler::stop() {
     wake_tokens_ = static_cast<int>(workers_.size());
   }
   park_cv_.notify_all();
+  if (io_driver* io = io_.load()) io->wake();
   for (auto& w : workers_)
     if (w->thread.joinable()) w->thread.join();
 }
@@ -101,12 +103,61 @@ void scheduler::push_queue(worker& w, process* p) {
   w.queued.fetch_add(1, std::memory_order_seq_cst);
 }
 
+void scheduler::set_io(io_driver* io) {
+  io_driver* old = io_.exchange(io, std::memory_order_seq_cst);
+  if (old != nullptr) {
+    old->wake();
+    std::lock_guard<std::mutex> l(io_mutex_);  // waits until no worker is inside the old one
+  }
+  if (io != nullptr) notify_io();
+}
+
+bool scheduler::try_service_io() {
+  io_driver* io = io_.load(std::memory_order_acquire);
+  if (io == nullptr) return false;
+  std::unique_lock<std::mutex> l(io_mutex_, std::try_to_lock);
+  if (!l.owns_lock()) return false;
+  io = io_.load(std::memory_order_acquire);
+  if (io == nullptr) return false;
+  io->service();
+  return true;
+}
+
+void scheduler::notify_io() {
+  if (io_waiting_.load(std::memory_order_seq_cst)) {
+    if (io_driver* io = io_.load(std::memory_order_acquire)) io->wake();
+  }
+}
+
+bool scheduler::wait_on_io(worker& w) {
+  if (io_.load(std::memory_order_acquire) == nullptr) return false;
+  std::unique_lock<std::mutex> l(io_mutex_, std::try_to_lock);
+  if (!l.owns_lock()) return false;
+  io_driver* io = io_.load(std::memory_order_acquire);
+  if (io == nullptr) return false;
+  io_waiting_.store(true, std::memory_order_seq_cst);
+  if (!has_work() && !stop_.load(std::memory_order_relaxed)) {
+    w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);  // quiescent while waiting
+    io->wait(defaults::io_wait_max);
+  }
+  io_waiting_.store(false, std::memory_order_seq_cst);
+  // Back in the game: what service() delivers is peeked under this epoch.
+  w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+  io->service();
+  return true;
+}
+
 void scheduler::notify() {
   // Pairs with the parker's increment of parked_ before its last look for work: either it
-  // sees our work, or we see it parked.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // sees our work, or we see it parked. The RMW is the full barrier (TSan does not model
+  // atomic_thread_fence).
+  const int parked = parked_.fetch_add(0, std::memory_order_seq_cst);
   if (spinning_.load(std::memory_order_seq_cst) > 0) return;
-  if (parked_.load(std::memory_order_seq_cst) == 0) return;
+  if (io_waiting_.load(std::memory_order_seq_cst)) {
+    notify_io();
+    return;
+  }
+  if (parked == 0) return;
   {
     std::lock_guard<std::mutex> l(park_mutex_);
     if (wake_tokens_ >= parked_.load(std::memory_order_relaxed)) return;
@@ -193,6 +244,11 @@ void scheduler::run(worker& w) {
         p = find_work(w);
       }
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
+      if (p == nullptr && wait_on_io(w)) continue;
+      if (p == nullptr && table_ != nullptr && table_->has_retired()) {
+        w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);  // quiescent from here
+        table_->reclaim();
+      }
       if (p == nullptr) {
         std::unique_lock<std::mutex> l(park_mutex_);
         w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);  // quiescent while parked
@@ -215,6 +271,12 @@ void scheduler::run(worker& w) {
         if (w.queued.load(std::memory_order_relaxed) > 1) notify();
         break;
       case runtime_access::slice::dead: runtime_access::release(p); break;
+    }
+    if (table_ != nullptr && table_->has_retired() && (++w.ticks & 63) == 0) table_->reclaim();
+    // Between activations: send what handlers queued for the network, and now and then take
+    // in what arrived while every worker was busy.
+    if (io_driver* io = io_.load(std::memory_order_relaxed)) {
+      if (io->wants_service() || (w.ticks & 31) == 0) try_service_io();
     }
   }
   tl_worker.owner = nullptr;

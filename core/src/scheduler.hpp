@@ -22,7 +22,8 @@
 
 namespace otter {
 class process;
-}
+class io_driver;
+}  // namespace otter
 
 namespace otter::detail {
 
@@ -39,6 +40,12 @@ class scheduler final : public process_table::epochs {
 
   // `p` became runnable (its inbox went from blocked to non-empty). Any thread.
   void schedule(process* p);
+
+  // The network's driver (see otter::io_driver); nullptr removes it, waiting until no worker
+  // uses it any more.
+  void set_io(io_driver* io);
+  // Runs the driver's service() now if no other worker is in it; false if it could not.
+  bool try_service_io();
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
 
@@ -76,6 +83,9 @@ class scheduler final : public process_table::epochs {
   bool has_work() const;
   void push_queue(worker& w, process* p);
   void notify();
+  // An idle worker serves the network: blocks in the driver's wait. False if another has it.
+  bool wait_on_io(worker& w);
+  void notify_io();
 
   std::vector<std::unique_ptr<worker>> workers_;
   std::mutex inject_mutex_;  // protects inject_
@@ -89,6 +99,9 @@ class scheduler final : public process_table::epochs {
   int wake_tokens_ = 0;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> epoch_{1};
+  std::atomic<io_driver*> io_{nullptr};
+  std::mutex io_mutex_;  // the I/O token: held by the worker inside the driver
+  std::atomic<bool> io_waiting_{false};
   process_table* table_ = nullptr;
 };
 

@@ -30,6 +30,9 @@ inline constexpr int spread_after_sends = 8;
 // futex wake-up when work arrives soon after.
 inline constexpr int idle_spin_rounds = 512;
 
+// Longest a worker serving the network blocks in its poll before looking around again.
+inline constexpr std::chrono::milliseconds io_wait_max{50};
+
 // Name of a node that has not been given one.
 inline constexpr const char* node_name = "nonode";
 

@@ -8,6 +8,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "otter/error.hpp"
@@ -48,6 +51,16 @@ struct envelope {
   envelope& operator=(const envelope&) = delete;
   virtual ~envelope() = default;
   virtual void* payload() noexcept { return nullptr; }
+  // The message's wire name ("" for signals).
+  virtual std::string_view type_name() const noexcept { return type ? type->name : ""; }
+  // Appends the msgpack form of the payload (nil for signals).
+  virtual void pack_payload(msgpack::sbuffer& out) const {
+    if (type != nullptr) {
+      type->pack(const_cast<envelope*>(this)->payload(), out);
+    } else {
+      msgpack::packer<msgpack::sbuffer>(out).pack_nil();
+    }
+  }
 };
 
 using envelope_ptr = std::unique_ptr<envelope>;
@@ -72,15 +85,68 @@ struct error_envelope final : envelope {
   explicit error_envelope(error e) : envelope(sig::reply_error), err(std::move(e)) {}
 };
 
+// The descriptor of messages that arrived from another node as msgpack.
+const message_type& remote_message_type() noexcept;
+
+// A message from another node: its wire type name and msgpack body, decoded on first use into
+// the type the receiver asks for (a handler's parameter type, a call's reply type). A body that
+// does not convert is no match, never a crash.
+struct remote_envelope final : envelope {
+  std::string name;
+  msgpack::object_handle body;
+
+  remote_envelope(sig k, std::string type_name, msgpack::object_handle b)
+      : envelope(k), name(std::move(type_name)), body(std::move(b)) {
+    type = &remote_message_type();
+  }
+  ~remote_envelope() override {
+    if (decoded_ != nullptr) destroy_(decoded_);
+  }
+  void* payload() noexcept override { return const_cast<msgpack::object*>(&body.get()); }
+  std::string_view type_name() const noexcept override { return name; }
+  void pack_payload(msgpack::sbuffer& out) const override { msgpack::pack(out, body.get()); }
+
+  template <class T>
+  T* decode() noexcept {
+    if (decoded_type_ == &type_of<T>()) return static_cast<T*>(decoded_);
+    constexpr std::string_view want = message_traits<T>::name;
+    // Untyped bodies (from tools and other languages) may match any type that accepts them.
+    if (!name.empty() && name != want && want != "dynamic") return nullptr;
+    if constexpr (std::is_default_constructible_v<T>) {
+      try {
+        auto v = std::make_unique<T>();
+        body.get().convert(*v);
+        if (decoded_ != nullptr) destroy_(decoded_);
+        decoded_ = v.release();
+        decoded_type_ = &type_of<T>();
+        destroy_ = [](void* p) { delete static_cast<T*>(p); };
+        return static_cast<T*>(decoded_);
+      } catch (const std::exception&) {
+        return nullptr;
+      }
+    } else {
+      return nullptr;
+    }
+  }
+
+ private:
+  const message_type* decoded_type_ = nullptr;
+  void* decoded_ = nullptr;
+  void (*destroy_)(void*) = nullptr;
+};
+
 template <class T>
 envelope_ptr make_message(sig k, T&& value) {
   return std::make_unique<value_envelope<std::decay_t<T>>>(k, std::forward<T>(value));
 }
 
-// The payload as a T, or nullptr when the envelope holds another type.
+// The payload as a T, or nullptr when the envelope holds another type (or, from another node,
+// a body that does not decode as T).
 template <class T>
 T* payload_as(envelope& e) noexcept {
-  return e.type == &type_of<T>() ? static_cast<T*>(e.payload()) : nullptr;
+  if (e.type == &type_of<T>()) return static_cast<T*>(e.payload());
+  if (e.type == &remote_message_type()) return static_cast<remote_envelope&>(e).decode<T>();
+  return nullptr;
 }
 
 }  // namespace otter::detail

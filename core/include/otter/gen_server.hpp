@@ -116,8 +116,7 @@ class gen_server : public process {
           from(&rt(), e->from, e->ref)
               .reply_error(error{errc::badarg, std::string("server ") + detail::describe(self()) +
                                                    " does not handle calls of type '" +
-                                                   std::string(e->type ? e->type->name : "?") +
-                                                   "'"});
+                                                   std::string(e->type_name()) + "'"});
         }
         break;
       case detail::sig::cast:

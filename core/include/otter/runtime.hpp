@@ -61,6 +61,22 @@ class remote_router {
   virtual bool route(const pid& to, detail::envelope_ptr e) = 0;
 };
 
+// Installed by the network layer: its sockets are served by the runtime's worker threads. An
+// idle worker takes the I/O token and blocks in wait() instead of parking, so inbound
+// messages are handled, and replies sent, on one thread (no hand-off to an I/O thread).
+class io_driver {
+ public:
+  virtual ~io_driver() = default;
+  // Non-blocking: take in what arrived, send what is queued, run due timers (heartbeats).
+  virtual void service() = 0;
+  // Blocks until socket activity, wake(), or `max` has passed.
+  virtual void wait(std::chrono::milliseconds max) = 0;
+  // Any thread: makes a current or next wait() return at once.
+  virtual void wake() = 0;
+  // Cheap check, any thread: is there something to send?
+  virtual bool wants_service() const noexcept = 0;
+};
+
 // Installed by the registry layer: resolves names that are not registered locally.
 class name_resolver {
  public:
@@ -140,6 +156,8 @@ class runtime {
   bool cancel_timer(std::uint64_t timer);
 
   void set_remote_router(remote_router* r) noexcept;
+  // Installs (or, with nullptr, removes and waits out) the network's I/O driver.
+  void set_io_driver(io_driver* io);
   void set_name_resolver(name_resolver* r) noexcept;
 
   // ---- plumbing for the other layers (net, registry, supervisor); not for applications ----
