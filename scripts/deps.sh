@@ -7,7 +7,7 @@ packages=(
   g++ cmake make pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev
   catch2 libspdlog-dev libfmt-dev libjemalloc-dev
-  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev
+  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libsodium-dev
   iproute2 procps python3
   "$@"
 )

@@ -106,6 +106,12 @@ void runtime::set_remote_router(remote_router* r) noexcept {
 void runtime::set_io_driver(io_driver* io) {
   impl_->sched->set_io(io);
 }
+void runtime::wake_io() {
+  impl_->sched->wake_io();
+}
+bool runtime::try_service_io() {
+  return impl_->sched->try_service_io();
+}
 
 void runtime::set_name_resolver(name_resolver* r) noexcept {
   impl_->resolver.store(r, std::memory_order_release);

@@ -109,7 +109,8 @@ void scheduler::set_io(io_driver* io) {
     old->wake();
     std::lock_guard<std::mutex> l(io_mutex_);  // waits until no worker is inside the old one
   }
-  if (io != nullptr) notify_io();
+  // Workers may all be parked on the condition variable: get one to take the token.
+  if (io != nullptr) wake_io();
 }
 
 bool scheduler::try_service_io() {
@@ -121,6 +122,14 @@ bool scheduler::try_service_io() {
   if (io == nullptr) return false;
   io->service();
   return true;
+}
+
+void scheduler::wake_io() {
+  if (io_waiting_.load(std::memory_order_seq_cst)) {
+    if (io_driver* io = io_.load(std::memory_order_acquire)) io->wake();
+    return;
+  }
+  notify();
 }
 
 void scheduler::notify_io() {

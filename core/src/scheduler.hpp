@@ -46,6 +46,8 @@ class scheduler final : public process_table::epochs {
   void set_io(io_driver* io);
   // Runs the driver's service() now if no other worker is in it; false if it could not.
   bool try_service_io();
+  // The driver has work: wake the worker waiting in it, or an idle one to take the token.
+  void wake_io();
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
 

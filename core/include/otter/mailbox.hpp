@@ -32,8 +32,10 @@ class inbox {
         return push_result::closed;
       }
       e->next = head == blocked_tag() ? nullptr : head;
-      // release: the envelope's contents are visible to the consumer that acquires it.
-      if (head_.compare_exchange_weak(head, e, std::memory_order_release,
+      // seq_cst (a locked CAS on x86 either way): the envelope's contents are visible to the
+      // consumer that acquires it, and a consumer that sleeps on another flag (the network's
+      // outbound queue) is ordered against it.
+      if (head_.compare_exchange_weak(head, e, std::memory_order_seq_cst,
                                       std::memory_order_relaxed)) {
         return head == blocked_tag() ? push_result::queued_wake : push_result::queued;
       }
@@ -61,6 +63,11 @@ class inbox {
   }
 
   bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_tag(); }
+  // Any thread: something is queued (neither empty, blocked nor closed).
+  bool has_items() const noexcept {
+    envelope* h = head_.load(std::memory_order_seq_cst);
+    return h != nullptr && h != blocked_tag() && h != closed_tag();
+  }
 
   // Messages pushed and not yet handled (approximate while producers run).
   std::uint32_t length() const noexcept {

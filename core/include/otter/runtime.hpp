@@ -158,6 +158,10 @@ class runtime {
   void set_remote_router(remote_router* r) noexcept;
   // Installs (or, with nullptr, removes and waits out) the network's I/O driver.
   void set_io_driver(io_driver* io);
+  // The driver has work queued: make a worker serve it soon.
+  void wake_io();
+  // Serves the driver now on this thread if no worker is inside it (back-pressure helper).
+  bool try_service_io();
   void set_name_resolver(name_resolver* r) noexcept;
 
   // ---- plumbing for the other layers (net, registry, supervisor); not for applications ----

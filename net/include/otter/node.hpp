@@ -1,0 +1,137 @@
+// A node: a runtime plus the transport that makes Pids of other nodes behave like local ones.
+//
+//   otter::node_options o;
+//   o.name = "shop-1";
+//   o.listen = "tcp://0.0.0.0:7001";           // port 0 picks a free port; see endpoint()
+//   o.seeds = {"tcp://10.0.0.2:7001"};          // any member; the rest are learnt (full mesh)
+//   auto n = otter::node::start(o);             // result<std::unique_ptr<node>>
+//   auto pid = (*n)->rt().start<my_server>();
+//
+// Guarantees (docs/PROTOCOL.md and docs/ARCHITECTURE.md say how):
+// - send/cast/call/monitor/link/exit take remote Pids with local semantics; a Pid forwarded
+//   to a third node works there; messages from one sender to one receiver keep their order.
+// - Sends never block on connection set-up. Calls to a node that goes down fail at once with
+//   `nodedown`; monitors fire `noconnection`; links propagate it. A Pid of an earlier
+//   incarnation of a node is dead (`noproc`).
+// - A peer silent for failure_timeout is declared down (default: heartbeats every 200 ms,
+//   down after 1.5 s). A peer that comes back is reconnected, as a new incarnation if it
+//   restarted.
+// - Traffic is encrypted and authenticated with CURVE, keys derived from the cluster secret,
+//   unless `insecure` (for benchmarks) is set.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgpack.hpp>
+#include <otter/core.hpp>
+
+namespace otter {
+
+namespace net_defaults {
+// Heartbeat period: a few per failure timeout, so one lost beat is not a failure.
+inline constexpr std::chrono::milliseconds heartbeat_interval{200};
+// Silence after which a peer is declared down; with the heartbeat period the bound on
+// detecting a killed or unreachable peer is about 1.7 s (the brief asks for at most 2 s).
+inline constexpr std::chrono::milliseconds failure_timeout{1500};
+// Largest frame accepted (ZMQ_MAXMSGSIZE): a hostile peer cannot make a node allocate more.
+inline constexpr std::int64_t max_message_bytes = std::int64_t{64} << 20;
+// Envelopes batched into one frame when a queue has backed up, up to this many bytes.
+inline constexpr std::size_t batch_bytes = 64 * 1024;
+// ZeroMQ high-water mark per connection, in frames (each up to batch_bytes).
+inline constexpr int high_water_mark = 10000;
+// Bytes queued for the network above which senders wait (back-pressure, never loss).
+inline constexpr std::size_t max_outbound_bytes = std::size_t{256} << 20;
+}  // namespace net_defaults
+
+struct node_options {
+  std::string name;                          // unique in the cluster
+  std::string listen = "tcp://127.0.0.1:0";  // ignored for hidden nodes
+  std::vector<std::string> seeds;            // endpoints of members to join through
+  std::string secret_file;                   // empty: default_secret_path()
+  bool hidden = false;                       // a tool: connects to its seeds only, unlisted
+  bool insecure = false;                     // no CURVE encryption (benchmarks only)
+  unsigned workers = 0;                      // 0: one per hardware thread
+  std::uint32_t creation = 0;                // 0: derived from the clock
+  std::chrono::milliseconds heartbeat_interval = net_defaults::heartbeat_interval;
+  std::chrono::milliseconds failure_timeout = net_defaults::failure_timeout;
+};
+
+struct node_info {
+  std::string name;
+  std::string endpoint;
+  std::uint32_t creation = 0;
+  bool hidden = false;
+  std::int64_t up_ms = 0;  // how long it has been connected
+  MSGPACK_DEFINE(name, endpoint, creation, hidden, up_ms);
+};
+
+// Delivered (as info messages) to processes subscribed with node::monitor_nodes.
+struct nodeup {
+  std::string node;
+  MSGPACK_DEFINE(node);
+};
+OTTER_MESSAGE(nodeup);
+struct nodedown {
+  std::string node;
+  std::string reason;  // "noconnection" (silent or unreachable), "shutdown" (left cleanly)
+  MSGPACK_DEFINE(node, reason);
+};
+OTTER_MESSAGE(nodedown);
+
+struct net_stats {
+  std::uint64_t frames_in = 0, frames_out = 0;
+  std::uint64_t envelopes_in = 0, envelopes_out = 0;
+  std::uint64_t bytes_in = 0, bytes_out = 0;
+  std::uint64_t rejected = 0;  // refused handshakes and protocol violations
+};
+
+class transport;
+
+class node {
+ public:
+  // Binds, joins through the seeds (asynchronously) and returns the running node.
+  static result<std::unique_ptr<node>> start(node_options options);
+  ~node();
+  node(const node&) = delete;
+  node& operator=(const node&) = delete;
+
+  runtime& rt() noexcept { return *rt_; }
+  const std::string& name() const noexcept;
+  const std::string& endpoint() const noexcept;  // the bound endpoint, with the real port
+  std::uint32_t creation() const noexcept;
+  std::uint64_t id() const noexcept { return node_id_of(name()); }
+
+  // Connected visible members (not this node, not hidden ones).
+  std::vector<node_info> nodes() const;
+  // Every connected peer, hidden ones included.
+  std::vector<node_info> peers() const;
+  // True once `n` other visible members are connected, waiting up to `timeout`.
+  bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) const;
+  // `subscriber` receives nodeup / nodedown messages (or stops, with on = false).
+  void monitor_nodes(const pid& subscriber, bool on = true);
+  // Called (on a worker thread, between activations) for each peer that goes down or comes
+  // up: the registry hooks in here.
+  void on_peer_event(std::function<void(const std::string& node, bool up)> fn);
+
+  net_stats stats() const;
+
+  // Says goodbye to every peer (they see `nodedown` with reason shutdown at once) and stops.
+  void shutdown();
+  // Test hook: treat `node_name` as unreachable (drop its traffic both ways) or reachable
+  // again. Simulates a partition without touching the network.
+  void set_blocked(std::string_view node_name, bool blocked);
+
+  transport& net() noexcept { return *net_; }
+
+ private:
+  node() = default;
+  std::unique_ptr<runtime> rt_;
+  std::unique_ptr<transport> net_;
+};
+
+}  // namespace otter

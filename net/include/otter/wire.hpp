@@ -1,0 +1,119 @@
+// The wire codec: how envelopes are framed between nodes (docs/PROTOCOL.md is the reference).
+//
+// A ZeroMQ message carries one frame holding one or more msgpack arrays back to back, each an
+// envelope. Control envelopes (hello, welcome, ...) set up and keep a connection; process
+// envelopes carry messages and signals as [kind, to, from, ref, tag, body].
+//
+// Decoding never trusts its input: every field is type-checked, sizes and nesting are bounded,
+// and anything malformed yields an error value naming what was wrong, never a crash.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgpack.hpp>
+#include <otter/envelope.hpp>
+#include <otter/error.hpp>
+#include <otter/pid.hpp>
+
+namespace otter::wire {
+
+inline constexpr std::uint32_t protocol_version = 1;
+
+enum class kind : std::uint8_t {
+  hello = 1,
+  welcome = 2,
+  refuse = 3,
+  heartbeat = 4,
+  members = 5,
+  bye = 6,
+  send = 10,
+  cast = 11,
+  call = 12,
+  reply = 13,
+  reply_error = 14,
+  link = 15,
+  unlink = 16,
+  link_exit = 17,
+  exit = 18,
+  monitor = 19,
+  demonitor = 20,
+  down = 21,
+  stop = 22,
+};
+
+std::string_view to_string(kind k) noexcept;
+bool is_process_kind(kind k) noexcept;
+
+struct member {
+  std::string name;
+  std::string endpoint;
+  std::uint32_t creation = 0;
+  MSGPACK_DEFINE(name, endpoint, creation);
+};
+
+struct hello {
+  std::uint32_t version = protocol_version;
+  std::string name;
+  std::uint32_t creation = 0;
+  bool hidden = false;
+  std::string endpoint;  // where this node listens ("" for hidden nodes)
+  std::string proof;     // keyed hash of the above with the cluster secret (binary)
+};
+
+struct welcome {
+  std::uint32_t version = protocol_version;
+  std::string name;
+  std::uint32_t creation = 0;
+  std::string endpoint;
+  std::vector<member> members;  // the visible members the sender knows, itself excluded
+};
+
+// One decoded envelope of a frame.
+struct decoded {
+  kind k{};
+  // control
+  hello hi;
+  welcome wel;
+  std::string refuse_reason;
+  std::vector<member> members;
+  // process traffic: `to` is a Pid, or a registered name when to_name is set
+  pid to;
+  std::string to_name;
+  detail::envelope_ptr env;
+};
+
+// Limits a decoder enforces on untrusted input.
+struct limits {
+  std::size_t max_frame_bytes = std::size_t{64} << 20;  // 64 MiB, as ZMQ_MAXMSGSIZE
+  std::size_t max_depth = 64;
+  std::size_t max_elements = std::size_t{1} << 20;  // per array or map
+};
+
+// Appends a control envelope.
+void encode_hello(msgpack::sbuffer& out, const hello& h);
+void encode_welcome(msgpack::sbuffer& out, const welcome& w);
+void encode_refuse(msgpack::sbuffer& out, std::string_view reason);
+void encode_heartbeat(msgpack::sbuffer& out);
+void encode_members(msgpack::sbuffer& out, const std::vector<member>& members);
+void encode_bye(msgpack::sbuffer& out);
+// Appends a process envelope for `e`, addressed to `to`. False for envelopes that never cross
+// nodes (a caller's own call timeout).
+bool encode_envelope(msgpack::sbuffer& out, const pid& to, const detail::envelope& e);
+// The same, addressed to a name the receiving node resolves (tools and foreign clients).
+bool encode_envelope(msgpack::sbuffer& out, std::string_view to_name, const detail::envelope& e);
+
+// The bytes a hello's proof covers (see PROTOCOL.md).
+std::string proof_input(const hello& h);
+
+// Decodes every envelope of one frame. Stops at the first malformed envelope: the error says
+// which and why (the envelopes before it are not returned either: the peer is broken).
+result<std::vector<decoded>> decode_frame(const char* data, std::size_t size,
+                                          const limits& lim = {});
+
+errc errc_from_string(std::string_view s) noexcept;
+
+}  // namespace otter::wire

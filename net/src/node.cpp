@@ -1,0 +1,100 @@
+#include "otter/node.hpp"
+
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "transport.hpp"
+
+namespace otter {
+
+result<std::unique_ptr<node>> node::start(node_options options) {
+  if (options.name.empty()) return error{errc::badarg, "a node needs a name"};
+  if (options.name.find_first_of(" #\t\n") != std::string::npos) {
+    return error{errc::badarg, "node name '" + options.name + "' contains a space or '#'"};
+  }
+  const std::string path =
+      options.secret_file.empty() ? default_secret_path() : options.secret_file;
+  auto secret = load_or_create_secret(path);
+  if (!secret) return secret.err();
+  if (options.insecure) {
+    spdlog::warn(
+        "otter: node {} runs WITHOUT encryption (--insecure): traffic is readable and "
+        "forgeable by anyone on the network",
+        options.name);
+  }
+  std::unique_ptr<node> n(new node());
+  runtime_options ro;
+  ro.node_name = options.name;
+  ro.workers = options.workers;
+  ro.creation = options.creation;
+  n->rt_ = std::make_unique<runtime>(ro);
+  try {
+    n->net_ = std::make_unique<transport>(*n->rt_, options, derive_keys(*secret));
+    n->net_->start();
+  } catch (const std::exception& e) {
+    n->net_.reset();
+    return error{errc::badarg,
+                 "cannot start node " + options.name + " on " + options.listen + ": " + e.what()};
+  }
+  n->rt_->set_remote_router(n->net_.get());
+  n->rt_->set_io_driver(n->net_.get());
+  return n;
+}
+
+node::~node() {
+  shutdown();
+}
+
+void node::shutdown() {
+  if (!net_) return;
+  rt_->set_io_driver(nullptr);  // waits until no worker is inside the transport
+  rt_->set_remote_router(nullptr);
+  net_->stop();
+  rt_.reset();  // stops the workers; then the transport can go
+  net_.reset();
+}
+
+const std::string& node::name() const noexcept {
+  return rt_->node_name();
+}
+const std::string& node::endpoint() const noexcept {
+  return net_->endpoint();
+}
+std::uint32_t node::creation() const noexcept {
+  return rt_->creation();
+}
+
+std::vector<node_info> node::nodes() const {
+  return net_->peers(false);
+}
+std::vector<node_info> node::peers() const {
+  return net_->peers(true);
+}
+
+bool node::wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (net_->peers(false).size() >= n) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void node::monitor_nodes(const pid& subscriber, bool on) {
+  net_->monitor_nodes(subscriber, on);
+}
+
+void node::on_peer_event(std::function<void(const std::string&, bool)> fn) {
+  net_->on_peer_event(std::move(fn));
+}
+
+net_stats node::stats() const {
+  return net_->stats();
+}
+
+void node::set_blocked(std::string_view node_name, bool blocked) {
+  net_->set_blocked(node_name, blocked);
+}
+
+}  // namespace otter

@@ -1,0 +1,104 @@
+// A child process for multi-process tests: started with a pipe on its stdout, always killed
+// and reaped by the destructor, even when a test fails.
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace cluster_test {
+
+class child {
+ public:
+  explicit child(std::vector<std::string> argv) : argv_(std::move(argv)) { start(); }
+  ~child() { kill_now(); }
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  // The next line of its stdout, waiting up to `timeout`.
+  std::optional<std::string> read_line(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto nl = buffer_.find('\n');
+      if (nl != std::string::npos) {
+        std::string line = buffer_.substr(0, nl);
+        buffer_.erase(0, nl + 1);
+        return line;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || out_ < 0) return std::nullopt;
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::read(out_, buf, sizeof buf);
+      if (n <= 0) {
+        ::close(out_);
+        out_ = -1;
+        continue;
+      }
+      buffer_.append(buf, static_cast<std::size_t>(n));
+    }
+  }
+
+  void signal(int sig) {
+    if (pid_ > 0) ::kill(pid_, sig);
+  }
+  // Waits for it to exit; its exit status, or -1.
+  int wait_exit() {
+    if (pid_ <= 0) return status_;
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return status_;
+  }
+  void kill_now() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      wait_exit();
+    }
+    if (out_ >= 0) {
+      ::close(out_);
+      out_ = -1;
+    }
+  }
+  void restart() {
+    kill_now();
+    buffer_.clear();
+    start();
+  }
+
+ private:
+  void start() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return;
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      std::vector<char*> args;
+      for (auto& a : argv_) args.push_back(a.data());
+      args.push_back(nullptr);
+      ::execv(args[0], args.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out_ = fds[0];
+  }
+
+  std::vector<std::string> argv_;
+  pid_t pid_ = -1;
+  int out_ = -1;
+  int status_ = -1;
+  std::string buffer_;
+};
+
+}  // namespace cluster_test

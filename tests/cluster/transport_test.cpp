@@ -1,0 +1,205 @@
+// Multi-process tests of the transport: real node processes on loopback, real sockets.
+#include <catch2/catch.hpp>
+
+#include "cluster_fixture.hpp"
+
+using namespace cluster_test;
+using otter::errc;
+
+TEST_CASE("three nodes form a full mesh through one seed") {
+  scratch s;
+  auto a = spawn_node("mesh-a", s);
+  auto b = spawn_node("mesh-b", s, {"--seed", a->endpoint});
+  auto me = local_node("mesh-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(2, 15s));
+  auto names = me->nodes();
+  std::vector<std::string> got;
+  for (auto& n : names) got.push_back(n.name);
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{"mesh-a", "mesh-b"});
+  // b learnt about the test node through a: it can call a process of ours... and we of its.
+  otter::scoped_process p(me->rt());
+  auto r = p.call<pong>(b->probe, ping{7});
+  REQUIRE(r);
+  CHECK(r->node == "mesh-b");
+  CHECK(r->seq == 7);
+}
+
+TEST_CASE("call, cast and send reach remote servers; remote errors come back as values") {
+  scratch s;
+  auto a = spawn_node("cc-a", s);
+  auto me = local_node("cc-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  otter::scoped_process p(me->rt());
+  REQUIRE(p.cast(a->probe, add{1}));
+  REQUIRE(p.send(a->probe, add{2}));
+  auto log = p.call<log_reply>(a->probe, get_log{});
+  REQUIRE(log);
+  CHECK(log->values == std::vector<std::int64_t>{1, 2});
+  auto bad = p.call<pong>(a->probe, add{3});  // not a call type of the probe
+  REQUIRE_FALSE(bad);
+  CHECK(bad.code() == errc::badarg);
+  auto slow = p.call<pong>(a->probe, nap{400}, 100ms);
+  CHECK(slow.code() == errc::timeout);
+  CHECK(p.call<pong>(a->probe, ping{5})->seq == 5);  // the late reply was discarded
+  CHECK_FALSE(p.receive<pong>(300ms));
+  auto crashed = p.call<pong>(a->probe, crash{"remote boom"});
+  REQUIRE_FALSE(crashed);
+  CHECK(crashed.code() == errc::exited);
+  CHECK(crashed.err().reason.str() == "remote boom");
+  // The probe is gone now: calls to its Pid fail with noproc from the remote node.
+  auto gone = p.call<pong>(a->probe, ping{});
+  CHECK(gone.code() == errc::noproc);
+}
+
+TEST_CASE("monitors and links work across nodes") {
+  scratch s;
+  auto a = spawn_node("ml-a", s);
+  auto me = local_node("ml-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  otter::scoped_process p(me->rt());
+  auto ref = p.monitor(a->probe);
+  p.link(a->probe);
+  (void)p.cast(a->probe, crash{"linked crash"});
+  auto d = p.receive<otter::down>(10s);
+  REQUIRE(d);
+  CHECK(d->ref == ref);
+  CHECK(d->who == a->probe);
+  CHECK(d->reason.str() == "linked crash");
+  auto x = p.receive<otter::exit_msg>(10s);
+  REQUIRE(x);
+  CHECK(x->from == a->probe);
+  CHECK(x->reason.str() == "linked crash");
+  // Monitoring the dead Pid now: noproc, answered by its node.
+  p.monitor(a->probe);
+  auto d2 = p.receive<otter::down>(10s);
+  REQUIRE(d2);
+  CHECK(d2->reason == otter::exit_reason::noproc());
+}
+
+TEST_CASE("a remote process monitors and links to a local one") {
+  scratch s;
+  auto a = spawn_node("rm-a", s);
+  auto me = local_node("rm-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  auto local = me->rt().start<probe>(std::string("rm-t"));
+  REQUIRE(local);
+  otter::scoped_process p(me->rt());
+  REQUIRE(p.call<otter::ok_reply>(a->probe, watch{*local}));
+  REQUIRE(p.stop(*local, otter::exit_reason("local_done")));
+  REQUIRE(eventually([&] {
+    auto ev = p.call<events>(a->probe, events_q{});
+    return ev && ev->items.size() == 2;
+  }));
+  auto ev = p.call<events>(a->probe, events_q{});
+  std::sort(ev->items.begin(), ev->items.end());
+  CHECK(ev->items == std::vector<std::string>{"DOWN local_done", "EXIT local_done"});
+}
+
+TEST_CASE("a Pid sent inside a message works on a third node") {
+  scratch s;
+  auto a = spawn_node("fw-a", s);
+  auto b = spawn_node("fw-b", s, {"--seed", a->endpoint});
+  auto me = local_node("fw-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(2, 15s));
+  otter::scoped_process p(me->rt());
+  // a's probe calls b's probe, whose Pid it only knows from our message.
+  auto r = p.call<pong>(a->probe, relay{b->probe, 42}, 10s);
+  REQUIRE(r);
+  CHECK(r->node == "fw-b");
+  CHECK(r->seq == 42);
+  // And a Pid of ours, relayed through a, reaches back here.
+  auto local = me->rt().start<probe>(std::string("fw-t"));
+  auto back = p.call<pong>(a->probe, relay{*local, 9}, 10s);
+  REQUIRE(back);
+  CHECK(back->node == "fw-t");
+}
+
+TEST_CASE("100,000 casts from one sender arrive at a remote server in order") {
+  scratch s;
+  auto a = spawn_node("ord-a", s);
+  auto me = local_node("ord-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  otter::scoped_process p(me->rt());
+  constexpr int n = 100000;
+  for (int i = 0; i < n; ++i) REQUIRE(p.cast(a->probe, add{i}));
+  auto log = p.call<log_reply>(a->probe, get_log{}, 60s);
+  REQUIRE(log);
+  REQUIRE(log->values.size() == n);
+  for (int i = 0; i < n; ++i) REQUIRE(log->values[i] == i);
+}
+
+TEST_CASE("SIGKILL of a node: calls in flight fail with nodedown, monitors fire noconnection") {
+  scratch s;
+  auto a = spawn_node("kill-a", s);
+  auto me = local_node("kill-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  otter::scoped_process watcher(me->rt());
+  auto ref = watcher.monitor(a->probe);
+  watcher.link(a->probe);
+  std::atomic<int> code{-1};
+  std::thread caller([&] {
+    otter::scoped_process p(me->rt());
+    auto r = p.call<pong>(a->probe, nap{60000}, 60s);  // far longer than failure detection
+    code = static_cast<int>(r.code());
+  });
+  std::this_thread::sleep_for(300ms);  // let the call reach the node (not a correctness wait)
+  a->proc->kill_now();
+  caller.join();
+  CHECK(code == static_cast<int>(errc::nodedown));
+  auto d = watcher.receive<otter::down>(10s);
+  REQUIRE(d);
+  CHECK(d->ref == ref);
+  CHECK(d->reason == otter::exit_reason::noconnection());
+  auto x = watcher.receive<otter::exit_msg>(10s);
+  REQUIRE(x);
+  CHECK(x->reason == otter::exit_reason::noconnection());
+  CHECK(me->nodes().empty());
+  // Calls and casts to the dead node return at once.
+  otter::scoped_process p(me->rt());
+  CHECK(p.call<pong>(a->probe, ping{}, 30s).code() == errc::nodedown);
+}
+
+TEST_CASE("a killed node restarted with the same name reconnects; its old Pids are dead") {
+  scratch s;
+  auto a = spawn_node("re-a", s);
+  auto me = local_node("re-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  const otter::pid old_probe = a->probe;
+  const std::string ep = a->endpoint;
+  a->proc->kill_now();
+  REQUIRE(eventually([&] { return me->nodes().empty(); }));
+  // Same name, same endpoint, new incarnation.
+  a->argv.push_back("--listen");
+  a->argv.push_back(ep);
+  a->proc = std::make_unique<child>(a->argv);
+  REQUIRE(a->wait_ready());
+  CHECK(a->creation != old_probe.creation);
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  otter::scoped_process p(me->rt());
+  CHECK(p.call<pong>(a->probe, ping{3})->node == "re-a");
+  auto stale = p.call<pong>(old_probe, ping{});
+  CHECK(stale.code() == errc::noproc);
+  p.monitor(old_probe);
+  auto d = p.receive<otter::down>(5s);
+  REQUIRE(d);
+  CHECK(d->reason == otter::exit_reason::noproc());
+}
+
+TEST_CASE("a node without the secret is refused; a hidden node is not listed") {
+  scratch s, other;
+  auto a = spawn_node("sec-a", s);
+  auto intruder = local_node("sec-x", other, {a->endpoint});
+  auto member = local_node("sec-t", s, {a->endpoint});
+  REQUIRE(member->wait_for_nodes(1, 15s));
+  CHECK_FALSE(intruder->wait_for_nodes(1, 2s));
+  otter::scoped_process ip(intruder->rt());
+  CHECK_FALSE(ip.call<pong>(a->probe, ping{}, 2s));
+
+  auto tool = local_node("sec-tool", s, {a->endpoint}, true);
+  REQUIRE(eventually([&] { return tool->peers().size() == 1; }));
+  otter::scoped_process tp(tool->rt());
+  CHECK(tp.call<pong>(a->probe, ping{1})->node == "sec-a");
+  std::this_thread::sleep_for(500ms);
+  for (auto& n : member->nodes()) CHECK(n.name != "sec-tool");
+}
