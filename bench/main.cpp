@@ -19,7 +19,13 @@ std::uint64_t resident_bytes() {
 
 int main(int argc, char** argv) {
   const std::string usage =
-      "usage: otter-bench GROUP [FILTER]   (groups: core; FILTER selects figures by name)\n";
+      "usage: otter-bench GROUP [FILTER]   (groups: core, net; FILTER selects figures by name)\n";
+  if (argc >= 2 && std::strcmp(argv[1], "net-peer") == 0)
+    return otter_bench::run_net_peer(argc, argv);
+  if (argc >= 2 &&
+      (std::strcmp(argv[1], "zmq-echo") == 0 || std::strcmp(argv[1], "zmq-pull") == 0)) {
+    return otter_bench::run_zmq_peer(argc, argv);
+  }
   if (argc < 2 || argc > 3) {
     std::fputs(usage.c_str(), stderr);
     return 2;
@@ -27,6 +33,7 @@ int main(int argc, char** argv) {
   const std::string group = argv[1];
   const std::string_view only = argc == 3 ? argv[2] : "";
   if (group == "core") return otter_bench::run_core(only);
+  if (group == "net") return otter_bench::run_net(only);
   if (group == "-h" || group == "--help") {
     std::fputs(usage.c_str(), stdout);
     return 0;

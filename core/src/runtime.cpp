@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "otter/call.hpp"
@@ -51,7 +52,21 @@ struct runtime::impl {
   std::unique_ptr<detail::timer_service> timers;
 };
 
+namespace {
+// spdlog's default logger writes to stdout; otter's logs go to stderr so that programs (and
+// otterctl --json) own their stdout.
+void log_to_stderr() {
+  static const bool done = [] {
+    auto logger = spdlog::stderr_color_mt("otter");
+    spdlog::set_default_logger(logger);
+    return true;
+  }();
+  (void)done;
+}
+}  // namespace
+
 runtime::runtime(runtime_options options) : impl_(std::make_unique<impl>()) {
+  log_to_stderr();
   impl_->node_name = options.node_name.empty() ? defaults::node_name : options.node_name;
   impl_->node_id = node_id_of(impl_->node_name);
   impl_->creation = options.creation != 0 ? options.creation : fresh_creation();
@@ -108,6 +123,9 @@ void runtime::set_io_driver(io_driver* io) {
 }
 void runtime::wake_io() {
   impl_->sched->wake_io();
+}
+void runtime::network_send(bool first) {
+  impl_->sched->network_send(first);
 }
 bool runtime::try_service_io() {
   return impl_->sched->try_service_io();

@@ -132,6 +132,21 @@ void scheduler::wake_io() {
   notify();
 }
 
+void scheduler::network_send(bool first) {
+  io_driver* io = io_.load(std::memory_order_acquire);
+  if (io == nullptr) return;
+  if (tl_worker.owner == this) {
+    // The worker sends what its handler queued after the activation; a handler that keeps
+    // sending gets its queue flushed every batch, here or by the worker polling the sockets.
+    if (tl_worker.sends % defaults::network_flush_every == 0 && !try_service_io()) io->wake();
+    return;
+  }
+  if (first) {
+    io->wake();  // sticky: a worker about to poll returns at once
+    if (!io_waiting_.load(std::memory_order_seq_cst)) notify();
+  }
+}
+
 void scheduler::notify_io() {
   if (io_waiting_.load(std::memory_order_seq_cst)) {
     if (io_driver* io = io_.load(std::memory_order_acquire)) io->wake();
@@ -245,9 +260,17 @@ void scheduler::run(worker& w) {
   tl_worker.self = &w;
   while (!stop_.load(std::memory_order_relaxed)) {
     process* p = find_work(w);
+    // With a network, an idle worker serves it at once: a reply that arrives while it spins
+    // would wait for the spin to end.
+    if (p == nullptr && wait_on_io(w)) continue;
     if (p == nullptr) {
       spinning_.fetch_add(1, std::memory_order_seq_cst);
-      for (int i = 0; i < defaults::idle_spin_rounds && p == nullptr; ++i) {
+      // A networked node shares its cores with ZeroMQ's I/O thread (and, on one machine, with
+      // its peers): spin only briefly there.
+      const int rounds = io_.load(std::memory_order_relaxed) != nullptr
+                             ? defaults::idle_spin_rounds_networked
+                             : defaults::idle_spin_rounds;
+      for (int i = 0; i < rounds && p == nullptr; ++i) {
         for (int k = 0; k < 16; ++k) _mm_pause();
         if (stop_.load(std::memory_order_relaxed)) break;
         p = find_work(w);
@@ -285,7 +308,11 @@ void scheduler::run(worker& w) {
     // Between activations: send what handlers queued for the network, and now and then take
     // in what arrived while every worker was busy.
     if (io_driver* io = io_.load(std::memory_order_relaxed)) {
-      if (io->wants_service() || (w.ticks & 31) == 0) try_service_io();
+      if (io->wants_service()) {
+        if (!try_service_io()) io->wake();  // the worker polling the sockets sends it
+      } else if ((w.ticks & 31) == 0) {
+        try_service_io();
+      }
     }
   }
   tl_worker.owner = nullptr;

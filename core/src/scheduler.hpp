@@ -48,6 +48,10 @@ class scheduler final : public process_table::epochs {
   bool try_service_io();
   // The driver has work: wake the worker waiting in it, or an idle one to take the token.
   void wake_io();
+  // A handler queued something for the network (`first`: the queue was empty). On a worker the
+  // worker serves it after the activation, unless the handler keeps sending: then an idle
+  // worker is asked to serve it in parallel. Elsewhere a worker is woken.
+  void network_send(bool first);
 
   unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
 

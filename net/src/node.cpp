@@ -17,18 +17,18 @@ result<std::unique_ptr<node>> node::start(node_options options) {
       options.secret_file.empty() ? default_secret_path() : options.secret_file;
   auto secret = load_or_create_secret(path);
   if (!secret) return secret.err();
-  if (options.insecure) {
-    spdlog::warn(
-        "otter: node {} runs WITHOUT encryption (--insecure): traffic is readable and "
-        "forgeable by anyone on the network",
-        options.name);
-  }
   std::unique_ptr<node> n(new node());
   runtime_options ro;
   ro.node_name = options.name;
   ro.workers = options.workers;
   ro.creation = options.creation;
   n->rt_ = std::make_unique<runtime>(ro);
+  if (options.insecure) {
+    spdlog::warn(
+        "otter: node {} runs WITHOUT encryption (--insecure): traffic is readable and "
+        "forgeable by anyone on the network",
+        options.name);
+  }
   try {
     n->net_ = std::make_unique<transport>(*n->rt_, options, derive_keys(*secret));
     n->net_->start();

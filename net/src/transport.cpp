@@ -190,7 +190,7 @@ bool transport::route(const pid& to, detail::envelope_ptr e) {
     if (!rt_.try_service_io()) std::this_thread::sleep_for(50us);
   }
   out_bytes_.fetch_add(size, std::memory_order_relaxed);
-  if (outq_.push(item.release()) == detail::inbox::push_result::queued_wake) rt_.wake_io();
+  rt_.network_send(outq_.push(item.release()) == detail::inbox::push_result::queued_wake);
   return true;
 }
 
@@ -207,7 +207,9 @@ void transport::wake() {
 // The I/O side (the worker holding the I/O token)
 
 void transport::wait(std::chrono::milliseconds max) {
-  if (stopped_ || wants_service()) return;
+  // No shortcut on a non-empty queue: whoever queues wakes us (the eventfd is sticky), so the
+  // poller does not spin on a queue another worker is still filling.
+  if (stopped_) return;
   const auto now = clock::now();
   auto until_tick = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - now);
   if (until_tick < 0ms) until_tick = 0ms;
@@ -300,7 +302,7 @@ void transport::read_monitor() {
 }
 
 void transport::read_router() {
-  for (int n = 0; n < 1024; ++n) {
+  for (int n = 0; n < 64; ++n) {  // bounded: heartbeats and other peers get their turn
     zmq::message_t id, body;
     if (!router_->recv(id, zmq::recv_flags::dontwait)) return;
     if (!id.more()) continue;
@@ -318,7 +320,7 @@ void transport::read_router() {
 }
 
 void transport::read_dealer(dealer_conn& d) {
-  for (int n = 0; n < 1024; ++n) {
+  for (int n = 0; n < 64; ++n) {  // bounded: heartbeats and other peers get their turn
     zmq::message_t body;
     if (!d.socket->recv(body, zmq::recv_flags::dontwait)) return;
     handle_frame(static_cast<const char*>(body.data()), body.size(), d.endpoint, nullptr, &d);
@@ -329,7 +331,6 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
                              const std::string* routing_id, dealer_conn* via) {
   frames_in_.fetch_add(1, std::memory_order_relaxed);
   bytes_in_.fetch_add(size, std::memory_order_relaxed);
-  auto decoded = wire::decode_frame(data, size);
   peer* from_peer = nullptr;
   if (routing_id != nullptr) {
     auto it = conns_.find(*routing_id);
@@ -337,33 +338,27 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
   } else if (via->peer_id != 0) {
     from_peer = find_peer(via->peer_id);
   }
-  if (!decoded) {
-    rejected_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("otter: dropped a malformed frame from {} ({}): {}",
-                 from_peer ? from_peer->name : std::string("an unidentified peer"), address,
-                 decoded.err().message);
-    if (routing_id != nullptr && from_peer == nullptr) banned_.insert(*routing_id);
-    return;
-  }
-  for (auto& d : decoded.value()) {
+  bool stop = false;  // the rest of the frame is ignored (a goodbye, a protocol violation)
+  auto result = wire::for_each_envelope(data, size, {}, [&](wire::decoded& d) {
+    if (stop) return;
     env_in_.fetch_add(1, std::memory_order_relaxed);
     if (d.k == wire::kind::hello) {
-      if (routing_id == nullptr) continue;  // hellos go to a ROUTER
+      if (routing_id == nullptr) return;  // hellos go to a ROUTER
       handle_hello(d, *routing_id, address);
       auto it = conns_.find(*routing_id);
       from_peer = it != conns_.end() ? find_peer(it->second) : nullptr;
-      continue;
+      return;
     }
     if (d.k == wire::kind::welcome) {
       if (via != nullptr) handle_welcome(d, *via);
       from_peer = via != nullptr && via->peer_id != 0 ? find_peer(via->peer_id) : nullptr;
-      continue;
+      return;
     }
     if (d.k == wire::kind::refuse) {
       rejected_.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("otter: {} refused us: {}", address, d.refuse_reason);
       if (via != nullptr) via->refused_until = clock::now() + 5s;
-      continue;
+      return;
     }
     if (from_peer == nullptr) {
       rejected_.fetch_add(1, std::memory_order_relaxed);
@@ -379,16 +374,30 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
         }
         banned_.insert(*routing_id);
       }
+      stop = true;
       return;
     }
-    if (blocked(from_peer->name)) return;
+    if (blocked(from_peer->name)) {
+      stop = true;
+      return;
+    }
     from_peer->last_heard = clock::now();
     switch (d.k) {
       case wire::kind::heartbeat: break;
       case wire::kind::members: learn_members(d.members); break;
-      case wire::kind::bye: declare_down(*from_peer, "shutdown"); return;
+      case wire::kind::bye:
+        declare_down(*from_peer, "shutdown");
+        stop = true;
+        break;
       default: handle_inbound_process(*from_peer, d); break;
     }
+  });
+  if (!result) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    spdlog::warn("otter: dropped a malformed frame from {} ({}): {}",
+                 from_peer ? from_peer->name : std::string("an unidentified peer"), address,
+                 result.err().message);
+    if (routing_id != nullptr && from_peer == nullptr) banned_.insert(*routing_id);
   }
 }
 

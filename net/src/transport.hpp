@@ -57,7 +57,7 @@ class transport final : public remote_router, public io_driver {
  private:
   // Something for the network, queued by any thread: encoded bytes plus what bookkeeping needs.
   struct out_item final : detail::envelope {
-    explicit out_item(detail::sig k) : envelope(k) {}
+    explicit out_item(detail::sig k) : envelope(k), bytes(256) {}  // sbuffer's default: 8 KiB
     pid to;
     msgpack::sbuffer bytes;
   };

@@ -1,6 +1,8 @@
 #include "otter/wire.hpp"
 
+#include <algorithm>
 #include <array>
+#include <memory>
 #include <utility>
 
 namespace otter::wire {
@@ -177,8 +179,7 @@ std::vector<member> as_members(const msgpack::object& o) {
   return out;
 }
 
-decoded decode_one(msgpack::object_handle oh) {
-  const msgpack::object& arr = oh.get();
+decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zone>& zone) {
   if (arr.type != msgpack::type::ARRAY || arr.via.array.size == 0) {
     throw bad_input{"an envelope is not a non-empty array"};
   }
@@ -259,8 +260,7 @@ decoded decode_one(msgpack::object_handle oh) {
                     : d.k == kind::cast ? sig::cast
                     : d.k == kind::call ? sig::call
                                         : sig::reply;
-      msgpack::object_handle b(body, std::move(oh.zone()));
-      d.env = std::make_unique<detail::remote_envelope>(s, std::move(tag), std::move(b));
+      d.env = std::make_unique<detail::remote_envelope>(s, std::move(tag), body, zone);
       break;
     }
     case kind::reply_error: {
@@ -359,7 +359,8 @@ std::string proof_input(const hello& h) {
   return std::string(buf.data(), buf.size());
 }
 
-result<std::vector<decoded>> decode_frame(const char* data, std::size_t size, const limits& lim) {
+result<std::size_t> for_each_envelope(const char* data, std::size_t size, const limits& lim,
+                                      const std::function<void(decoded&)>& fn) {
   if (size > lim.max_frame_bytes) {
     return error{errc::badarg, "frame of " + std::to_string(size) + " bytes exceeds the limit of " +
                                    std::to_string(lim.max_frame_bytes)};
@@ -367,13 +368,16 @@ result<std::vector<decoded>> decode_frame(const char* data, std::size_t size, co
   if (size == 0) return error{errc::badarg, "empty frame"};
   const msgpack::unpack_limit ul(lim.max_elements, lim.max_elements, lim.max_frame_bytes,
                                  lim.max_frame_bytes, lim.max_frame_bytes, lim.max_depth);
-  std::vector<decoded> out;
-  std::size_t offset = 0;
+  std::size_t offset = 0, count = 0;
+  // One zone for the frame: message bodies point into it, and it lives as long as the last of
+  // them (the default chunk is 8 KiB; a frame holds up to batch_bytes of envelopes).
+  auto zone = std::make_shared<msgpack::zone>(std::min<std::size_t>(size * 2 + 256, 1 << 20));
   while (offset < size) {
     const std::size_t at = offset;
+    decoded d;
     try {
-      msgpack::object_handle oh = msgpack::unpack(data, size, offset, nullptr, nullptr, ul);
-      out.push_back(decode_one(std::move(oh)));
+      msgpack::object obj = msgpack::unpack(*zone, data, size, offset, nullptr, nullptr, ul);
+      d = decode_one(obj, zone);
     } catch (const bad_input& b) {
       return error{errc::badarg,
                    "malformed envelope at byte " + std::to_string(at) + ": " + b.what};
@@ -383,7 +387,16 @@ result<std::vector<decoded>> decode_frame(const char* data, std::size_t size, co
       return error{errc::badarg,
                    "undecodable msgpack at byte " + std::to_string(at) + ": " + e.what()};
     }
+    fn(d);
+    ++count;
   }
+  return count;
+}
+
+result<std::vector<decoded>> decode_frame(const char* data, std::size_t size, const limits& lim) {
+  std::vector<decoded> out;
+  auto r = for_each_envelope(data, size, lim, [&](decoded& d) { out.push_back(std::move(d)); });
+  if (!r) return r.err();
   return out;
 }
 

@@ -29,6 +29,12 @@ inline constexpr int spread_after_sends = 8;
 // Rounds an idle worker polls the run queues before it parks (~20-40 us): cheaper than a
 // futex wake-up when work arrives soon after.
 inline constexpr int idle_spin_rounds = 512;
+// The same on a node with a network: its cores also run ZeroMQ's I/O thread.
+inline constexpr int idle_spin_rounds_networked = 16;
+
+// A handler sending to other nodes has its queue flushed every this many sends (one frame of
+// many envelopes instead of a thread wake-up per message).
+inline constexpr int network_flush_every = 256;
 
 // Longest a worker serving the network blocks in its poll before looking around again.
 inline constexpr std::chrono::milliseconds io_wait_max{50};

@@ -93,18 +93,19 @@ const message_type& remote_message_type() noexcept;
 // does not convert is no match, never a crash.
 struct remote_envelope final : envelope {
   std::string name;
-  msgpack::object_handle body;
+  msgpack::object body;                 // lives in `zone`
+  std::shared_ptr<msgpack::zone> zone;  // shared by the envelopes of one frame
 
-  remote_envelope(sig k, std::string type_name, msgpack::object_handle b)
-      : envelope(k), name(std::move(type_name)), body(std::move(b)) {
+  remote_envelope(sig k, std::string type_name, msgpack::object b, std::shared_ptr<msgpack::zone> z)
+      : envelope(k), name(std::move(type_name)), body(b), zone(std::move(z)) {
     type = &remote_message_type();
   }
   ~remote_envelope() override {
     if (decoded_ != nullptr) destroy_(decoded_);
   }
-  void* payload() noexcept override { return const_cast<msgpack::object*>(&body.get()); }
+  void* payload() noexcept override { return &body; }
   std::string_view type_name() const noexcept override { return name; }
-  void pack_payload(msgpack::sbuffer& out) const override { msgpack::pack(out, body.get()); }
+  void pack_payload(msgpack::sbuffer& out) const override { msgpack::pack(out, body); }
 
   template <class T>
   T* decode() noexcept {
@@ -115,7 +116,7 @@ struct remote_envelope final : envelope {
     if constexpr (std::is_default_constructible_v<T>) {
       try {
         auto v = std::make_unique<T>();
-        body.get().convert(*v);
+        body.convert(*v);
         if (decoded_ != nullptr) destroy_(decoded_);
         decoded_ = v.release();
         decoded_type_ = &type_of<T>();

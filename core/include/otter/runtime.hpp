@@ -160,6 +160,8 @@ class runtime {
   void set_io_driver(io_driver* io);
   // The driver has work queued: make a worker serve it soon.
   void wake_io();
+  // The driver queued a send (`first`: its queue was empty): see scheduler::network_send.
+  void network_send(bool first);
   // Serves the driver now on this thread if no worker is inside it (back-pressure helper).
   bool try_service_io();
   void set_name_resolver(name_resolver* r) noexcept;

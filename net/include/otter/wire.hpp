@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,6 +109,12 @@ bool encode_envelope(msgpack::sbuffer& out, std::string_view to_name, const deta
 
 // The bytes a hello's proof covers (see PROTOCOL.md).
 std::string proof_input(const hello& h);
+
+// Calls `fn` for each envelope of one frame, in order, decoding one at a time. Stops at the
+// first malformed envelope and returns its error (the envelopes before it were handed to fn);
+// otherwise the number of envelopes.
+result<std::size_t> for_each_envelope(const char* data, std::size_t size, const limits& lim,
+                                      const std::function<void(decoded&)>& fn);
 
 // Decodes every envelope of one frame. Stops at the first malformed envelope: the error says
 // which and why (the envelopes before it are not returned either: the peer is broken).
