@@ -24,6 +24,6 @@ run() {  # run NAME CMAKE_ARGS... -- CTEST_ARGS...
 run normal -DCMAKE_BUILD_TYPE=RelWithDebInfo --
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run asan -DCMAKE_BUILD_TYPE=Debug -DOTTER_SANITIZE=address --
-TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
   run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOTTER_SANITIZE=thread -- -L concurrency
 echo "=== all test runs passed ==="

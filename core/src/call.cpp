@@ -56,6 +56,9 @@ std::string describe(const pid& p) {
 }
 
 error noproc_error(const dest& d) {
+  if (d.as_name_at() != nullptr) {
+    return error{errc::noproc, "no process " + d.describe(), exit_reason::noproc()};
+  }
   if (const std::string* name = d.as_name()) {
     return error{errc::noproc, "no process registered as '" + *name + "'", exit_reason::noproc()};
   }

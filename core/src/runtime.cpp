@@ -183,8 +183,24 @@ bool runtime::deliver(const pid& to, detail::envelope_ptr e) {
   return ok;
 }
 
+bool runtime::deliver_to(const dest& to, detail::envelope_ptr e) {
+  if (const dest::name_at* at = to.as_name_at(); at != nullptr && at->node != impl_->node_name) {
+    if (remote_router* r = impl_->router.load(std::memory_order_acquire)) {
+      detail::scheduler::note_send();
+      return r->route_name(node_id_of(at->node), at->name, std::move(e));
+    }
+    return false;
+  }
+  auto target = resolve(to);
+  return target && deliver(*target, std::move(e));
+}
+
 std::optional<pid> runtime::resolve(const dest& d) const {
   if (const pid* p = d.as_pid()) return *p;
+  if (const dest::name_at* at = d.as_name_at()) {
+    if (at->node == impl_->node_name) return whereis(at->name);
+    return std::nullopt;  // resolved by its node
+  }
   const std::string& name = *d.as_name();
   if (auto p = whereis(name)) return p;
   if (name_resolver* r = impl_->resolver.load(std::memory_order_acquire)) return r->resolve(name);
@@ -192,6 +208,10 @@ std::optional<pid> runtime::resolve(const dest& d) const {
 }
 
 result<void> runtime::send_envelope(const dest& to, detail::envelope_ptr e) {
+  if (const dest::name_at* at = to.as_name_at(); at != nullptr && at->node != impl_->node_name) {
+    if (!deliver_to(to, std::move(e))) return detail::noproc_error(to);
+    return ok();
+  }
   auto target = resolve(to);
   if (!target) return detail::noproc_error(to);
   if (!deliver(*target, std::move(e))) return detail::noproc_error(*target);
@@ -360,6 +380,7 @@ void runtime::disarm_call_timer(detail::timer_node& n) noexcept {
 
 std::string dest::describe() const {
   if (const pid* p = as_pid()) return to_string(*p);
+  if (const name_at* at = as_name_at()) return "'" + at->name + "' on node " + at->node;
   return "'" + *as_name() + "'";
 }
 

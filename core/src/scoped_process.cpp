@@ -93,12 +93,14 @@ void scoped_process::call_envelope(const dest& to, detail::envelope_ptr request,
     on_error(error{errc::exited, "this scoped_process was killed"});
     return;
   }
-  auto target = rt_.resolve(to);
+  const auto* at = to.as_name_at();
+  const bool remote_name = at != nullptr && at->node != rt_.node_name();
+  auto target = remote_name ? std::optional<pid>(pid{}) : rt_.resolve(to);
   if (!target) {
     on_error(detail::noproc_error(to));
     return;
   }
-  if (*target == self()) {
+  if (!remote_name && *target == self()) {
     on_error(error{errc::calling_self, "process " + to_string(self()) + " called itself"});
     return;
   }
@@ -111,9 +113,10 @@ void scoped_process::call_envelope(const dest& to, detail::envelope_ptr request,
   request->from = self();
   request->ref = ref;
   proc_->begin_call(ref, &s);
-  if (!rt_.deliver(*target, std::move(request))) {
+  if (!(remote_name ? rt_.deliver_to(to, std::move(request))
+                    : rt_.deliver(*target, std::move(request)))) {
     proc_->end_call();
-    on_error(detail::noproc_error(*target));
+    on_error(detail::noproc_error(to));
     return;
   }
   const auto deadline = timeout == std::chrono::milliseconds::max()
@@ -122,7 +125,7 @@ void scoped_process::call_envelope(const dest& to, detail::envelope_ptr request,
   const bool done = proc_->wait_until([&] { return proc_->call_done(); }, deadline);
   proc_->end_call();
   if (!done) {
-    on_error(error{errc::timeout, "no reply from " + to_string(*target) + " within " +
+    on_error(error{errc::timeout, "no reply from " + to.describe() + " within " +
                                       std::to_string(timeout.count()) + " ms"});
   }
 }

@@ -182,10 +182,24 @@ bool transport::route(const pid& to, detail::envelope_ptr e) {
   item->from = e->from;
   item->ref = e->ref;
   if (!wire::encode_envelope(item->bytes, to, *e)) return false;
+  return enqueue(std::move(item));
+}
+
+bool transport::route_name(std::uint64_t node, std::string_view name, detail::envelope_ptr e) {
+  if (stopped_) return false;
+  auto item = std::make_unique<out_item>(e->kind);
+  item->to = pid{node, 0, 0};
+  item->by_name = true;
+  item->from = e->from;
+  item->ref = e->ref;
+  if (!wire::encode_envelope(item->bytes, name, *e)) return false;
+  return enqueue(std::move(item));
+}
+
+bool transport::enqueue(std::unique_ptr<out_item> item) {
   const std::size_t size = item->bytes.size();
   // Back-pressure: a sender that outruns the network waits; nothing is dropped.
-  for (int spins = 0; out_bytes_.load(std::memory_order_relaxed) > net_defaults::max_outbound_bytes;
-       ++spins) {
+  while (out_bytes_.load(std::memory_order_relaxed) > net_defaults::max_outbound_bytes) {
     if (stopped_) return false;
     if (!rt_.try_service_io()) std::this_thread::sleep_for(50us);
   }
@@ -269,10 +283,7 @@ void transport::read_zap() {
               std::memcmp(req[6].data(), keys_.client_public.data(), 32) == 0;
     if (!ok) {
       rejected_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn(
-          "otter: refused a connection from {}: it does not hold the cluster secret "
-          "(mechanism {})",
-          address, mechanism);
+      log_refusal(address, "it does not hold the cluster secret (mechanism " + mechanism + ")");
     }
     std::array<zmq::const_buffer, 6> rep = {
         zmq::str_buffer("1.0"),
@@ -293,11 +304,11 @@ void transport::read_monitor() {
     std::uint16_t event;
     std::memcpy(&event, ev[0].data(), sizeof event);
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn(
-        "otter: refused a connection from {}: handshake failed ({}); a peer without "
-        "the cluster secret, or with encryption configured differently",
-        ev[1].to_string(),
-        event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication" : "protocol");
+    log_refusal(ev[1].to_string(),
+                std::string("handshake failed (") +
+                    (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication" : "protocol") +
+                    "): a peer without the cluster secret, or with encryption configured "
+                    "differently");
   }
 }
 
@@ -611,7 +622,7 @@ void transport::take_outbound(std::unique_ptr<out_item> item) {
     fail_item(*item, false);
     return;
   }
-  if (p->creation != 0 && item->to.creation != p->creation && !item->to.is_nil()) {
+  if (!item->by_name && p->creation != 0 && item->to.creation != p->creation) {
     out_bytes_.fetch_sub(item->bytes.size(), std::memory_order_relaxed);
     fail_item(*item, true);  // a Pid of an earlier incarnation: dead
     return;
@@ -943,6 +954,28 @@ void transport::set_blocked(std::string_view node_name, bool on) {
 bool transport::blocked(const std::string& name) {
   std::lock_guard<std::mutex> l(blocked_mutex_);
   return !blocked_.empty() && blocked_.count(name) > 0;
+}
+
+void transport::log_refusal(const std::string& address, const std::string& why) {
+  // The port changes with every reconnection: group by host.
+  const std::string host = address.substr(0, address.rfind(':'));
+  auto& [last, suppressed] = refusal_log_[host];
+  const auto now = clock::now();
+  if (now - last < 10s) {
+    ++suppressed;
+    return;
+  }
+  if (suppressed > 0) {
+    spdlog::warn(
+        "otter: refused a connection from {}: {} ({} more refusals from {} in the last "
+        "10 s)",
+        address, why, suppressed, host);
+  } else {
+    spdlog::warn("otter: refused a connection from {}: {}", address, why);
+  }
+  last = now;
+  suppressed = 0;
+  if (refusal_log_.size() > 10000) refusal_log_.clear();
 }
 
 void transport::local_signal(const pid& to, std::unique_ptr<detail::envelope> e) {

@@ -41,6 +41,7 @@ class transport final : public remote_router, public io_driver {
 
   // remote_router
   bool route(const pid& to, detail::envelope_ptr e) override;
+  bool route_name(std::uint64_t node, std::string_view name, detail::envelope_ptr e) override;
 
   // io_driver
   void service() override;
@@ -58,7 +59,8 @@ class transport final : public remote_router, public io_driver {
   // Something for the network, queued by any thread: encoded bytes plus what bookkeeping needs.
   struct out_item final : detail::envelope {
     explicit out_item(detail::sig k) : envelope(k), bytes(256) {}  // sbuffer's default: 8 KiB
-    pid to;
+    pid to;                                                        // for a name: {node id, 0, 0}
+    bool by_name = false;
     msgpack::sbuffer bytes;
   };
 
@@ -115,6 +117,7 @@ class transport final : public remote_router, public io_driver {
   void handle_inbound_process(peer& p, wire::decoded& d);
   void learn_members(const std::vector<wire::member>& members);
 
+  bool enqueue(std::unique_ptr<out_item> item);
   void drain_outbound();
   void take_outbound(std::unique_ptr<out_item> item);
   void send_to_peer(peer& p, std::unique_ptr<out_item> item);
@@ -133,6 +136,8 @@ class transport final : public remote_router, public io_driver {
   void notify_subscribers(const std::string& node, bool up, const std::string& reason);
   void local_signal(const pid& to, std::unique_ptr<detail::envelope> e);
   bool blocked(const std::string& name);
+  // Logs a refused connection; repeats from one address are logged once per 10 s, counted.
+  void log_refusal(const std::string& address, const std::string& why);
 
   runtime& rt_;
   node_options opts_;
@@ -149,6 +154,7 @@ class transport final : public remote_router, public io_driver {
   std::unordered_map<std::uint64_t, std::unique_ptr<peer>> peers_;  // by node id
   std::unordered_map<std::string, std::uint64_t> conns_;            // ROUTER routing id -> peer
   std::unordered_set<std::string> banned_;  // routing ids that broke protocol
+  std::unordered_map<std::string, std::pair<clock::time_point, int>> refusal_log_;
   std::vector<zmq::pollitem_t> items_;
   bool items_dirty_ = true;
   int wake_fd_ = -1;

@@ -203,3 +203,47 @@ TEST_CASE("a node without the secret is refused; a hidden node is not listed") {
   std::this_thread::sleep_for(500ms);
   for (auto& n : member->nodes()) CHECK(n.name != "sec-tool");
 }
+
+TEST_CASE("a Python client written from docs/PROTOCOL.md calls a server by name") {
+  scratch s;
+  auto a = spawn_node("py-node", s);
+  const std::string script = std::string(OTTER_SOURCE_DIR) + "/docs/examples/otter_client.py";
+  {
+    child py({"/usr/bin/python3", script, a->endpoint, s.secret(), "probe", "ping", "[3]"});
+    auto line = py.read_line(20s);
+    REQUIRE(line);
+    CHECK(*line == R"([3, "py-node"])");
+    CHECK(py.wait_exit() == 0);
+  }
+  {
+    child py({"/usr/bin/python3", script, a->endpoint, s.secret(), "nobody", "ping", "[3]"});
+    CHECK_FALSE(py.read_line(20s));  // the error goes to stderr
+    CHECK(py.wait_exit() == 1);
+  }
+  {
+    // An untyped body: the probe takes the first request type it converts to (ping).
+    child py({"/usr/bin/python3", script, a->endpoint, s.secret(), "probe", "", "[9]"});
+    auto line = py.read_line(20s);
+    REQUIRE(line);
+    CHECK(*line == R"([9, "py-node"])");
+  }
+}
+
+TEST_CASE("a name registered on another node is reached as {name, node}") {
+  scratch s;
+  auto a = spawn_node("na-a", s);
+  auto me = local_node("na-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  otter::scoped_process p(me->rt());
+  auto r = p.call<pong>(otter::dest::at("probe", "na-a"), ping{4});
+  REQUIRE(r);
+  CHECK(r->node == "na-a");
+  REQUIRE(p.cast(otter::dest::at("probe", "na-a"), add{8}));
+  CHECK(p.call<log_reply>(otter::dest::at("probe", "na-a"), get_log{})->values ==
+        std::vector<std::int64_t>{8});
+  auto missing = p.call<pong>(otter::dest::at("nobody", "na-a"), ping{});
+  CHECK(missing.code() == errc::noproc);
+  CHECK_THAT(missing.err().message, Catch::Contains("'nobody'"));
+  auto no_node = p.call<pong>(otter::dest::at("probe", "no-such-node"), ping{});
+  CHECK(no_node.code() == errc::nodedown);
+}

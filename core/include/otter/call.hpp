@@ -94,6 +94,9 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
                             "otter::call used outside a process; use scoped_process::call"});
       return true;
     }
+    if (auto* at = to_.as_name_at(); at != nullptr && at->node != self_->rt().node_name()) {
+      return false;  // resolved by its node
+    }
     auto target = self_->rt().resolve(to_);
     if (!target) {
       result_.emplace(detail::noproc_error(to_));
@@ -115,9 +118,11 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
     request_->ref = ref;
     // Registered before sending: the reply may be pushed before deliver() returns.
     self_->await_reply(ref, this, h, std::chrono::steady_clock::now() + timeout_);
-    if (!rt.deliver(target_, std::move(request_))) {
+    const bool sent = target_ ? rt.deliver(target_, std::move(request_))
+                              : rt.deliver_to(to_, std::move(request_));
+    if (!sent) {
       self_->cancel_await();
-      result_.emplace(detail::noproc_error(target_));
+      result_.emplace(target_ ? detail::noproc_error(target_) : detail::noproc_error(to_));
       return false;
     }
     return true;

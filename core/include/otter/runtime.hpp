@@ -35,10 +35,21 @@ struct start_options {
   bool link = false;  // link to the calling process (start_link)
 };
 
-// Where a message goes: a Pid, or a registered name (local names first, then the cluster-wide
-// resolver if the network layer installed one).
+// Where a message goes: a Pid, a registered name (local names first, then the cluster-wide
+// resolver if the network layer installed one), or a name registered on a given node
+// (Erlang's {Name, Node}), resolved by that node.
 class dest {
  public:
+  struct name_at {
+    std::string name;
+    std::string node;
+  };
+  static dest at(std::string name, std::string node) {
+    dest d(pid{});
+    d.v_ = name_at{std::move(name), std::move(node)};
+    return d;
+  }
+
   dest(const pid& p) : v_(p) {}                           // NOLINT: implicit by design
   dest(std::string name) : v_(std::move(name)) {}         // NOLINT
   dest(const char* name) : v_(std::string(name)) {}       // NOLINT
@@ -46,10 +57,11 @@ class dest {
 
   const pid* as_pid() const noexcept { return std::get_if<pid>(&v_); }
   const std::string* as_name() const noexcept { return std::get_if<std::string>(&v_); }
+  const name_at* as_name_at() const noexcept { return std::get_if<name_at>(&v_); }
   std::string describe() const;
 
  private:
-  std::variant<pid, std::string> v_;
+  std::variant<pid, std::string, name_at> v_;
 };
 
 // Installed by the network layer: carries envelopes to processes on other nodes.
@@ -59,6 +71,8 @@ class remote_router {
   // Takes the envelope for `to` (a Pid of another node). False when the node is known to be
   // unreachable or `to` is of a dead incarnation; the envelope is then dropped.
   virtual bool route(const pid& to, detail::envelope_ptr e) = 0;
+  // Takes the envelope for the process registered as `name` on node `node` (an id).
+  virtual bool route_name(std::uint64_t node, std::string_view name, detail::envelope_ptr e) = 0;
 };
 
 // Installed by the network layer: its sockets are served by the runtime's worker threads. An
@@ -170,6 +184,8 @@ class runtime {
   std::uint64_t make_ref() noexcept;
   // Sends `e` to `to`, local or remote. False when the target is known dead (e is dropped).
   bool deliver(const pid& to, detail::envelope_ptr e);
+  // The same for any destination; a name on another node is resolved there.
+  bool deliver_to(const dest& to, detail::envelope_ptr e);
   result<void> send_envelope(const dest& to, detail::envelope_ptr e);
   result<pid> spawn(std::unique_ptr<process> p, const start_options& opts);
   std::uint64_t start_timer(std::chrono::milliseconds delay, const pid& to, detail::envelope_ptr e);

@@ -1,0 +1,183 @@
+// The wire codec: round trips, and malformed input rejected with an error value.
+#include <catch2/catch.hpp>
+#include <otter/wire.hpp>
+
+namespace {
+
+struct ping {
+  std::int64_t seq = 0;
+  MSGPACK_DEFINE(seq);
+};
+OTTER_MESSAGE(ping);
+
+using otter::wire::decode_frame;
+using otter::wire::kind;
+
+std::string bytes_of(const msgpack::sbuffer& b) {
+  return std::string(b.data(), b.size());
+}
+
+otter::detail::envelope_ptr call_envelope() {
+  auto e = otter::detail::make_message(otter::detail::sig::call, ping{3});
+  e->from = otter::pid{11, 22, 33};
+  e->ref = 99;
+  return e;
+}
+
+}  // namespace
+
+TEST_CASE("a call round-trips through the codec and decodes into its type") {
+  msgpack::sbuffer buf;
+  REQUIRE(otter::wire::encode_envelope(buf, otter::pid{1, 2, 3}, *call_envelope()));
+  auto r = decode_frame(buf.data(), buf.size());
+  REQUIRE(r);
+  REQUIRE(r->size() == 1);
+  auto& d = r->front();
+  CHECK(d.k == kind::call);
+  CHECK(d.to == otter::pid{1, 2, 3});
+  CHECK(d.env->from == otter::pid{11, 22, 33});
+  CHECK(d.env->ref == 99);
+  CHECK(d.env->type_name() == "ping");
+  auto* p = otter::detail::payload_as<ping>(*d.env);
+  REQUIRE(p != nullptr);
+  CHECK(p->seq == 3);
+}
+
+TEST_CASE("several envelopes in one frame decode in order") {
+  msgpack::sbuffer buf;
+  otter::wire::encode_heartbeat(buf);
+  otter::wire::encode_envelope(buf, std::string_view("kv"), *call_envelope());
+  otter::wire::encode_bye(buf);
+  auto r = decode_frame(buf.data(), buf.size());
+  REQUIRE(r);
+  REQUIRE(r->size() == 3);
+  CHECK((*r)[0].k == kind::heartbeat);
+  CHECK((*r)[1].to_name == "kv");
+  CHECK((*r)[2].k == kind::bye);
+}
+
+TEST_CASE("signals and errors round-trip") {
+  msgpack::sbuffer buf;
+  otter::detail::reason_envelope down(otter::detail::sig::down, otter::exit_reason("killed"));
+  down.from = otter::pid{5, 6, 7};
+  down.ref = 12;
+  otter::wire::encode_envelope(buf, otter::pid{1, 2, 3}, down);
+  otter::detail::error_envelope err(otter::error{otter::errc::noproc, "gone", "noproc"});
+  err.ref = 4;
+  err.from = otter::pid{5, 6, 7};
+  otter::wire::encode_envelope(buf, otter::pid{1, 2, 3}, err);
+  auto r = decode_frame(buf.data(), buf.size());
+  REQUIRE(r);
+  REQUIRE(r->size() == 2);
+  auto& d0 = static_cast<otter::detail::reason_envelope&>(*(*r)[0].env);
+  CHECK(d0.kind == otter::detail::sig::down);
+  CHECK(d0.reason.str() == "killed");
+  CHECK(d0.ref == 12);
+  auto& e1 = static_cast<otter::detail::error_envelope&>(*(*r)[1].env);
+  CHECK(e1.err.code == otter::errc::noproc);
+  CHECK(e1.err.message == "gone");
+}
+
+TEST_CASE("a body that does not decode as the asked type is no match, not a crash") {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(6);
+  pk.pack(12);
+  pk.pack(std::vector<std::uint64_t>{1, 2, 3});
+  pk.pack(std::vector<std::uint64_t>{4, 5, 6});
+  pk.pack(1);
+  pk.pack("ping");
+  pk.pack("not an array");
+  auto r = decode_frame(buf.data(), buf.size());
+  REQUIRE(r);
+  CHECK(otter::detail::payload_as<ping>(*r->front().env) == nullptr);
+}
+
+TEST_CASE("malformed frames are rejected with an error naming the problem") {
+  auto encode = [](auto&&... fields) {
+    msgpack::sbuffer b;
+    msgpack::packer<msgpack::sbuffer> pk(b);
+    pk.pack_array(sizeof...(fields));
+    (pk.pack(fields), ...);
+    return bytes_of(b);
+  };
+  const std::vector<std::uint64_t> pid3{1, 2, 3};
+  struct bad {
+    std::string name;
+    std::string bytes;
+    std::string expect;
+  };
+  std::vector<bad> cases = {
+      {"empty", "", "empty frame"},
+      {"not msgpack", std::string("\xc1\xc1\xc1", 3), "undecodable"},
+      {"truncated", encode(12, pid3, pid3, 1, std::string("ping"), 3).substr(0, 9), "truncated"},
+      {"not an array", encode(1).substr(1), "not a non-empty array"},
+      {"unknown kind", encode(77), "unknown envelope kind 77"},
+      {"negative kind", encode(-3), "not an unsigned integer"},
+      {"short process envelope", encode(12, pid3, pid3), "must have 6 fields"},
+      {"pid with 2 fields", encode(12, std::vector<int>{1, 2}, pid3, 1, std::string("x"), 1),
+       "not a pid"},
+      {"pid field not a number",
+       encode(12, std::vector<std::string>{"a", "b", "c"}, pid3, 1, std::string("x"), 1),
+       "not an unsigned integer"},
+      {"creation too big",
+       encode(12, std::vector<std::uint64_t>{1, 2, 1ull << 40}, pid3, 1, std::string("x"), 1),
+       "exceeds 32 bits"},
+      {"tag not a string", encode(12, pid3, pid3, 1, 5, 1), "not a string"},
+      {"empty name target", encode(12, std::string(""), pid3, 1, std::string("x"), 1),
+       "empty name"},
+      {"hello with a bad field", encode(1, 1, 2, 3, 4, 5, 6), "not a string"},
+      {"reply_error body", encode(14, pid3, pid3, 1, std::string("noproc"), 1), "reply_error body"},
+  };
+  for (auto& c : cases) {
+    INFO(c.name);
+    auto r = decode_frame(c.bytes.data(), c.bytes.size());
+    REQUIRE_FALSE(r);
+    CHECK(r.code() == otter::errc::badarg);
+    CHECK_THAT(r.err().message, Catch::Contains(c.expect));
+  }
+}
+
+TEST_CASE("oversized frames and deep nesting are refused before decoding") {
+  std::string big(1024, '\x90');
+  otter::wire::limits lim;
+  lim.max_frame_bytes = 512;
+  auto r = decode_frame(big.data(), big.size(), lim);
+  REQUIRE_FALSE(r);
+  CHECK_THAT(r.err().message, Catch::Contains("exceeds the limit"));
+  // 100 nested arrays in a body: past the depth limit.
+  std::string deep = std::string(100, '\x91') + '\x01';
+  msgpack::sbuffer b;
+  msgpack::packer<msgpack::sbuffer> pk(b);
+  pk.pack_array(6);
+  pk.pack(10);
+  pk.pack(std::vector<std::uint64_t>{1, 2, 3});
+  pk.pack(std::vector<std::uint64_t>{4, 5, 6});
+  pk.pack(0);
+  pk.pack("x");
+  std::string frame = bytes_of(b) + deep;
+  auto d = decode_frame(frame.data(), frame.size());
+  REQUIRE_FALSE(d);
+}
+
+TEST_CASE("random bytes never crash the decoder") {
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  msgpack::sbuffer valid;
+  otter::wire::encode_envelope(valid, otter::pid{1, 2, 3}, *call_envelope());
+  int rejected = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string f(valid.data(), valid.size());
+    const int flips = 1 + static_cast<int>(next() % 4);
+    for (int k = 0; k < flips; ++k) f[next() % f.size()] = static_cast<char>(next());
+    if (next() % 3 == 0) f.resize(next() % f.size());
+    auto r = decode_frame(f.data(), f.size());
+    if (!r) ++rejected;
+  }
+  CHECK(rejected > 0);  // most mutations are caught; none crashed
+}
