@@ -1,0 +1,6 @@
+// otter: Erlang/OTP's process model for C++. One header for applications.
+#pragma once
+
+#include "otter/core.hpp"
+#include "otter/node.hpp"
+#include "otter/secret.hpp"
