@@ -26,4 +26,16 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
   run asan -DCMAKE_BUILD_TYPE=Debug -DOTTER_SANITIZE=address --
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
   run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOTTER_SANITIZE=thread -- -L concurrency
+# Fuzzing: the frame decoder and the handshake, each for a bounded time, starting from the
+# corpus kept in fuzz/corpus (a copy: CI does not write to the tree).
+fuzz_seconds=${OTTER_FUZZ_SECONDS:-60}
+echo "=== fuzz build (clang, libFuzzer + ASan + UBSan) ==="
+cmake -S . -B build/fuzz -DCMAKE_CXX_COMPILER=clang++ -DOTTER_FUZZ=ON >/dev/null
+cmake --build build/fuzz -j "$jobs"
+for target in frame handshake; do
+  echo "=== fuzz ${target}_fuzz for ${fuzz_seconds} s ==="
+  rm -rf "build/fuzz/corpus-$target" && cp -r "fuzz/corpus/$target" "build/fuzz/corpus-$target"
+  "build/fuzz/fuzz/${target}_fuzz" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 "build/fuzz/corpus-$target" 2>&1 | tail -n 4
+done
 echo "=== all test runs passed ==="

@@ -46,6 +46,30 @@ void runtime_access::release(process* p) noexcept {
   p->rt_->release(p);
 }
 
+bool runtime_access::refuse_overflow(process& p, envelope_ptr& e) {
+  if (p.mailbox_limit_ == 0 || p.inbox_.length() < p.mailbox_limit_) return false;
+  if (e->kind != sig::info && e->kind != sig::cast && e->kind != sig::call) return false;
+  if (p.exit_on_overflow_) {
+    // Replace the message by the (one) exit that ends the process.
+    if (p.overflowed_.exchange(true)) {
+      p.dropped_.fetch_add(1, std::memory_order_relaxed);
+      e.reset();
+      return true;
+    }
+    e = std::make_unique<reason_envelope>(sig::exit, exit_reason("mailbox_overflow"));
+    return false;
+  }
+  p.dropped_.fetch_add(1, std::memory_order_relaxed);
+  if (e->kind == sig::call) {
+    from(p.rt_, e->from, e->ref)
+        .reply_error(error{errc::mailbox_full, "mailbox of " + otter::to_string(p.pid_) +
+                                                   " is full (" + std::to_string(p.mailbox_limit_) +
+                                                   " messages)"});
+  }
+  e.reset();
+  return true;
+}
+
 void runtime_access::destroy_orphan(process& p) noexcept {
   p.dead_ = true;
   p.root_task_ = {};
@@ -117,6 +141,8 @@ void process::begin_exit(exit_reason reason, bool run_terminate) {
 void process::handle_exit_signal(const pid& from, exit_reason reason, bool via_link) {
   if (!via_link && reason.is_kill()) {
     begin_exit(exit_reason::killed(), false);
+  } else if (!via_link && reason.str() == "mailbox_overflow") {
+    begin_exit(std::move(reason), false);  // overload: untrappable, like kill
   } else if (trap_exit_) {
     append(detail::make_message(sig::info, exit_msg{from, std::move(reason)}).release());
     return;  // the signal's count is consumed with the message

@@ -169,6 +169,10 @@ bool runtime::deliver(const pid& to, detail::envelope_ptr e) {
     impl_->dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
+  if (runtime_access::refuse_overflow(*p, e)) {
+    if (!on_worker) release(p);
+    return true;  // dropped and counted, as a full mailbox does
+  }
   auto& box = runtime_access::inbox_of(*p);
   const auto r = box.push(e.get());
   bool ok = true;
@@ -230,6 +234,7 @@ result<pid> runtime::spawn(std::unique_ptr<process> owned, const start_options& 
   runtime_access::attach(*p, this, id);
   process* parent = detail::current_process();
   if (opts.link && parent != nullptr) runtime_access::set_parent(*p, parent->self());
+  runtime_access::set_overflow(*p, opts.mailbox_limit, opts.on_overflow == overflow_policy::exit);
   impl_->spawned.fetch_add(1, std::memory_order_relaxed);
 
   result<void> init = ok();

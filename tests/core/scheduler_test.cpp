@@ -99,3 +99,85 @@ TEST_CASE("a call with 500,000 unrelated messages queued still matches its reply
   REQUIRE(log->values.size() == 500000);
   for (std::int64_t i = 0; i < 500000; ++i) REQUIRE(log->values[i] == i);
 }
+
+namespace {
+
+std::atomic<bool> gate_entered{false}, gate_open{false};
+struct wait_gate {
+  MSGPACK_DEFINE();
+};
+OTTER_MESSAGE(wait_gate);
+
+// A recorder whose wait_gate call blocks until the test opens the gate.
+class gated : public otter::gen_server<gated> {
+ public:
+  using calls = otter::msgs<wait_gate, ping, get_log>;
+  using casts = otter::msgs<add>;
+  pong handle_call(const wait_gate&, otter::from&) {
+    gate_entered = true;
+    while (!gate_open) std::this_thread::sleep_for(1ms);
+    return {};
+  }
+  pong handle_call(const ping& p, otter::from&) { return pong{p.seq}; }
+  log_reply handle_call(const get_log&, otter::from&) { return log_; }
+  void handle_cast(const add& a) { log_.values.push_back(a.value); }
+
+ private:
+  log_reply log_;
+};
+
+// Blocks `srv` in a call until gate_open; returns once it is blocked.
+std::thread hold_server(otter::runtime& rt, otter::pid srv) {
+  gate_entered = false;
+  gate_open = false;
+  std::thread t([&rt, srv] {
+    otter::scoped_process p(rt);
+    (void)p.call<pong>(srv, wait_gate{}, 30s);
+  });
+  while (!gate_entered) std::this_thread::sleep_for(1ms);
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("a full mailbox drops the newest messages and counts them") {
+  otter::runtime_options o;
+  o.workers = 2;
+  otter::runtime rt(o);
+  otter::start_options so;
+  so.mailbox_limit = 50;
+  auto srv = rt.start_with<gated>(so);
+  otter::scoped_process me(rt);
+  auto holder = hold_server(rt, *srv);
+  for (int i = 0; i < 1000; ++i) (void)me.cast(*srv, add{i, 0});
+  auto full = me.call<pong>(*srv, ping{1}, 5s);
+  gate_open = true;
+  holder.join();
+  std::uint64_t dropped = 0;
+  rt.with_process(*srv, [&](otter::process& p) { dropped = p.messages_dropped(); });
+  CHECK(dropped == 951);  // 1000 casts + 1 call, 50 fit
+  CHECK(full.code() == otter::errc::mailbox_full);
+  auto log = me.call<log_reply>(*srv, get_log{});
+  REQUIRE(log);
+  REQUIRE(log->values.size() == 50);
+  for (std::size_t i = 0; i < log->values.size(); ++i) CHECK(log->values[i] == std::int64_t(i));
+}
+
+TEST_CASE("with the exit policy a flooded process exits with mailbox_overflow") {
+  otter::runtime_options o;
+  o.workers = 2;
+  otter::runtime rt(o);
+  otter::start_options so;
+  so.mailbox_limit = 20;
+  so.on_overflow = otter::overflow_policy::exit;
+  auto srv = rt.start_with<gated>(so);
+  otter::scoped_process me(rt);
+  me.monitor(*srv);
+  auto holder = hold_server(rt, *srv);
+  for (int i = 0; i < 100; ++i) (void)me.cast(*srv, add{i, 0});
+  gate_open = true;
+  holder.join();
+  auto d = me.receive<otter::down>(10s);
+  REQUIRE(d);
+  CHECK(d->reason.str() == "mailbox_overflow");
+}

@@ -103,6 +103,10 @@ class process {
   const pid& parent() const noexcept { return parent_; }
 
   std::uint32_t mailbox_length() const noexcept { return inbox_.length(); }
+  // Messages refused because the mailbox was at its limit (start_options::mailbox_limit).
+  std::uint64_t messages_dropped() const noexcept {
+    return dropped_.load(std::memory_order_relaxed);
+  }
   std::uint64_t messages_handled() const noexcept { return handled_; }
 
   virtual std::string_view behaviour() const noexcept { return "process"; }
@@ -183,6 +187,11 @@ class process {
   bool trap_exit_ = false;
   bool dead_ = false;
   bool has_name_ = false;
+  // Overload: set at spawn, read by senders.
+  std::uint32_t mailbox_limit_ = 0;  // 0: unlimited
+  bool exit_on_overflow_ = false;
+  std::atomic<bool> overflowed_{false};
+  std::atomic<std::uint64_t> dropped_{0};
 
  protected:
   // For blocking (scoped) processes: ingestion without the scheduler.

@@ -30,9 +30,20 @@ struct runtime_options {
   std::uint32_t creation = 0;  // 0: derived from the clock, so it changes on every start
 };
 
+// What a full mailbox does to the next message (start_options::mailbox_limit).
+enum class overflow_policy : std::uint8_t {
+  drop_newest,  // the message is dropped and counted (process::messages_dropped); a call
+                // fails at once with mailbox_full
+  exit,         // the process exits with reason `mailbox_overflow` (untrappable)
+};
+
 struct start_options {
   std::string name;   // registered locally once init succeeds, if not empty
   bool link = false;  // link to the calling process (start_link)
+  // Messages (not signals) queued at most; 0 is unlimited, as in Erlang. Signals (exits,
+  // monitors, replies) are never refused.
+  std::uint32_t mailbox_limit = 0;
+  overflow_policy on_overflow = overflow_policy::drop_newest;
 };
 
 // Where a message goes: a Pid, a registered name (local names first, then the cluster-wide
