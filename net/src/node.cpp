@@ -4,9 +4,17 @@
 
 #include <spdlog/spdlog.h>
 
+#include "spawner.hpp"
 #include "transport.hpp"
 
 namespace otter {
+
+struct node::factory_table : spawner::table {};
+
+void node::add_factory(std::string name, factory_fn fn) {
+  std::lock_guard<std::mutex> l(factories_->mutex);
+  factories_->fns[std::move(name)] = std::move(fn);
+}
 
 result<std::unique_ptr<node>> node::start(node_options options) {
   if (options.name.empty()) return error{errc::badarg, "a node needs a name"};
@@ -39,6 +47,10 @@ result<std::unique_ptr<node>> node::start(node_options options) {
   }
   n->rt_->set_remote_router(n->net_.get());
   n->rt_->set_io_driver(n->net_.get());
+  n->factories_ = std::make_shared<factory_table>();
+  start_options so;
+  so.name = spawner_name;
+  if (auto s = n->rt_->start_with<spawner>(so, n->factories_); !s) return s.err();
   return n;
 }
 

@@ -400,7 +400,10 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
         declare_down(*from_peer, "shutdown");
         stop = true;
         break;
-      default: handle_inbound_process(*from_peer, d); break;
+      default:
+        handle_inbound_process(*from_peer, d);
+        if (!from_peer->up && !from_peer->inbound_ok) stop = true;  // disconnected
+        break;
     }
   });
   if (!result) {
@@ -408,8 +411,19 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
     spdlog::warn("otter: dropped a malformed frame from {} ({}): {}",
                  from_peer ? from_peer->name : std::string("an unidentified peer"), address,
                  result.err().message);
-    if (routing_id != nullptr && from_peer == nullptr) banned_.insert(*routing_id);
+    if (from_peer != nullptr) {
+      disconnect(*from_peer, "protocol violation (malformed frame)");
+    } else if (routing_id != nullptr) {
+      banned_.insert(*routing_id);
+    }
   }
+}
+
+void transport::disconnect(peer& p, const std::string& why) {
+  spdlog::warn("otter: disconnecting {}: {}", p.name, why);
+  // Its connection to our ROUTER is ignored from now on (a restarted peer has another id).
+  if (!p.routing_id.empty()) banned_.insert(p.routing_id);
+  declare_down(p, why);
 }
 
 void transport::handle_hello(wire::decoded& d, const std::string& routing_id,
@@ -523,6 +537,7 @@ void transport::handle_inbound_process(peer& p, wire::decoded& d) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     spdlog::warn("otter: dropped {} from {}: its sender {} is not a process of that node",
                  wire::to_string(d.k), p.name, to_string(e.from));
+    disconnect(p, "protocol violation (forged sender)");
     return;
   }
   pid target = d.to;

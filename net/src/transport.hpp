@@ -132,6 +132,8 @@ class transport final : public remote_router, public io_driver {
   dealer_conn* dealer_for(const peer& p);
   void maybe_up(peer& p);
   void declare_down(peer& p, const std::string& reason);
+  // A peer that broke the protocol: down, and its connection ignored from now on.
+  void disconnect(peer& p, const std::string& why);
   void publish_view();
   void notify_subscribers(const std::string& node, bool up, const std::string& reason);
   void local_signal(const pid& to, std::unique_ptr<detail::envelope> e);

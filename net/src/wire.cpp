@@ -141,6 +141,12 @@ std::uint64_t as_uint(const msgpack::object& o, const char* name) {
   return o.via.u64;
 }
 
+std::uint32_t as_u32(const msgpack::object& o, const char* name) {
+  const std::uint64_t v = as_uint(o, name);
+  if (v > 0xffffffffu) throw bad_input{std::string("field '") + name + "' exceeds 32 bits"};
+  return static_cast<std::uint32_t>(v);
+}
+
 std::string as_str(const msgpack::object& o, const char* name, bool allow_bin = false) {
   if (o.type == msgpack::type::STR) return std::string(o.via.str.ptr, o.via.str.size);
   if (allow_bin && o.type == msgpack::type::BIN) return std::string(o.via.bin.ptr, o.via.bin.size);
@@ -154,9 +160,7 @@ pid as_pid(const msgpack::object& o, const char* name) {
   pid p;
   p.node = as_uint(o.via.array.ptr[0], "pid.node");
   p.id = as_uint(o.via.array.ptr[1], "pid.id");
-  const std::uint64_t c = as_uint(o.via.array.ptr[2], "pid.creation");
-  if (c > 0xffffffffu) throw bad_input{"field 'pid.creation' exceeds 32 bits"};
-  p.creation = static_cast<std::uint32_t>(c);
+  p.creation = as_u32(o.via.array.ptr[2], "pid.creation");
   return p;
 }
 
@@ -171,9 +175,7 @@ std::vector<member> as_members(const msgpack::object& o) {
     member mem;
     mem.name = as_str(m.via.array.ptr[0], "member.name");
     mem.endpoint = as_str(m.via.array.ptr[1], "member.endpoint");
-    const std::uint64_t c = as_uint(m.via.array.ptr[2], "member.creation");
-    if (c > 0xffffffffu) throw bad_input{"member creation exceeds 32 bits"};
-    mem.creation = static_cast<std::uint32_t>(c);
+    mem.creation = as_u32(m.via.array.ptr[2], "member.creation");
     out.push_back(std::move(mem));
   }
   return out;
@@ -195,9 +197,7 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       const std::uint64_t v = as_uint(field(arr, 1, "version"), "version");
       d.hi.version = v > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(v);
       d.hi.name = as_str(field(arr, 2, "name"), "name");
-      const std::uint64_t c = as_uint(field(arr, 3, "creation"), "creation");
-      if (c > 0xffffffffu) throw bad_input{"hello creation exceeds 32 bits"};
-      d.hi.creation = static_cast<std::uint32_t>(c);
+      d.hi.creation = as_u32(field(arr, 3, "creation"), "creation");
       const auto& h = field(arr, 4, "hidden");
       if (h.type != msgpack::type::BOOLEAN) throw bad_input{"field 'hidden' is not a boolean"};
       d.hi.hidden = h.via.boolean;
@@ -210,9 +210,7 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       const std::uint64_t v = as_uint(field(arr, 1, "version"), "version");
       d.wel.version = v > 0xffffffffu ? 0xffffffffu : static_cast<std::uint32_t>(v);
       d.wel.name = as_str(field(arr, 2, "name"), "name");
-      const std::uint64_t c = as_uint(field(arr, 3, "creation"), "creation");
-      if (c > 0xffffffffu) throw bad_input{"welcome creation exceeds 32 bits"};
-      d.wel.creation = static_cast<std::uint32_t>(c);
+      d.wel.creation = as_u32(field(arr, 3, "creation"), "creation");
       d.wel.endpoint = as_str(field(arr, 4, "endpoint"), "endpoint");
       d.wel.members = as_members(field(arr, 5, "members"));
       return d;

@@ -247,3 +247,43 @@ TEST_CASE("a name registered on another node is reached as {name, node}") {
   auto no_node = p.call<pong>(otter::dest::at("probe", "no-such-node"), ping{});
   CHECK(no_node.code() == errc::nodedown);
 }
+
+namespace {
+struct counter_args {
+  std::int64_t start = 0;
+  MSGPACK_DEFINE(start);
+};
+OTTER_MESSAGE(counter_args);
+class spawned_counter : public otter::gen_server<spawned_counter> {
+ public:
+  using calls = otter::msgs<ping>;
+  explicit spawned_counter(counter_args a) : n_(a.start) {}
+  otter::result<void> init() {
+    if (n_ < 0) return otter::error{otter::errc::init_failed, "negative start"};
+    return otter::ok();
+  }
+  pong handle_call(const ping&, otter::from&) { return pong{++n_, "spawned"}; }
+
+ private:
+  std::int64_t n_;
+};
+}  // namespace
+
+TEST_CASE("a server is spawned on another node by its factory name") {
+  scratch s;
+  auto a = local_node("sp-a", s);
+  otter::register_factory<spawned_counter, counter_args>(*a, "counter");
+  auto b = local_node("sp-b", s, {a->endpoint()});
+  REQUIRE(b->wait_for_nodes(1, 15s));
+  otter::scoped_process p(b->rt());
+  auto started = otter::spawn_on(p, "sp-a", "counter", counter_args{41});
+  REQUIRE(started);
+  CHECK(started->node == a->id());
+  CHECK(p.call<pong>(*started, ping{})->seq == 42);
+  auto failed = otter::spawn_on(p, "sp-a", "counter", counter_args{-1});
+  CHECK(failed.code() == errc::init_failed);
+  auto unknown = otter::spawn_on(p, "sp-a", "no_such_factory", counter_args{});
+  CHECK(unknown.code() == errc::badarg);
+  auto nowhere = otter::spawn_on(p, "sp-zzz", "counter", counter_args{});
+  CHECK(nowhere.code() == errc::nodedown);
+}

@@ -4,6 +4,7 @@
 #include "otter/api.hpp"
 #include "otter/call.hpp"
 #include "otter/defaults.hpp"
+#include "otter/dynamic.hpp"
 #include "otter/error.hpp"
 #include "otter/exit_reason.hpp"
 #include "otter/gen_server.hpp"

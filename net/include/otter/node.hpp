@@ -29,6 +29,7 @@
 
 #include <msgpack.hpp>
 #include <otter/core.hpp>
+#include <otter/spawn.hpp>
 
 namespace otter {
 
@@ -128,8 +129,13 @@ class node {
 
   transport& net() noexcept { return *net_; }
 
+  // Makes `name` startable here from other nodes (see otter/spawn.hpp).
+  void add_factory(std::string name, factory_fn fn);
+
  private:
+  struct factory_table;
   node() = default;
+  std::shared_ptr<factory_table> factories_;
   std::unique_ptr<runtime> rt_;
   std::unique_ptr<transport> net_;
 };

@@ -4,3 +4,4 @@
 #include "otter/core.hpp"
 #include "otter/node.hpp"
 #include "otter/secret.hpp"
+#include "otter/spawn.hpp"
