@@ -49,6 +49,12 @@ void runtime_access::release(process* p) noexcept {
 bool runtime_access::refuse_overflow(process& p, envelope_ptr& e) {
   if (p.mailbox_limit_ == 0 || p.inbox_.length() < p.mailbox_limit_) return false;
   if (e->kind != sig::info && e->kind != sig::cast && e->kind != sig::call) return false;
+  if (e->kind == sig::call) {
+    from(p.rt_, e->from, e->ref)
+        .reply_error(error{errc::mailbox_full, "mailbox of " + otter::to_string(p.pid_) +
+                                                   " is full (" + std::to_string(p.mailbox_limit_) +
+                                                   " messages)"});
+  }
   if (p.exit_on_overflow_) {
     // Replace the message by the (one) exit that ends the process.
     if (p.overflowed_.exchange(true)) {
@@ -60,12 +66,6 @@ bool runtime_access::refuse_overflow(process& p, envelope_ptr& e) {
     return false;
   }
   p.dropped_.fetch_add(1, std::memory_order_relaxed);
-  if (e->kind == sig::call) {
-    from(p.rt_, e->from, e->ref)
-        .reply_error(error{errc::mailbox_full, "mailbox of " + otter::to_string(p.pid_) +
-                                                   " is full (" + std::to_string(p.mailbox_limit_) +
-                                                   " messages)"});
-  }
   e.reset();
   return true;
 }
@@ -347,10 +347,11 @@ void process::exit_now() {
   cancel_await();
   root_task_ = {};  // destroys the suspended handler; its `from`s answer their callers
   root_message_.reset();
-  rt_->process_exited(*this);
-
-  // Everything that reached the mailbox before it closed gets its answer.
+  // Everything that reached the mailbox before it closed gets its answer. Closing first, then
+  // dropping names: a register_name racing with this exit either sees the mailbox closed, or
+  // its name is seen here (both sides seq_cst).
   envelope* rest = inbox_.close();
+  rt_->process_exited(*this);
   while (rest != nullptr) {
     envelope* e = rest;
     rest = e->next;
@@ -413,9 +414,9 @@ void process::exit_now() {
 
 void process::discard() noexcept {
   try {
-    rt_->process_exited(*this);
     const pid me = pid_;
     envelope* rest = inbox_.close();
+    rt_->process_exited(*this);
     while (rest != nullptr) {
       envelope* e = rest;
       rest = e->next;

@@ -89,6 +89,7 @@ runtime::~runtime() {
     live.push_back(id);
   });
   for (std::uint64_t id : live) impl_->table.release(id);
+  impl_->table.reclaim(true);  // while the timer service and scheduler objects still exist
 }
 
 const std::string& runtime::node_name() const noexcept {
@@ -369,7 +370,12 @@ runtime_stats runtime::stats() const {
 
 std::uint64_t runtime::start_timer(std::chrono::milliseconds delay, const pid& to,
                                    detail::envelope_ptr e) {
-  return impl_->timers->start(std::chrono::steady_clock::now() + delay, to, std::move(e));
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = delay >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::time_point::max() - now)
+                            ? std::chrono::steady_clock::time_point::max()
+                            : now + delay;
+  return impl_->timers->start(deadline, to, std::move(e));
 }
 
 bool runtime::cancel_timer(std::uint64_t timer) {

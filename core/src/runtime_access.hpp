@@ -30,14 +30,14 @@ class runtime_access {
   static result<void> init(process& p) { return p.init_process(); }
   static void discard(process& p) noexcept { p.discard(); }
   static void wake(process& p) { p.wake(); }
-  static void set_has_name(process& p) noexcept { p.has_name_ = true; }
+  static void set_has_name(process& p) noexcept { p.has_name_.store(true); }
   static void set_overflow(process& p, std::uint32_t limit, bool exit) noexcept {
     p.mailbox_limit_ = limit;
     p.exit_on_overflow_ = exit;
   }
   // A sender found the mailbox full: true if `e` must be refused (it was handled here).
   static bool refuse_overflow(process& p, envelope_ptr& e);
-  static bool has_name(const process& p) noexcept { return p.has_name_; }
+  static bool has_name(const process& p) noexcept { return p.has_name_.load(); }
   static relations& rel(process& p) {
     if (!p.rel_) p.rel_ = std::make_unique<relations>();
     return *p.rel_;

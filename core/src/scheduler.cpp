@@ -278,7 +278,8 @@ void scheduler::run(worker& w) {
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       if (p == nullptr && wait_on_io(w)) continue;
       if (p == nullptr && table_ != nullptr && table_->has_retired()) {
-        w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);  // quiescent from here
+        // Destructors run here may send (a dropped `from`): stay "in an activation" meanwhile.
+        w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
         table_->reclaim();
       }
       if (p == nullptr) {

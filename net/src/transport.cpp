@@ -18,6 +18,12 @@ using namespace std::chrono_literals;
 namespace {
 
 std::atomic<int> monitor_counter{0};
+// True while this thread serves the transport (it is the one that drains the queue).
+thread_local bool tl_serving = false;
+struct serving_scope {
+  serving_scope() { tl_serving = true; }
+  ~serving_scope() { tl_serving = false; }
+};
 
 void set_key(zmq::socket_t& s, int option, const std::array<std::uint8_t, 32>& key) {
   if (zmq_setsockopt(s.handle(), option, key.data(), key.size()) != 0) {
@@ -90,8 +96,7 @@ void transport::start() {
 }
 
 void transport::stop() {
-  if (stopped_) return;
-  stopped_ = true;
+  if (stopped_.exchange(true)) return;
   // Goodbye: peers drop us at once instead of waiting for the failure timeout.
   msgpack::sbuffer bye;
   wire::encode_bye(bye);
@@ -177,6 +182,9 @@ void transport::send_hello(dealer_conn& d) {
 
 bool transport::route(const pid& to, detail::envelope_ptr e) {
   if (stopped_) return false;
+  // Sent from outside any process (the runtime answering for the dead, a full mailbox, an
+  // outside thread): the node speaks, so that the receiver sees a sender of this node.
+  if (e->from.is_nil()) e->from = pid{rt_.node_id(), 0, rt_.creation()};
   auto item = std::make_unique<out_item>(e->kind);
   item->to = to;
   item->from = e->from;
@@ -187,6 +195,7 @@ bool transport::route(const pid& to, detail::envelope_ptr e) {
 
 bool transport::route_name(std::uint64_t node, std::string_view name, detail::envelope_ptr e) {
   if (stopped_) return false;
+  if (e->from.is_nil()) e->from = pid{rt_.node_id(), 0, rt_.creation()};
   auto item = std::make_unique<out_item>(e->kind);
   item->to = pid{node, 0, 0};
   item->by_name = true;
@@ -198,8 +207,10 @@ bool transport::route_name(std::uint64_t node, std::string_view name, detail::en
 
 bool transport::enqueue(std::unique_ptr<out_item> item) {
   const std::size_t size = item->bytes.size();
-  // Back-pressure: a sender that outruns the network waits; nothing is dropped.
-  while (out_bytes_.load(std::memory_order_relaxed) > net_defaults::max_outbound_bytes) {
+  // Back-pressure: a sender that outruns the network waits; nothing is dropped. Not the
+  // thread serving the sockets: it is the one that drains the queue.
+  while (!tl_serving &&
+         out_bytes_.load(std::memory_order_relaxed) > net_defaults::max_outbound_bytes) {
     if (stopped_) return false;
     if (!rt_.try_service_io()) std::this_thread::sleep_for(50us);
   }
@@ -224,17 +235,31 @@ void transport::wait(std::chrono::milliseconds max) {
   // No shortcut on a non-empty queue: whoever queues wakes us (the eventfd is sticky), so the
   // poller does not spin on a queue another worker is still filling.
   if (stopped_) return;
+  serving_scope serving;
   const auto now = clock::now();
   auto until_tick = std::chrono::duration_cast<std::chrono::milliseconds>(next_tick_ - now);
   if (until_tick < 0ms) until_tick = 0ms;
-  poll_sockets(std::min(max, until_tick));
+  // Items left after a bounded drain: their senders were not told to wake us, so look again
+  // soon (a worker still filling the queue flushes it itself).
+  if (outq_.has_items()) max = std::min(max, 1ms);
+  try {
+    poll_sockets(std::min(max, until_tick));
+  } catch (const std::exception& e) {
+    spdlog::error("otter: transport error while polling: {}", e.what());
+  }
 }
 
 void transport::service() {
   if (stopped_) return;
-  poll_sockets(0ms);
-  drain_outbound();
-  if (clock::now() >= next_tick_) tick();
+  serving_scope serving;
+  try {
+    poll_sockets(0ms);
+    drain_outbound();
+    if (clock::now() >= next_tick_) tick();
+  } catch (const std::exception& e) {
+    // A ZeroMQ error (no more sockets, a bad endpoint from a peer) must not end the node.
+    spdlog::error("otter: transport error: {}", e.what());
+  }
 }
 
 void transport::poll_sockets(std::chrono::milliseconds timeout) {
@@ -368,7 +393,16 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
     if (d.k == wire::kind::refuse) {
       rejected_.fetch_add(1, std::memory_order_relaxed);
       spdlog::error("otter: {} refused us: {}", address, d.refuse_reason);
-      if (via != nullptr) via->refused_until = clock::now() + 5s;
+      if (via == nullptr) return;
+      if (d.refuse_reason.rfind("handshake required", 0) == 0) {
+        // It declared us down and forgot us: we are down for each other; shake hands again.
+        if (peer* p = via->peer_id != 0 ? find_peer(via->peer_id) : nullptr) {
+          declare_down(*p, "noconnection");
+        }
+        via->last_hello = {};
+      } else {
+        via->refused_until = clock::now() + 5s;
+      }
       return;
     }
     if (from_peer == nullptr) {
@@ -383,7 +417,6 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
           (void)zmq::send_multipart(*router_, msg, zmq::send_flags::dontwait);
         } catch (const zmq::error_t&) {
         }
-        banned_.insert(*routing_id);
       }
       stop = true;
       return;
@@ -467,7 +500,8 @@ void transport::handle_hello(wire::decoded& d, const std::string& routing_id,
   if (!p.routing_id.empty() && p.routing_id != routing_id) conns_.erase(p.routing_id);
   p.creation = d.hi.creation;
   p.hidden = d.hi.hidden;
-  if (!d.hi.hidden) p.endpoint = d.hi.endpoint;
+  // The address it advertises, unless we already reach it by another (handle_welcome).
+  if (!d.hi.hidden && (p.endpoint.empty() || !p.outbound_ok)) p.endpoint = d.hi.endpoint;
   p.routing_id = routing_id;
   p.inbound_ok = true;
   p.last_heard = clock::now();
@@ -568,7 +602,7 @@ void transport::handle_inbound_process(peer& p, wire::decoded& d) {
   const std::string what =
       d.to_name.empty() ? to_string(target) : "a process registered as '" + d.to_name + "'";
   // Answers speak for the dead target (its node, so the caller's node accepts them).
-  const pid speaker = resolved ? target : pid{rt_.node_id(), 0, rt_.creation()};
+  const pid speaker = local ? target : pid{rt_.node_id(), 0, rt_.creation()};
   switch (kind) {
     case sig::call:
     case sig::stop_request: {
@@ -753,12 +787,12 @@ void transport::tick() {
   wire::encode_heartbeat(hb);
   std::vector<peer*> silent;
   for (auto& [id, p] : peers_) {
-    if (!p->up || blocked(p->name)) continue;
+    if (!p->up) continue;
     if (now - p->last_heard > opts_.failure_timeout) {
       silent.push_back(p.get());
       continue;
     }
-    send_control(*p, hb);
+    if (!blocked(p->name)) send_control(*p, hb);
   }
   for (peer* p : silent) {
     spdlog::warn(

@@ -161,7 +161,7 @@ class transport final : public remote_router, public io_driver {
   bool items_dirty_ = true;
   int wake_fd_ = -1;
   clock::time_point next_tick_{};
-  bool stopped_ = false;
+  std::atomic<bool> stopped_{false};  // read by senders on any thread
 
   detail::inbox outq_;  // out_items from any thread to the I/O side
   std::atomic<std::size_t> out_bytes_{0};

@@ -287,3 +287,44 @@ TEST_CASE("a server is spawned on another node by its factory name") {
   auto nowhere = otter::spawn_on(p, "sp-zzz", "counter", counter_args{});
   CHECK(nowhere.code() == errc::nodedown);
 }
+
+TEST_CASE("a cut link makes both sides see nodedown; when restored, they reconnect") {
+  scratch s;
+  auto a = local_node("cut-a", s);
+  auto b = local_node("cut-b", s, {a->endpoint()});
+  REQUIRE(a->wait_for_nodes(1, 15s));
+  REQUIRE(b->wait_for_nodes(1, 15s));
+  auto srv = a->rt().start<probe>(std::string("cut-a"));
+  otter::scoped_process watcher(b->rt());
+  auto ref = watcher.monitor(*srv);
+  // Partition: each side drops the other's traffic.
+  a->set_blocked("cut-b", true);
+  b->set_blocked("cut-a", true);
+  auto d = watcher.receive<otter::down>(10s);
+  REQUIRE(d);
+  CHECK(d->ref == ref);
+  CHECK(d->reason == otter::exit_reason::noconnection());
+  REQUIRE(eventually([&] { return a->nodes().empty() && b->nodes().empty(); }));
+  // Heal: the handshake runs again and both see each other.
+  a->set_blocked("cut-b", false);
+  b->set_blocked("cut-a", false);
+  REQUIRE(a->wait_for_nodes(1, 15s));
+  REQUIRE(b->wait_for_nodes(1, 15s));
+  CHECK(watcher.call<pong>(*srv, ping{11})->seq == 11);
+}
+
+TEST_CASE("one side forgetting the other (a one-way cut) heals too") {
+  scratch s;
+  auto a = local_node("half-a", s);
+  auto b = local_node("half-b", s, {a->endpoint()});
+  REQUIRE(a->wait_for_nodes(1, 15s));
+  REQUIRE(b->wait_for_nodes(1, 15s));
+  a->set_blocked("half-b", true);  // only a stops hearing b
+  REQUIRE(eventually([&] { return a->nodes().empty(); }));
+  a->set_blocked("half-b", false);
+  REQUIRE(a->wait_for_nodes(1, 15s));
+  REQUIRE(b->wait_for_nodes(1, 15s));
+  auto srv = b->rt().start<probe>(std::string("half-b"));
+  otter::scoped_process p(a->rt());
+  CHECK(p.call<pong>(*srv, ping{12})->seq == 12);
+}

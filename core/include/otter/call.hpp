@@ -117,7 +117,10 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
     request_->from = self_->self();
     request_->ref = ref;
     // Registered before sending: the reply may be pushed before deliver() returns.
-    self_->await_reply(ref, this, h, std::chrono::steady_clock::now() + timeout_);
+    const auto deadline = timeout_ == std::chrono::milliseconds::max()
+                              ? std::chrono::steady_clock::time_point::max()
+                              : std::chrono::steady_clock::now() + timeout_;
+    self_->await_reply(ref, this, h, deadline);
     const bool sent = target_ ? rt.deliver(target_, std::move(request_))
                               : rt.deliver_to(to_, std::move(request_));
     if (!sent) {

@@ -58,11 +58,11 @@ class inbox {
 
   // Consumer only: refuse all further pushes; returns what was still queued, oldest first.
   envelope* close() noexcept {
-    envelope* h = head_.exchange(closed_tag(), std::memory_order_acquire);
+    envelope* h = head_.exchange(closed_tag(), std::memory_order_seq_cst);
     return (h == blocked_tag() || h == closed_tag()) ? nullptr : reverse(h);
   }
 
-  bool closed() const noexcept { return head_.load(std::memory_order_acquire) == closed_tag(); }
+  bool closed() const noexcept { return head_.load(std::memory_order_seq_cst) == closed_tag(); }
   // Any thread: something is queued (neither empty, blocked nor closed).
   bool has_items() const noexcept {
     envelope* h = head_.load(std::memory_order_seq_cst);
@@ -73,7 +73,8 @@ class inbox {
   std::uint32_t length() const noexcept {
     const auto pushed = pushed_.load(std::memory_order_relaxed);
     const auto consumed = consumed_.load(std::memory_order_relaxed);
-    return pushed > consumed ? pushed - consumed : 0;
+    const std::uint32_t d = pushed - consumed;  // modular: survives wrap-around
+    return d > 0x7fffffffu ? 0 : d;             // transiently "negative": empty
   }
   // Consumer only: n more envelopes handled. A plain store: only the consumer writes it.
   void consumed(std::uint32_t n) noexcept {

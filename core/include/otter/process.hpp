@@ -186,7 +186,7 @@ class process {
   bool run_terminate_ = false;
   bool trap_exit_ = false;
   bool dead_ = false;
-  bool has_name_ = false;
+  std::atomic<bool> has_name_{false};  // set by register_name, read at exit (seq_cst)
   // Overload: set at spawn, read by senders.
   std::uint32_t mailbox_limit_ = 0;  // 0: unlimited
   bool exit_on_overflow_ = false;
