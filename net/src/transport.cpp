@@ -89,7 +89,10 @@ void transport::make_router() {
 void transport::start() {
   if (!opts_.hidden) make_router();
   for (const auto& seed : opts_.seeds) {
-    if (seed != endpoint_) send_hello(connect_to(seed));
+    if (seed == endpoint_) continue;
+    dealer_conn& d = connect_to(seed);
+    d.seed = true;
+    send_hello(d);
   }
   next_tick_ = clock::now() + opts_.heartbeat_interval;
   items_dirty_ = true;
@@ -164,6 +167,7 @@ transport::dealer_conn& transport::connect_to(const std::string& endpoint) {
     set_key(s, ZMQ_CURVE_SECRETKEY, keys_.client_secret);
   }
   s.connect(endpoint);
+  d.last_useful = clock::now();
   items_dirty_ = true;
   return dealers_.emplace(endpoint, std::move(d)).first->second;
 }
@@ -800,9 +804,22 @@ void transport::tick() {
         std::chrono::duration_cast<std::chrono::milliseconds>(now - p->last_heard).count());
     declare_down(*p, "noconnection");
   }
-  // Keep knocking where we are not (or no longer) welcome.
-  for (auto& [ep, d] : dealers_) {
+  // Keep knocking where we are not (or no longer) welcome; close connections nobody has
+  // answered on for a while (a peer that restarted elsewhere, a member that left), except
+  // the seeds.
+  constexpr auto forget_after = 30s;
+  for (auto it = dealers_.begin(); it != dealers_.end();) {
+    dealer_conn& d = it->second;
     peer* p = d.peer_id != 0 ? find_peer(d.peer_id) : nullptr;
+    const bool in_use = p != nullptr && p->up && dealer_for(*p) == &d;
+    if (in_use) d.last_useful = now;
+    if (!in_use && !d.seed && now - d.last_useful > forget_after) {
+      spdlog::info("otter: closing the unused connection to {}", d.endpoint);
+      it = dealers_.erase(it);
+      items_dirty_ = true;
+      continue;
+    }
+    ++it;
     if (p != nullptr && (p->outbound_ok || blocked(p->name))) continue;
     if (now - d.last_hello >= opts_.heartbeat_interval) send_hello(d);
   }

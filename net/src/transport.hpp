@@ -70,6 +70,8 @@ class transport final : public remote_router, public io_driver {
     std::uint64_t peer_id = 0;  // known once welcomed
     clock::time_point last_hello{};
     clock::time_point refused_until{};
+    clock::time_point last_useful{};  // created, or last used by an up peer
+    bool seed = false;                // given at start: kept for ever
   };
 
   struct pid_pair_hash {
