@@ -11,7 +11,7 @@ process_table::~process_table() {
   for (auto& c : chunks_) delete[] c.load(std::memory_order_relaxed);
 }
 
-std::uint64_t process_table::insert(process* p) {
+std::uint64_t process_table::reserve() {
   std::uint64_t index;
   {
     std::lock_guard<std::mutex> l(free_mutex_);
@@ -28,12 +28,15 @@ std::uint64_t process_table::insert(process* p) {
       used_.store(index + 1, std::memory_order_release);
     }
   }
-  slot& s = slot_at(index);
-  s.proc = p;
-  const std::uint64_t serial = s.state.load(std::memory_order_relaxed) >> count_bits;
-  s.state.store(serial << count_bits | 1, std::memory_order_release);
-  live_.fetch_add(1, std::memory_order_relaxed);
+  const std::uint64_t serial = slot_at(index).state.load(std::memory_order_relaxed) >> count_bits;
   return serial << index_bits | index;
+}
+
+void process_table::publish(std::uint64_t id, process* p) noexcept {
+  slot& s = slot_at(id & index_mask);
+  s.proc = p;
+  s.state.store((id >> index_bits) << count_bits | 1, std::memory_order_release);
+  live_.fetch_add(1, std::memory_order_relaxed);
 }
 
 process* process_table::acquire(std::uint64_t id) noexcept {

@@ -39,8 +39,11 @@ class process_table {
   process_table(const process_table&) = delete;
   process_table& operator=(const process_table&) = delete;
 
-  // Reserves a slot for `p`, holding one reference (the table's); returns the Pid id.
-  std::uint64_t insert(process* p);
+  // Reserves a slot and returns the Pid id it will have; nobody can find it yet.
+  std::uint64_t reserve();
+  // Makes `p` findable under `id` (from reserve), holding one reference (the table's).
+  // Everything written to `p` before this is visible to whoever finds it (release).
+  void publish(std::uint64_t id, process* p) noexcept;
   // The process with a reference taken, or nullptr when `id` is not (or no longer) there.
   process* acquire(std::uint64_t id) noexcept;
   // Worker threads only, inside an activation: the process or nullptr, no reference taken.

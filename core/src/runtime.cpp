@@ -231,11 +231,12 @@ result<void> runtime::exit(const dest& to, exit_reason reason) {
 
 result<pid> runtime::spawn(std::unique_ptr<process> owned, const start_options& opts) {
   process* p = owned.release();
-  const pid id{impl_->node_id, impl_->table.insert(p), impl_->creation};
+  const pid id{impl_->node_id, impl_->table.reserve(), impl_->creation};
   runtime_access::attach(*p, this, id);
   process* parent = detail::current_process();
   if (opts.link && parent != nullptr) runtime_access::set_parent(*p, parent->self());
   runtime_access::set_overflow(*p, opts.mailbox_limit, opts.on_overflow == overflow_policy::exit);
+  impl_->table.publish(id.id, p);  // from here on others can find it
   impl_->spawned.fetch_add(1, std::memory_order_relaxed);
 
   result<void> init = ok();
