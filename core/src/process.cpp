@@ -46,6 +46,13 @@ void runtime_access::release(process* p) noexcept {
   p->rt_->release(p);
 }
 
+void runtime_access::destroy(process* p) noexcept {
+  const exit_reason* saved = tl_exit_reason;
+  tl_exit_reason = p->exiting_.get();  // null if it never ran (failed init, shutdown)
+  delete p;
+  tl_exit_reason = saved;
+}
+
 bool runtime_access::refuse_overflow(process& p, envelope_ptr& e) {
   if (p.mailbox_limit_ == 0 || p.inbox_.length() < p.mailbox_limit_) return false;
   if (e->kind != sig::info && e->kind != sig::cast && e->kind != sig::call) return false;

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "otter/process.hpp"
+#include "runtime_access.hpp"
 
 namespace otter::detail {
 
@@ -90,7 +91,7 @@ void process_table::free_slot(std::uint64_t index) noexcept {
   slot& s = slot_at(index);
   process* p = s.proc;
   s.proc = nullptr;
-  delete p;
+  runtime_access::destroy(p);
   const std::uint64_t next_serial = (s.state.load(std::memory_order_relaxed) >> count_bits) + 1;
   s.state.store(next_serial << count_bits, std::memory_order_release);
   std::lock_guard<std::mutex> l(free_mutex_);

@@ -20,6 +20,8 @@ class runtime_access {
   }
   // Drops a reference on `p` (the process table's or a holder's).
   static void release(process* p) noexcept;
+  // Deletes a process that has exited; `from`s kept in its state answer with its exit reason.
+  static void destroy(process* p) noexcept;
   static bool closed(process& p) noexcept { return p.inbox_.closed(); }
   static inbox& inbox_of(process& p) noexcept { return p.inbox_; }
   static void attach(process& p, runtime* rt, const pid& id) noexcept {

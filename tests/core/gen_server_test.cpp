@@ -439,3 +439,25 @@ TEST_CASE("100,000 servers started and stopped leave nothing behind") {
   REQUIRE(eventually([&] { return rt.process_count() == base; }, 60s));
   for (std::size_t i = 0; i < pids.size(); i += 997) CHECK_FALSE(rt.alive(pids[i]));
 }
+
+TEST_CASE("callers parked in a server's state get its exit reason when it crashes") {
+  otter::runtime rt(two_workers());
+  auto srv = rt.start<deferred>();
+  std::atomic<int> got_reason{0};
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 2; ++i) {
+    callers.emplace_back([&] {
+      otter::scoped_process me(rt);
+      auto r = me.call<pong>(*srv, hold{}, 30s);
+      if (r.code() == errc::exited && r.err().reason.str() == "killed") ++got_reason;
+    });
+  }
+  otter::scoped_process me(rt);
+  REQUIRE(eventually([&] {
+    auto n = me.call<log_reply>(*srv, get_log{});
+    return n && n->values.at(0) == 2;
+  }));
+  me.exit(*srv, otter::exit_reason::kill());
+  for (auto& t : callers) t.join();
+  CHECK(got_reason == 2);
+}
