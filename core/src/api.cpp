@@ -37,21 +37,16 @@ namespace detail {
 void link(process& me, const pid& other) {
   if (other == me.self()) return;
   runtime_access::rel(me).links.insert(other);
-  auto e = std::make_unique<envelope>(sig::link);
-  e->from = me.self();
-  if (!me.rt().deliver(other, std::move(e))) {
+  if (!me.rt().deliver(other, detail::make_signal(sig::link, me.self()))) {
     // As in Erlang: linking to a process that does not exist gets an exit signal `noproc`.
-    auto x = std::make_unique<reason_envelope>(sig::link_exit, exit_reason::noproc());
-    x->from = other;
-    me.rt().deliver(me.self(), std::move(x));
+    me.rt().deliver(me.self(),
+                    detail::make_signal(sig::link_exit, other, 0, exit_reason::noproc()));
   }
 }
 
 void unlink(process& me, const pid& other) {
   runtime_access::rel(me).links.erase(other);
-  auto e = std::make_unique<envelope>(sig::unlink);
-  e->from = me.self();
-  me.rt().deliver(other, std::move(e));
+  me.rt().deliver(other, detail::make_signal(sig::unlink, me.self()));
 }
 
 monitor_ref monitor(process& me, const dest& target) {
@@ -62,16 +57,10 @@ monitor_ref monitor(process& me, const dest& target) {
   runtime_access::rel(me).monitors.emplace(ref, who);
   bool sent = false;
   if (resolved) {
-    auto e = std::make_unique<envelope>(sig::monitor);
-    e->from = me.self();
-    e->ref = ref;
-    sent = rt.deliver(who, std::move(e));
+    sent = rt.deliver(who, detail::make_signal(sig::monitor, me.self(), ref));
   }
   if (!sent) {
-    auto d = std::make_unique<reason_envelope>(sig::down, exit_reason::noproc());
-    d->from = who;
-    d->ref = ref;
-    rt.deliver(me.self(), std::move(d));
+    rt.deliver(me.self(), detail::make_signal(sig::down, who, ref, exit_reason::noproc()));
   }
   return ref;
 }
@@ -82,10 +71,7 @@ void demonitor(process& me, monitor_ref ref) {
   if (it == rel.monitors.end()) return;
   const pid target = it->second;
   rel.monitors.erase(it);
-  auto e = std::make_unique<envelope>(sig::demonitor);
-  e->from = me.self();
-  e->ref = ref;
-  me.rt().deliver(target, std::move(e));
+  me.rt().deliver(target, detail::make_signal(sig::demonitor, me.self(), ref));
 }
 
 }  // namespace detail

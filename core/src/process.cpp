@@ -78,7 +78,6 @@ bool runtime_access::refuse_overflow(process& p, envelope_ptr& e) {
 }
 
 void runtime_access::destroy_orphan(process& p) noexcept {
-  p.dead_ = true;
   p.root_task_ = {};
   p.root_message_.reset();
   free_list(p.cache_head_);
@@ -377,16 +376,11 @@ void process::exit_now() {
         break;
       case sig::stop_request: from(rt_, e->from, e->ref).reply(ok_reply{}); break;
       case sig::monitor: {
-        auto d = std::make_unique<detail::reason_envelope>(sig::down, reason);
-        d->from = me;
-        d->ref = e->ref;
-        rt_->deliver(e->from, std::move(d));
+        rt_->deliver(e->from, detail::make_signal(sig::down, me, e->ref, reason));
         break;
       }
       case sig::link: {
-        auto x = std::make_unique<detail::reason_envelope>(sig::link_exit, reason);
-        x->from = me;
-        rt_->deliver(e->from, std::move(x));
+        rt_->deliver(e->from, detail::make_signal(sig::link_exit, me, 0, reason));
         break;
       }
       default: break;
@@ -396,26 +390,17 @@ void process::exit_now() {
 
   if (rel_) {
     for (const pid& l : rel_->links) {
-      auto x = std::make_unique<detail::reason_envelope>(sig::link_exit, reason);
-      x->from = me;
-      rt_->deliver(l, std::move(x));
+      rt_->deliver(l, detail::make_signal(sig::link_exit, me, 0, reason));
     }
     for (const auto& [ref, who] : rel_->monitored_by) {
-      auto d = std::make_unique<detail::reason_envelope>(sig::down, reason);
-      d->from = me;
-      d->ref = ref;
-      rt_->deliver(who, std::move(d));
+      rt_->deliver(who, detail::make_signal(sig::down, me, ref, reason));
     }
     for (const auto& [ref, target] : rel_->monitors) {
-      auto d = std::make_unique<envelope>(sig::demonitor);
-      d->from = me;
-      d->ref = ref;
-      rt_->deliver(target, std::move(d));
+      rt_->deliver(target, detail::make_signal(sig::demonitor, me, ref));
     }
     for (const auto& [who, ref] : rel_->stop_waiters) from(rt_, who, ref).reply(ok_reply{});
     rel_.reset();
   }
-  dead_ = true;
   detail::tl_exit_reason = saved;
 }
 
@@ -440,27 +425,18 @@ void process::discard() noexcept {
     if (rel_) {
       // Undo what init set up, silently: no exit signal, no DOWN for a process that never ran.
       for (const pid& l : rel_->links) {
-        auto u = std::make_unique<envelope>(sig::unlink);
-        u->from = me;
-        rt_->deliver(l, std::move(u));
+        rt_->deliver(l, detail::make_signal(sig::unlink, me));
       }
       for (const auto& [ref, target] : rel_->monitors) {
-        auto d = std::make_unique<envelope>(sig::demonitor);
-        d->from = me;
-        d->ref = ref;
-        rt_->deliver(target, std::move(d));
+        rt_->deliver(target, detail::make_signal(sig::demonitor, me, ref));
       }
       for (const auto& [ref, who] : rel_->monitored_by) {
-        auto d = std::make_unique<detail::reason_envelope>(sig::down, exit_reason::noproc());
-        d->from = me;
-        d->ref = ref;
-        rt_->deliver(who, std::move(d));
+        rt_->deliver(who, detail::make_signal(sig::down, me, ref, exit_reason::noproc()));
       }
       rel_.reset();
     }
   } catch (...) {
   }
-  dead_ = true;
 }
 
 }  // namespace otter

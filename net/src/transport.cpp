@@ -624,17 +624,12 @@ void transport::handle_inbound_process(peer& p, wire::decoded& d) {
     }
     case sig::monitor: {
       p.in_monitors.erase(ref);
-      auto down = std::make_unique<detail::reason_envelope>(sig::down, exit_reason::noproc());
-      down->from = speaker;
-      down->ref = ref;
-      rt_.deliver(from, std::move(down));
+      rt_.deliver(from, detail::make_signal(sig::down, speaker, ref, exit_reason::noproc()));
       break;
     }
     case sig::link: {
       p.links.erase({target, from});
-      auto x = std::make_unique<detail::reason_envelope>(sig::link_exit, exit_reason::noproc());
-      x->from = speaker;
-      rt_.deliver(from, std::move(x));
+      rt_.deliver(from, detail::make_signal(sig::link_exit, speaker, 0, exit_reason::noproc()));
       break;
     }
     default: break;  // messages to the dead are dropped, as in Erlang
@@ -725,16 +720,11 @@ void transport::fail_item(const out_item& item, bool dead_incarnation) {
                                    "node of " + to_string(item.to) + " is down or unknown", why});
       break;
     case sig::monitor: {
-      auto d = std::make_unique<detail::reason_envelope>(sig::down, why);
-      d->from = item.to;
-      d->ref = item.ref;
-      rt_.deliver(item.from, std::move(d));
+      rt_.deliver(item.from, detail::make_signal(sig::down, item.to, item.ref, why));
       break;
     }
     case sig::link: {
-      auto x = std::make_unique<detail::reason_envelope>(sig::link_exit, why);
-      x->from = item.to;
-      rt_.deliver(item.from, std::move(x));
+      rt_.deliver(item.from, detail::make_signal(sig::link_exit, item.to, 0, why));
       break;
     }
     default: break;
@@ -755,18 +745,15 @@ void transport::flush(peer& p) {
 bool transport::send_frame(peer& p, const std::string& bytes) {
   try {
     std::optional<std::size_t> sent;
-    if (p.hidden || opts_.hidden || dealer_for(p) == nullptr) {
-      if (opts_.hidden) {
-        dealer_conn* d = dealer_for(p);
-        if (d == nullptr) return true;  // no way to it: dropped with the peer
-        sent = d->socket->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
-      } else {
-        if (!router_ || p.routing_id.empty()) return true;
-        std::array<zmq::const_buffer, 2> msg = {zmq::buffer(p.routing_id), zmq::buffer(bytes)};
-        sent = zmq::send_multipart(*router_, msg, zmq::send_flags::dontwait);
-      }
+    // Our connection to it if we have one (a hidden peer we reach through our ROUTER).
+    dealer_conn* d = p.hidden && !opts_.hidden ? nullptr : dealer_for(p);
+    if (d != nullptr) {
+      sent = d->socket->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+    } else if (opts_.hidden || !router_ || p.routing_id.empty()) {
+      return true;  // no way to it: dropped with the peer
     } else {
-      sent = dealer_for(p)->socket->send(zmq::buffer(bytes), zmq::send_flags::dontwait);
+      std::array<zmq::const_buffer, 2> msg = {zmq::buffer(p.routing_id), zmq::buffer(bytes)};
+      sent = zmq::send_multipart(*router_, msg, zmq::send_flags::dontwait);
     }
     if (!sent) return false;  // high-water mark: keep it and retry
   } catch (const zmq::error_t& e) {
@@ -914,23 +901,16 @@ void transport::declare_down(peer& p, const std::string& reason) {
   }
   p.pending_calls.clear();
   for (const auto& [ref, lr] : p.out_monitors) {
-    auto d = std::make_unique<detail::reason_envelope>(sig::down, exit_reason::noconnection());
-    d->from = lr.second;
-    d->ref = ref;
-    rt_.deliver(lr.first, std::move(d));
+    rt_.deliver(lr.first,
+                detail::make_signal(sig::down, lr.second, ref, exit_reason::noconnection()));
   }
   p.out_monitors.clear();
   for (const auto& [local, remote] : p.links) {
-    auto x = std::make_unique<detail::reason_envelope>(sig::link_exit, exit_reason::noconnection());
-    x->from = remote;
-    rt_.deliver(local, std::move(x));
+    rt_.deliver(local, detail::make_signal(sig::link_exit, remote, 0, exit_reason::noconnection()));
   }
   p.links.clear();
   for (const auto& [ref, lr] : p.in_monitors) {
-    auto d = std::make_unique<envelope>(sig::demonitor);
-    d->from = lr.second;
-    d->ref = ref;
-    rt_.deliver(lr.first, std::move(d));
+    rt_.deliver(lr.first, detail::make_signal(sig::demonitor, lr.second, ref));
   }
   p.in_monitors.clear();
   if (was_up) {
@@ -1042,10 +1022,6 @@ void transport::log_refusal(const std::string& address, const std::string& why) 
   last = now;
   suppressed = 0;
   if (refusal_log_.size() > 10000) refusal_log_.clear();
-}
-
-void transport::local_signal(const pid& to, std::unique_ptr<detail::envelope> e) {
-  rt_.deliver(to, std::move(e));
 }
 
 }  // namespace otter

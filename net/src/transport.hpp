@@ -138,7 +138,6 @@ class transport final : public remote_router, public io_driver {
   void disconnect(peer& p, const std::string& why);
   void publish_view();
   void notify_subscribers(const std::string& node, bool up, const std::string& reason);
-  void local_signal(const pid& to, std::unique_ptr<detail::envelope> e);
   bool blocked(const std::string& name);
   // Logs a refused connection; repeats from one address are logged once per 10 s, counted.
   void log_refusal(const std::string& address, const std::string& why);

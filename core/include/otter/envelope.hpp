@@ -85,6 +85,20 @@ struct error_envelope final : envelope {
   explicit error_envelope(error e) : envelope(sig::reply_error), err(std::move(e)) {}
 };
 
+// A signal (link, monitor, exit, down, ...) concerning process `from`, under reference `ref`.
+inline envelope_ptr make_signal(sig k, const pid& from, std::uint64_t ref = 0) {
+  auto e = std::make_unique<envelope>(k);
+  e->from = from;
+  e->ref = ref;
+  return e;
+}
+inline envelope_ptr make_signal(sig k, const pid& from, std::uint64_t ref, exit_reason reason) {
+  auto e = std::make_unique<reason_envelope>(k, std::move(reason));
+  e->from = from;
+  e->ref = ref;
+  return e;
+}
+
 // The descriptor of messages that arrived from another node as msgpack.
 const message_type& remote_message_type() noexcept;
 

@@ -185,7 +185,6 @@ class process {
   std::unique_ptr<exit_reason> exiting_;  // set once the process must end
   bool run_terminate_ = false;
   bool trap_exit_ = false;
-  bool dead_ = false;
   std::atomic<bool> has_name_{false};  // set by register_name, read at exit (seq_cst)
   // Overload: set at spawn, read by senders.
   std::uint32_t mailbox_limit_ = 0;  // 0: unlimited
