@@ -287,6 +287,10 @@ result<void> runtime::register_name(std::string name, const pid& p) {
   }
   process* proc = acquire(p);
   if (proc == nullptr) return detail::noproc_error(p);
+  if (runtime_access::closed(*proc)) {  // exited, not yet freed
+    release(proc);
+    return detail::noproc_error(p);
+  }
   std::unique_lock<std::mutex> l(impl_->names_mutex);
   auto [it, inserted] = impl_->names.emplace(name, p);
   if (!inserted) {
@@ -302,7 +306,10 @@ result<void> runtime::register_name(std::string name, const pid& p) {
   // The process may have exited between acquire and now: its cleanup may have missed us.
   const bool dead = runtime_access::inbox_of(*proc).closed();
   release(proc);
-  if (dead) unregister_all(p);
+  if (dead) {
+    unregister_all(p);
+    return detail::noproc_error(p);
+  }
   return ok();
 }
 
