@@ -68,6 +68,19 @@ bool scheduler::on_worker() const noexcept {
   return tl_worker.owner == this;
 }
 
+std::uint64_t scheduler::retire_epoch() noexcept {
+  const std::uint64_t e = epoch_.fetch_add(1, std::memory_order_seq_cst);
+  if (!on_worker()) notify();
+  return e;
+}
+
+void scheduler::reclaim_idle(worker& w) noexcept {
+  if (table_ == nullptr || !table_->has_retired()) return;
+  // Destructors run here may send (a dropped `from`): stay "in an activation" meanwhile.
+  w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+  table_->reclaim();
+}
+
 bool scheduler::grace_passed(std::uint64_t epoch) const noexcept {
   for (auto& w : workers_) {
     if (w->seen.load(std::memory_order_seq_cst) <= epoch) return false;
@@ -260,6 +273,7 @@ void scheduler::run(worker& w) {
   tl_worker.self = &w;
   while (!stop_.load(std::memory_order_relaxed)) {
     process* p = find_work(w);
+    if (p == nullptr) reclaim_idle(w);
     // With a network, an idle worker serves it at once: a reply that arrives while it spins
     // would wait for the spin to end.
     if (p == nullptr && wait_on_io(w)) continue;
@@ -277,11 +291,7 @@ void scheduler::run(worker& w) {
       }
       spinning_.fetch_sub(1, std::memory_order_seq_cst);
       if (p == nullptr && wait_on_io(w)) continue;
-      if (p == nullptr && table_ != nullptr && table_->has_retired()) {
-        // Destructors run here may send (a dropped `from`): stay "in an activation" meanwhile.
-        w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
-        table_->reclaim();
-      }
+      if (p == nullptr) reclaim_idle(w);
       if (p == nullptr) {
         std::unique_lock<std::mutex> l(park_mutex_);
         w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);  // quiescent while parked
