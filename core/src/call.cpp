@@ -22,7 +22,8 @@ error noproc_error(const dest& d) {
     return error{errc::noproc, "no process " + d.describe(), exit_reason::noproc()};
   }
   if (const std::string* name = d.as_name()) {
-    return error{errc::noproc, "no process registered as '" + *name + "'", exit_reason::noproc()};
+    return error{errc::noproc, "no process registered as '" + *name + "' on this node or globally",
+                 exit_reason::noproc()};
   }
   return error{errc::noproc, "no process " + d.describe() + " (it exited or never existed)",
                exit_reason::noproc()};

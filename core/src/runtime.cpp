@@ -136,6 +136,10 @@ void runtime::set_name_resolver(name_resolver* r) noexcept {
   impl_->resolver.store(r, std::memory_order_release);
 }
 
+name_resolver* runtime::get_name_resolver() const noexcept {
+  return impl_->resolver.load(std::memory_order_acquire);
+}
+
 process* runtime::acquire(const pid& p) const {
   if (!is_local(p)) return nullptr;
   process* proc = impl_->table.acquire(p.id);
@@ -296,6 +300,7 @@ result<void> runtime::register_name(std::string name, const pid& p) {
   if (!inserted) {
     error e{errc::already_registered,
             "name '" + name + "' is already registered to " + to_string(it->second)};
+    e.holder = it->second;
     l.unlock();
     release(proc);
     return e;

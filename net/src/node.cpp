@@ -58,13 +58,31 @@ node::~node() {
   shutdown();
 }
 
+void node::on_shutdown(std::function<void(node&)> fn) {
+  std::lock_guard<std::mutex> l(hooks_mutex_);
+  shutdown_hooks_.push_back(std::move(fn));
+}
+
+void node::keep(std::shared_ptr<void> service) {
+  std::lock_guard<std::mutex> l(hooks_mutex_);
+  services_.push_back(std::move(service));
+}
+
 void node::shutdown() {
   if (!net_) return;
+  std::vector<std::function<void(node&)>> hooks;
+  {
+    std::lock_guard<std::mutex> l(hooks_mutex_);
+    hooks.swap(shutdown_hooks_);
+  }
+  for (auto it = hooks.rbegin(); it != hooks.rend(); ++it) (*it)(*this);
   rt_->set_io_driver(nullptr);  // waits until no worker is inside the transport
   rt_->set_remote_router(nullptr);
   net_->stop();
   rt_.reset();  // stops the workers; then the transport can go
   net_.reset();
+  std::lock_guard<std::mutex> l(hooks_mutex_);
+  services_.clear();
 }
 
 const std::string& node::name() const noexcept {

@@ -18,7 +18,10 @@ namespace cluster_test {
 
 class child {
  public:
-  explicit child(std::vector<std::string> argv) : argv_(std::move(argv)) { start(); }
+  explicit child(std::vector<std::string> argv) : argv_(std::move(argv)) {
+    ::signal(SIGPIPE, SIG_IGN);  // a child that died must not take the test down with a write
+    start();
+  }
   ~child() { kill_now(); }
   child(const child&) = delete;
   child& operator=(const child&) = delete;
@@ -49,6 +52,12 @@ class child {
     }
   }
 
+  // Writes a line to its stdin (test_node reads commands there).
+  bool write_line(const std::string& line) {
+    const std::string data = line + "\n";
+    return in_ >= 0 && ::write(in_, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  }
+
   void signal(int sig) {
     if (pid_ > 0) ::kill(pid_, sig);
   }
@@ -70,6 +79,10 @@ class child {
       ::close(out_);
       out_ = -1;
     }
+    if (in_ >= 0) {
+      ::close(in_);
+      in_ = -1;
+    }
   }
   void restart() {
     kill_now();
@@ -79,11 +92,13 @@ class child {
 
  private:
   void start() {
-    int fds[2];
+    int fds[2], ins[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return;
+    if (::pipe2(ins, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
       ::dup2(fds[1], 1);
+      ::dup2(ins[0], 0);
       std::vector<char*> args;
       for (auto& a : argv_) args.push_back(a.data());
       args.push_back(nullptr);
@@ -91,12 +106,15 @@ class child {
       ::_exit(127);
     }
     ::close(fds[1]);
+    ::close(ins[0]);
     out_ = fds[0];
+    in_ = ins[1];
   }
 
   std::vector<std::string> argv_;
   pid_t pid_ = -1;
   int out_ = -1;
+  int in_ = -1;
   int status_ = -1;
   std::string buffer_;
 };

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <otter/global.hpp>
 #include <otter/secret.hpp>
 
 #include "child.hpp"
@@ -80,6 +81,22 @@ inline std::unique_ptr<otter::node> local_node(const std::string& name, const sc
   auto n = otter::node::start(o);
   if (!n) throw std::runtime_error(n.err().message);
   return std::move(*n);
+}
+
+// An in-process node running the global registry, ready once it has every member's names.
+inline std::unique_ptr<otter::node> global_node(const std::string& name, const scratch& s,
+                                                std::vector<std::string> seeds = {}) {
+  const bool joins = !seeds.empty();
+  auto n = local_node(name, s, std::move(seeds));
+  auto g = otter::global_registry::start(*n);
+  if (!g) throw std::runtime_error(g.err().message);
+  if (joins && !n->wait_for_nodes(1, std::chrono::seconds(20))) {
+    throw std::runtime_error(name + " did not join");
+  }
+  if (!(*g)->wait_synced(std::chrono::seconds(20))) {
+    throw std::runtime_error(name + ": the registry did not sync");
+  }
+  return n;
 }
 
 template <class Cond>

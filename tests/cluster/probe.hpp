@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include <otter/global.hpp>
 #include <otter/node.hpp>
 
 namespace cluster_test {
@@ -69,13 +70,54 @@ struct events {
 };
 OTTER_MESSAGE(events);
 
+// Global registry: register a new probe (or this one, `self`) as `name`; the answer names the
+// registered Pid, or the holder that won. The new probe is monitored: its DOWN is an event.
+struct reg_global {
+  std::string name;
+  bool self = false;
+  std::uint8_t policy = 0;
+  MSGPACK_DEFINE(name, self, policy);
+};
+OTTER_MESSAGE(reg_global);
+struct reg_result {
+  bool ok = false;
+  std::int32_t code = 0;
+  otter::pid holder;
+  MSGPACK_DEFINE(ok, code, holder);
+};
+OTTER_MESSAGE(reg_result);
+struct unreg_global {
+  std::string name;
+  MSGPACK_DEFINE(name);
+};
+OTTER_MESSAGE(unreg_global);
+// whereis_global on the probe's node (nil Pid: none).
+struct where_global {
+  std::string name;
+  MSGPACK_DEFINE(name);
+};
+OTTER_MESSAGE(where_global);
+struct where_reply {
+  otter::pid holder;
+  MSGPACK_DEFINE(holder);
+};
+OTTER_MESSAGE(where_reply);
+// node::set_blocked on the probe's node (a partition in a test).
+struct block_node {
+  std::string node;
+  bool blocked = true;
+  MSGPACK_DEFINE(node, blocked);
+};
+OTTER_MESSAGE(block_node);
+
 class probe : public otter::gen_server<probe> {
  public:
-  using calls = otter::msgs<ping, get_log, nap, crash, relay, watch, events_q>;
+  using calls = otter::msgs<ping, get_log, nap, crash, relay, watch, events_q, reg_global,
+                            unreg_global, where_global, block_node>;
   using casts = otter::msgs<add, crash>;
-  using infos = otter::msgs<add>;
+  using infos = otter::msgs<add, otter::name_conflict>;
 
-  explicit probe(std::string node) : node_(std::move(node)) {}
+  explicit probe(std::string node, otter::node* n = nullptr) : node_(std::move(node)), n_(n) {}
 
   void init() { otter::trap_exit(false); }
   pong handle_call(const ping& p, otter::from&) { return pong{p.seq, node_}; }
@@ -97,6 +139,34 @@ class probe : public otter::gen_server<probe> {
     return {};
   }
   events handle_call(const events_q&, otter::from&) { return events_; }
+  otter::task<reg_result> handle_call(const reg_global& g, otter::from&) {
+    otter::pid target = otter::self();
+    if (!g.self) {
+      auto w = otter::start<probe>(node_);
+      if (!w) co_return reg_result{false, static_cast<std::int32_t>(w.code()), {}};
+      target = *w;
+      otter::monitor(target);
+    }
+    otter::register_options o;
+    o.on_conflict = static_cast<otter::conflict_policy>(g.policy);
+    auto r = co_await otter::register_global(g.name, target, o);
+    if (!r) co_return reg_result{false, static_cast<std::int32_t>(r.code()), r.err().holder};
+    co_return reg_result{true, 0, target};
+  }
+  otter::task<reg_result> handle_call(const unreg_global& u, otter::from&) {
+    auto r = co_await otter::unregister_global(u.name);
+    co_return reg_result{r.ok(), r ? 0 : static_cast<std::int32_t>(r.code()), {}};
+  }
+  where_reply handle_call(const where_global& w, otter::from&) {
+    return where_reply{otter::whereis_global(w.name).value_or(otter::pid{})};
+  }
+  otter::ok_reply handle_call(const block_node& b, otter::from&) {
+    if (n_ != nullptr) n_->set_blocked(b.node, b.blocked);
+    return {};
+  }
+  void handle_info(const otter::name_conflict& c) {
+    events_.items.push_back("CONFLICT " + c.name + " " + otter::to_string(c.winner));
+  }
   void handle_cast(const add& a) { log_.values.push_back(a.value); }
   void handle_cast(const crash& c) { throw std::runtime_error(c.why); }
   void handle_info(const add& a) { log_.values.push_back(a.value); }
@@ -105,6 +175,7 @@ class probe : public otter::gen_server<probe> {
 
  private:
   std::string node_;
+  otter::node* n_ = nullptr;
   log_reply log_;
   events events_;
 };

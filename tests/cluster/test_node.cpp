@@ -1,13 +1,22 @@
 // A node for multi-process tests: starts, registers a `probe` server, prints
 // "READY <endpoint> <creation> <probe pid>" on stdout, and runs until SIGTERM or stdin closes.
 //
-//   test_node NAME SECRET_FILE [--listen EP] [--seed EP]... [--insecure]
+//   test_node NAME SECRET_FILE [--listen EP] [--seed EP]... [--insecure] [--global]
+// With --global it runs the global registry and is ready once it has every member's names.
+//
+// Commands on stdin (one per line; the answer is one line on stdout), for tests that cannot
+// reach the node through the cluster (a partition):
+//   reg NAME POLICY   the probe registers a new probe as NAME -> "REG <ok> <code> <pid>"
+//   block NODE 0|1    node::set_blocked                      -> "BLOCK"
+// End of input stops the node, as SIGTERM does.
 #include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <sstream>
+#include <thread>
 
 #include "probe.hpp"
 
@@ -20,6 +29,7 @@ int main(int argc, char** argv) {
   o.name = argv[1];
   o.secret_file = argv[2];
   o.workers = 2;
+  bool global = false;
   for (int i = 3; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--listen" && i + 1 < argc) {
@@ -28,6 +38,8 @@ int main(int argc, char** argv) {
       o.seeds.push_back(argv[++i]);
     } else if (a == "--insecure") {
       o.insecure = true;
+    } else if (a == "--global") {
+      global = true;
     } else {
       std::fprintf(stderr, "test_node: unknown argument %s\n", a.c_str());
       return 2;
@@ -44,13 +56,45 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "test_node: %s\n", n.err().message.c_str());
     return 1;
   }
+  if (global) {
+    auto g = otter::global_registry::start(**n);
+    if (!g) return 1;
+    // Ready means: the seeds' members are connected and their names are here.
+    if (!o.seeds.empty() && !(*n)->wait_for_nodes(1, std::chrono::seconds(20))) return 1;
+    if (!(*g)->wait_synced(std::chrono::seconds(20))) return 1;
+  }
   otter::start_options so;
   so.name = "probe";
-  auto probe = (*n)->rt().start_with<cluster_test::probe>(so, o.name);
+  auto probe = (*n)->rt().start_with<cluster_test::probe>(so, o.name, n->get());
   if (!probe) return 1;
   std::printf("READY %s %u %s\n", (*n)->endpoint().c_str(), (*n)->creation(),
               otter::to_string(*probe).c_str());
   std::fflush(stdout);
+  std::thread commands([&] {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      std::istringstream in(line);
+      std::string cmd, arg;
+      int flag = 0;
+      in >> cmd >> arg >> flag;
+      if (cmd == "reg") {
+        otter::scoped_process me((*n)->rt());
+        auto r = me.call<cluster_test::reg_result>(
+            *probe, cluster_test::reg_global{arg, false, static_cast<std::uint8_t>(flag)},
+            std::chrono::seconds(20));
+        std::printf("REG %d %d %s\n", r && r->ok ? 1 : 0, r ? r->code : -1,
+                    r ? otter::to_string(r->holder).c_str() : "-");
+      } else if (cmd == "block") {
+        (*n)->set_blocked(arg, flag != 0);
+        std::printf("BLOCK\n");
+      } else {
+        std::printf("ERROR unknown command\n");
+      }
+      std::fflush(stdout);
+    }
+    ::kill(::getpid(), SIGTERM);
+  });
+  commands.detach();
   int sig = 0;
   sigwait(&set, &sig);
   (*n)->shutdown();

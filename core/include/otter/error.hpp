@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "otter/exit_reason.hpp"
+#include "otter/pid.hpp"
 
 namespace otter {
 
@@ -42,6 +43,7 @@ struct error {
   errc code{};
   std::string message;
   exit_reason reason;  // meaningful for `exited` and `init_failed`
+  pid holder;          // meaningful for `already_registered`: who holds the name
 
   friend std::ostream& operator<<(std::ostream& os, const error& e) {
     return os << to_string(e.code) << ": " << e.message;

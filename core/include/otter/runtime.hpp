@@ -190,6 +190,7 @@ class runtime {
   // Serves the driver now on this thread if no worker is inside it (back-pressure helper).
   bool try_service_io();
   void set_name_resolver(name_resolver* r) noexcept;
+  name_resolver* get_name_resolver() const noexcept;
 
   // ---- plumbing for the other layers (net, registry, supervisor); not for applications ----
   std::uint64_t make_ref() noexcept;

@@ -22,7 +22,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -121,8 +123,16 @@ class node {
 
   net_stats stats() const;
 
-  // Says goodbye to every peer (they see `nodedown` with reason shutdown at once) and stops.
+  // Runs the shutdown hooks (newest first: the supervision tree, then the registry), says
+  // goodbye to every peer (they see `nodedown` with reason shutdown at once) and stops.
+  // Idempotent; the destructor calls it.
   void shutdown();
+  // `fn` runs at the start of shutdown(), while the network is still up (on the calling
+  // thread, which must not be a worker of this node).
+  void on_shutdown(std::function<void(node&)> fn);
+  // Keeps `service` alive until the node's runtime has stopped (the layers above attach their
+  // state here: the global registry, the root supervisor).
+  void keep(std::shared_ptr<void> service);
   // Test hook: treat `node_name` as unreachable (drop its traffic both ways) or reachable
   // again. Simulates a partition without touching the network.
   void set_blocked(std::string_view node_name, bool blocked);
@@ -136,6 +146,9 @@ class node {
   struct factory_table;
   node() = default;
   std::shared_ptr<factory_table> factories_;
+  std::mutex hooks_mutex_;  // protects shutdown_hooks_ and services_
+  std::vector<std::function<void(node&)>> shutdown_hooks_;
+  std::vector<std::shared_ptr<void>> services_;
   std::unique_ptr<runtime> rt_;
   std::unique_ptr<transport> net_;
 };

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "otter/core.hpp"
+#include "otter/global.hpp"
 #include "otter/node.hpp"
 #include "otter/secret.hpp"
 #include "otter/spawn.hpp"

@@ -58,8 +58,11 @@ void register_factory(node& n, std::string name) {
 // co_await spawn_on(node, factory, args): from a coroutine handler.
 template <class Args>
 task<result<pid>> spawn_on(std::string node_name, std::string factory, Args args) {
-  auto r = co_await call<spawn_reply>(dest::at(spawner_name, std::move(node_name)),
-                                      spawn_request{std::move(factory), dynamic::of(args)});
+  // Locals, not temporaries in the co_await expression: g++ 12 destroys those twice (GCC bug
+  // 100611).
+  dest to = dest::at(spawner_name, std::move(node_name));
+  spawn_request req{std::move(factory), dynamic::of(args)};
+  auto r = co_await call<spawn_reply>(to, std::move(req));
   if (!r) co_return r.err();
   co_return r->started;
 }

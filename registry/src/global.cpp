@@ -1,0 +1,692 @@
+// The global registry's server: one per node, named `otter.global`.
+//
+// Each name has an arbiter: the member (this node included) with the highest rendezvous hash
+// of (name, node name). A registration goes to the arbiter, which serialises the registrations
+// of its names: it checks its replica, commits the entry to every member, waits for their
+// acknowledgements and only then answers. So two registrations of one name meet at one place
+// (exactly one wins), and success means every member already has the entry. The holder's own
+// node monitors the holder and removes the name everywhere when it exits; every node drops the
+// names of a node that goes down. On connection, nodes exchange the names their processes
+// hold; a name found held by two Pids (after a partition) is resolved by a fixed rule that
+// every node applies alike. docs/REGISTRY.md has the model, docs/PROTOCOL.md the messages.
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+#include <otter/node.hpp>
+
+#include "otter/global.hpp"
+#include "protocol.hpp"
+
+namespace otter {
+
+using namespace registry_protocol;
+
+std::string_view to_string(conflict_policy p) noexcept {
+  switch (p) {
+    case conflict_policy::exit: return "exit";
+    case conflict_policy::notify: return "notify";
+  }
+  return "unknown";
+}
+
+namespace {
+struct string_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
+}  // namespace
+
+struct global_registry::state {
+  mutable std::shared_mutex mutex;  // protects names and synced
+  std::unordered_map<std::string, global_entry, string_hash, std::equal_to<>> names;
+  std::set<std::string> synced;  // connected members whose names have arrived
+  std::map<std::string, std::vector<std::string>> members_of;  // what each synced one knows
+  std::condition_variable_any synced_cv;
+  std::atomic<std::uint64_t> registered{0}, unregistered{0}, conflicts{0};  // relaxed counters
+};
+
+namespace registry_detail {
+
+// Timers of the server (local only).
+struct claim_deadline {
+  std::uint64_t txn = 0;
+  MSGPACK_DEFINE(txn);
+};
+OTTER_MESSAGE(claim_deadline);
+struct ack_deadline {
+  std::uint64_t txn = 0;
+  MSGPACK_DEFINE(txn);
+};
+OTTER_MESSAGE(ack_deadline);
+
+std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// The rule every node applies to a name held by two Pids: the lower node name keeps it; on one
+// node (two incarnations), the newer incarnation; then the lower Pid id.
+bool keeps_name(const global_entry& a, const global_entry& b) {
+  if (a.node != b.node) return a.node < b.node;
+  if (a.holder.creation != b.holder.creation) return a.holder.creation > b.holder.creation;
+  return a.holder.id < b.holder.id;
+}
+
+global_reply ok_reply_of() {
+  global_reply r;
+  r.ok = true;
+  return r;
+}
+global_reply error_reply(errc code, std::string message, pid holder = {}) {
+  global_reply r;
+  r.code = static_cast<std::uint8_t>(code);
+  r.message = std::move(message);
+  r.holder = holder;
+  return r;
+}
+
+class global_server : public gen_server<global_server> {
+ public:
+  using calls = msgs<global_register, global_unregister, global_list>;
+  using casts = msgs<greg_claim, greg_commit, greg_remove, greg_ack, greg_outcome, greg_sync>;
+  using infos = msgs<nodeup, nodedown, claim_deadline, ack_deadline>;
+
+  global_server(node& n, global_registry::state* s) : node_(n), s_(*s), me_(n.name()) {}
+
+  void init() {
+    node_.monitor_nodes(self());
+    for (const auto& m : node_.nodes()) member_up(m.name);
+  }
+  void terminate(const exit_reason&) { node_.monitor_nodes(self(), false); }
+
+  // ---- requests from this node's processes (or otterctl) ----
+  noreply_t handle_call(const global_register& r, from& f) {
+    if (r.name.empty() || !r.holder) {
+      f.reply(error_reply(errc::badarg, "a global name needs a name and a Pid"));
+      return noreply;
+    }
+    if (r.policy > static_cast<std::uint8_t>(conflict_policy::notify)) {
+      f.reply(error_reply(errc::badarg, "unknown conflict policy " + std::to_string(r.policy)));
+      return noreply;
+    }
+    std::string holder_node = node_name_of(r.holder);
+    if (holder_node.empty()) {
+      f.reply(error_reply(errc::nodedown, "cannot register '" + r.name + "' to " +
+                                              to_string(r.holder) + ": its node is not connected"));
+      return noreply;
+    }
+    drop_if_dead_local(r.name);
+    const std::uint64_t txn = ++txn_;
+    claim& c = claims_[txn];
+    c.caller = std::move(f);
+    c.entry = global_entry{r.name, r.holder, std::move(holder_node), r.policy};
+    const auto timeout = std::chrono::milliseconds(std::max<std::int64_t>(r.timeout_ms, 1));
+    c.timer = send_after(timeout, self(), claim_deadline{txn});
+    send_claim(txn, c);
+    return noreply;
+  }
+
+  noreply_t handle_call(const global_unregister& r, from& f) {
+    auto held = lookup(r.name);
+    if (!held) {
+      f.reply(error_reply(errc::not_registered, "no name '" + r.name + "' is registered globally"));
+      return noreply;
+    }
+    remove_local(r.name, held->holder);
+    const std::uint64_t txn = ++txn_;
+    removal& c = removals_[txn];
+    c.caller = std::move(f);
+    c.name = r.name;
+    c.waiting = up_;
+    broadcast(greg_remove{txn, me_, r.name, held->holder});
+    c.timer = send_after(registry_defaults::ack_timeout, self(), ack_deadline{txn});
+    finish_removal(txn);
+    return noreply;
+  }
+
+  global_names handle_call(const global_list&, from&) {
+    global_names out;
+    {
+      std::shared_lock<std::shared_mutex> l(s_.mutex);
+      for (const auto& [name, e] : s_.names) out.entries.push_back(e);
+    }
+    std::sort(out.entries.begin(), out.entries.end(),
+              [](const global_entry& a, const global_entry& b) { return a.name < b.name; });
+    out.stats = stats_of(s_);
+    return out;
+  }
+
+  // ---- between registry servers ----
+  void handle_cast(const greg_claim& c) {
+    note_member(c.origin);
+    arbitrate(c.txn, c.origin, c.entry);
+  }
+
+  void handle_cast(const greg_commit& c) {
+    note_member(c.arbiter);
+    auto kept = apply(c.entry);
+    const bool refused = kept && *kept != c.entry.holder;
+    if (c.origin != me_) {
+      greg_ack ack{c.txn, me_, !refused, refused ? *kept : pid{}};
+      (void)cast(dest::at(global_server_name, c.origin), ack);
+      return;
+    }
+    // The arbiter's answer to our own claim: done once the listed members have acknowledged.
+    auto it = claims_.find(c.txn);
+    if (it == claims_.end()) return;  // timed out meanwhile
+    claim& cl = it->second;
+    cl.committed = true;
+    cl.waiting.clear();
+    for (const auto& n : c.waiting) {
+      if (n != me_ && up_.contains(n) && !cl.acked.contains(n)) cl.waiting.insert(n);
+    }
+    if (refused && !cl.refused_by) cl.refused_by = *kept;
+    finish_claim(c.txn);
+  }
+
+  void handle_cast(const greg_remove& r) {
+    note_member(r.origin);
+    remove_local(r.name, r.holder);
+    if (r.txn != 0) {
+      (void)cast(dest::at(global_server_name, r.origin), greg_ack{r.txn, me_, true, {}});
+    }
+  }
+
+  void handle_cast(const greg_ack& a) {
+    if (auto it = claims_.find(a.txn); it != claims_.end()) {
+      claim& cl = it->second;
+      cl.acked.insert(a.node);
+      cl.waiting.erase(a.node);
+      if (!a.ok && !cl.refused_by) cl.refused_by = a.holder;
+      finish_claim(a.txn);
+    } else if (auto rit = removals_.find(a.txn); rit != removals_.end()) {
+      rit->second.waiting.erase(a.node);
+      finish_removal(a.txn);
+    }  // else late: finished without it
+  }
+
+  void handle_cast(const greg_outcome& o) {  // the arbiter refused our claim
+    auto it = claims_.find(o.txn);
+    if (it == claims_.end()) return;
+    cancel_timer(it->second.timer);
+    it->second.caller.reply(o.reply);
+    claims_.erase(it);
+  }
+
+  void handle_cast(const greg_sync& s) {
+    note_member(s.node);
+    // Names of that node we hold but it no longer does are stale (missed removals).
+    std::vector<std::pair<std::string, pid>> stale;
+    {
+      std::set<std::string> listed;
+      for (const auto& e : s.entries) listed.insert(e.name);
+      std::shared_lock<std::shared_mutex> l(s_.mutex);
+      for (const auto& [name, e] : s_.names) {
+        if (e.node == s.node && !listed.contains(name)) stale.emplace_back(name, e.holder);
+      }
+    }
+    for (const auto& [name, holder] : stale) remove_local(name, holder);
+    for (const auto& e : s.entries) {
+      if (e.node == s.node) (void)apply(e);  // a node speaks for its own processes only
+    }
+    {
+      std::unique_lock<std::shared_mutex> l(s_.mutex);
+      s_.synced.insert(s.node);
+      s_.members_of[s.node] = s.members;
+    }
+    s_.synced_cv.notify_all();
+  }
+
+  // ---- membership ----
+  void handle_info(const nodeup& u) { member_up(u.node); }
+
+  void handle_info(const nodedown& d) {
+    up_.erase(d.node);
+    {
+      std::unique_lock<std::shared_mutex> l(s_.mutex);
+      s_.synced.erase(d.node);
+      s_.members_of.erase(d.node);
+    }
+    std::vector<std::pair<std::string, pid>> gone;
+    {
+      std::shared_lock<std::shared_mutex> l(s_.mutex);
+      for (const auto& [name, e] : s_.names) {
+        if (e.node == d.node) gone.emplace_back(name, e.holder);
+      }
+    }
+    for (const auto& [name, holder] : gone) remove_local(name, holder);
+    if (!gone.empty()) {
+      spdlog::info("otter: global: {} name(s) of node {} removed ({})", gone.size(), d.node,
+                   d.reason);
+    }
+    std::vector<std::uint64_t> txns;
+    for (auto& [txn, c] : removals_) {
+      if (c.waiting.erase(d.node) > 0) txns.push_back(txn);
+    }
+    for (auto txn : txns) finish_removal(txn);
+    txns.clear();
+    for (auto& [txn, c] : claims_) txns.push_back(txn);
+    for (auto txn : txns) {
+      auto it = claims_.find(txn);
+      if (it == claims_.end()) continue;
+      claim& c = it->second;
+      if (c.arbiter == d.node && !c.committed) {
+        spdlog::info("otter: global: arbiter {} of '{}' went down; asking the next one", d.node,
+                     c.entry.name);
+        send_claim(txn, c);
+      } else if (c.waiting.erase(d.node) > 0) {
+        finish_claim(txn);
+      }
+    }
+  }
+
+  void handle_info(const claim_deadline& t) {
+    auto it = claims_.find(t.txn);
+    if (it == claims_.end()) return;
+    claim& c = it->second;
+    if (c.committed) {
+      // Committed, but a member stays silent: it is about to be declared down. The name is
+      // ours everywhere else.
+      spdlog::warn("otter: global: no acknowledgement from {} member(s) for '{}'; going on",
+                   c.waiting.size(), c.entry.name);
+      c.waiting.clear();
+      finish_claim(t.txn);
+      return;
+    }
+    c.caller.reply(error_reply(errc::timeout, "registering '" + c.entry.name +
+                                                  "' timed out: its arbiter " + c.arbiter +
+                                                  " did not answer"));
+    claims_.erase(it);
+  }
+
+  void handle_info(const ack_deadline& t) {
+    auto it = removals_.find(t.txn);
+    if (it == removals_.end()) return;
+    spdlog::warn("otter: global: no acknowledgement from {} member(s) for removing '{}'; going on",
+                 it->second.waiting.size(), it->second.name);
+    it->second.waiting.clear();
+    finish_removal(t.txn);
+  }
+
+  void handle_info(const down& d) {
+    auto it = local_.find(d.who);
+    if (it == local_.end() || it->second.ref != d.ref) return;
+    const std::vector<std::string> names = it->second.names;
+    for (const auto& name : names) {
+      remove_local(name, d.who);
+      broadcast(greg_remove{0, me_, name, d.who});
+    }
+  }
+
+ private:
+  struct claim {  // a registration this node asked for
+    from caller;
+    global_entry entry;
+    std::string arbiter;
+    bool committed = false;         // the arbiter's commit arrived
+    std::set<std::string> waiting;  // members whose acknowledgement is still due
+    std::set<std::string> acked;    // acknowledgements (they may beat the commit)
+    std::optional<pid> refused_by;  // a member knew another holder
+    std::uint64_t timer = 0;
+  };
+  struct removal {  // an unregistration waiting for acknowledgements
+    from caller;
+    std::string name;
+    std::set<std::string> waiting;
+    std::uint64_t timer = 0;
+  };
+  struct holder_state {  // a local process holding names
+    monitor_ref ref = 0;
+    std::vector<std::string> names;
+  };
+
+  static registry_stats stats_of(global_registry::state& s) {
+    registry_stats st;
+    {
+      std::shared_lock<std::shared_mutex> l(s.mutex);
+      st.names = s.names.size();
+    }
+    st.registered = s.registered.load(std::memory_order_relaxed);
+    st.unregistered = s.unregistered.load(std::memory_order_relaxed);
+    st.conflicts = s.conflicts.load(std::memory_order_relaxed);
+    return st;
+  }
+
+  std::string node_name_of(const pid& p) {
+    if (p.node == node_id_of(me_)) return me_;
+    for (const auto& n : up_) {
+      if (node_id_of(n) == p.node) return n;
+    }
+    for (const auto& n : node_.nodes()) {
+      if (node_id_of(n.name) == p.node) return n.name;
+    }
+    return {};
+  }
+
+  void member_up(const std::string& name) {
+    bool visible = false;
+    for (const auto& m : node_.nodes()) visible = visible || m.name == name;
+    if (!visible) return;
+    up_.insert(name);
+    greg_sync s{me_, {}, {up_.begin(), up_.end()}};
+    {
+      std::shared_lock<std::shared_mutex> l(s_.mutex);
+      for (const auto& [n, e] : s_.names) {
+        if (e.node == me_) s.entries.push_back(e);
+      }
+    }
+    (void)cast(dest::at(global_server_name, name), std::move(s));
+  }
+
+  void note_member(const std::string& name) {
+    if (name != me_) up_.insert(name);
+  }
+
+  std::string arbiter_of(const std::string& name) const {
+    const std::uint64_t h = node_id_of(name);
+    std::string best = me_;
+    std::uint64_t best_score = mix(h ^ node_id_of(me_));
+    for (const auto& n : up_) {
+      const std::uint64_t score = mix(h ^ node_id_of(n));
+      if (score > best_score || (score == best_score && n < best)) {
+        best = n;
+        best_score = score;
+      }
+    }
+    return best;
+  }
+
+  // `c` may be answered (and erased) before this returns.
+  void send_claim(std::uint64_t txn, claim& c) {
+    c.arbiter = arbiter_of(c.entry.name);
+    const global_entry entry = c.entry;
+    if (c.arbiter == me_) {
+      arbitrate(txn, me_, entry);
+    } else {
+      (void)cast(dest::at(global_server_name, c.arbiter), greg_claim{txn, me_, entry});
+    }
+  }
+
+  template <class M>
+  void broadcast(const M& m) {
+    for (const auto& n : up_) (void)cast(dest::at(global_server_name, n), m);
+  }
+
+  // As arbiter: the one place where registrations of `entry.name` are decided. A refusal goes
+  // back to the registrant at once; an acceptance is committed to every member, the
+  // registrant included, and the members acknowledge to the registrant directly.
+  void arbitrate(std::uint64_t origin_txn, const std::string& origin, const global_entry& entry) {
+    drop_if_dead_local(entry.name);
+    if (auto held = lookup(entry.name); held && held->holder != entry.holder) {
+      greg_outcome o{origin_txn, error_reply(errc::already_registered,
+                                             "name '" + entry.name + "' is already registered to " +
+                                                 to_string(held->holder) + " on " + held->node,
+                                             held->holder)};
+      if (origin == me_) {
+        handle_cast(o);
+      } else {
+        (void)cast(dest::at(global_server_name, origin), std::move(o));
+      }
+      return;
+    }
+    (void)apply(entry);
+    greg_commit c{origin_txn, origin, me_, entry, {}};
+    for (const auto& n : up_) {
+      if (n != origin) c.waiting.push_back(n);
+    }
+    broadcast(c);
+    if (origin == me_) handle_cast(c);
+  }
+
+  void finish_claim(std::uint64_t txn) {
+    auto it = claims_.find(txn);
+    if (it == claims_.end() || !it->second.committed || !it->second.waiting.empty()) return;
+    claim c = std::move(it->second);
+    claims_.erase(it);
+    cancel_timer(c.timer);
+    if (c.refused_by) {
+      // A member knew of another holder (membership was changing): undo everywhere.
+      remove_local(c.entry.name, c.entry.holder);
+      broadcast(greg_remove{0, me_, c.entry.name, c.entry.holder});
+      c.caller.reply(error_reply(
+          errc::already_registered,
+          "name '" + c.entry.name + "' is already registered to " + to_string(*c.refused_by),
+          *c.refused_by));
+      return;
+    }
+    c.caller.reply(ok_reply_of());
+  }
+
+  void finish_removal(std::uint64_t txn) {
+    auto it = removals_.find(txn);
+    if (it == removals_.end() || !it->second.waiting.empty()) return;
+    removal r = std::move(it->second);
+    removals_.erase(it);
+    cancel_timer(r.timer);
+    r.caller.reply(ok_reply_of());
+  }
+
+  std::optional<global_entry> lookup(const std::string& name) const {
+    std::shared_lock<std::shared_mutex> l(s_.mutex);
+    auto it = s_.names.find(name);
+    if (it == s_.names.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // A name held by a process of this node that has exited, whose DOWN is still on its way:
+  // free it now (everywhere), so a restarted server can take it over at once.
+  void drop_if_dead_local(const std::string& name) {
+    auto held = lookup(name);
+    if (!held || held->holder.node != this_runtime().node_id()) return;
+    if (this_runtime().alive(held->holder)) return;
+    remove_local(name, held->holder);
+    broadcast(greg_remove{0, me_, name, held->holder});
+  }
+
+  // Records `e`, resolving a conflict with another holder. Returns the holder that keeps the
+  // name (nullopt when there was none before).
+  std::optional<pid> apply(const global_entry& e) {
+    auto held = lookup(e.name);
+    if (held && held->holder == e.holder) return e.holder;
+    if (held) {
+      s_.conflicts.fetch_add(1, std::memory_order_relaxed);
+      const bool incoming_wins = keeps_name(e, *held);
+      const global_entry& winner = incoming_wins ? e : *held;
+      const global_entry& loser = incoming_wins ? *held : e;
+      spdlog::warn("otter: global: name conflict on '{}': {} on {} keeps it, {} on {} loses it",
+                   e.name, to_string(winner.holder), winner.node, to_string(loser.holder),
+                   loser.node);
+      notify_loser(loser, winner.holder);
+      if (!incoming_wins) return held->holder;
+      remove_local(held->name, held->holder);
+    }
+    {
+      std::unique_lock<std::shared_mutex> l(s_.mutex);
+      s_.names[e.name] = e;
+    }
+    s_.registered.fetch_add(1, std::memory_order_relaxed);
+    if (e.holder.node == this_runtime().node_id()) {
+      auto [it, fresh] = local_.try_emplace(e.holder);
+      if (fresh) it->second.ref = monitor(e.holder);
+      it->second.names.push_back(e.name);
+    }
+    return std::nullopt;
+  }
+
+  void notify_loser(const global_entry& loser, const pid& winner) {
+    if (loser.holder.node != this_runtime().node_id()) return;  // its own node tells it
+    (void)send(loser.holder, name_conflict{loser.name, winner});
+    if (loser.policy == static_cast<std::uint8_t>(conflict_policy::exit)) {
+      otter::exit(loser.holder, exit_reason("name_conflict"));
+    }
+  }
+
+  // Forgets `name` if `holder` has it (idempotent).
+  void remove_local(const std::string& name, const pid& holder) {
+    {
+      std::unique_lock<std::shared_mutex> l(s_.mutex);
+      auto it = s_.names.find(name);
+      if (it == s_.names.end() || it->second.holder != holder) return;
+      s_.names.erase(it);
+    }
+    s_.unregistered.fetch_add(1, std::memory_order_relaxed);
+    auto it = local_.find(holder);
+    if (it == local_.end()) return;
+    auto& names = it->second.names;
+    names.erase(std::remove(names.begin(), names.end(), name), names.end());
+    if (names.empty()) {
+      demonitor(it->second.ref);
+      local_.erase(it);
+    }
+  }
+
+  node& node_;
+  global_registry::state& s_;
+  const std::string me_;
+  std::set<std::string> up_;  // connected visible members
+  std::uint64_t txn_ = 0;
+  std::map<std::uint64_t, claim> claims_;      // by our txn
+  std::map<std::uint64_t, removal> removals_;  // by our txn
+  std::unordered_map<pid, holder_state> local_;
+};
+
+}  // namespace registry_detail
+
+global_registry::global_registry(node& n) : node_(&n), s_(std::make_unique<state>()) {}
+global_registry::~global_registry() = default;
+
+result<std::shared_ptr<global_registry>> global_registry::start(node& n) {
+  if (global_registry::of(n.rt()) != nullptr) {
+    return error{errc::already_registered, "the global registry already runs on " + n.name()};
+  }
+  std::shared_ptr<global_registry> g(new global_registry(n));
+  start_options so;
+  so.name = global_server_name;
+  auto p = n.rt().start_with<registry_detail::global_server>(so, n, g->s_.get());
+  if (!p) return p.err();
+  n.keep(g);
+  n.rt().set_name_resolver(g.get());
+  return g;
+}
+
+global_registry* global_registry::of(runtime& rt) noexcept {
+  return dynamic_cast<global_registry*>(rt.get_name_resolver());
+}
+
+std::optional<pid> global_registry::whereis(std::string_view name) const {
+  std::shared_lock<std::shared_mutex> l(s_->mutex);
+  auto it = s_->names.find(name);
+  if (it == s_->names.end()) return std::nullopt;
+  return it->second.holder;
+}
+
+std::vector<global_entry> global_registry::registered() const {
+  std::vector<global_entry> out;
+  {
+    std::shared_lock<std::shared_mutex> l(s_->mutex);
+    out.reserve(s_->names.size());
+    for (const auto& [name, e] : s_->names) out.push_back(e);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const global_entry& a, const global_entry& b) { return a.name < b.name; });
+  return out;
+}
+
+registry_stats global_registry::stats() const {
+  registry_stats st;
+  {
+    std::shared_lock<std::shared_mutex> l(s_->mutex);
+    st.names = s_->names.size();
+  }
+  st.registered = s_->registered.load(std::memory_order_relaxed);
+  st.unregistered = s_->unregistered.load(std::memory_order_relaxed);
+  st.conflicts = s_->conflicts.load(std::memory_order_relaxed);
+  return st;
+}
+
+bool global_registry::wait_synced(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::shared_lock<std::shared_mutex> l(s_->mutex);
+  for (;;) {
+    bool all = true;
+    for (const auto& m : node_->nodes()) all = all && s_->synced.contains(m.name);
+    for (const auto& [peer, members] : s_->members_of) {
+      for (const auto& m : members) all = all && (m == node_->name() || s_->synced.contains(m));
+    }
+    if (all) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    // Re-checked at least every 10 ms: membership changes do not signal this variable.
+    s_->synced_cv.wait_for(l, std::chrono::milliseconds(10));
+  }
+}
+
+namespace {
+result<void> to_result(result<global_reply> r) {
+  if (!r) return r.err();
+  if (r->ok) return ok();
+  error e{static_cast<errc>(r->code), r->message};
+  e.holder = r->holder;
+  return e;
+}
+global_registry& registry_of(runtime& rt) {
+  global_registry* g = global_registry::of(rt);
+  if (g == nullptr) throw std::logic_error("the global registry does not run on this node");
+  return *g;
+}
+}  // namespace
+
+task<result<void>> register_global(std::string name, pid holder, register_options o) {
+  global_register req{std::move(name), holder, static_cast<std::uint8_t>(o.on_conflict),
+                      o.timeout.count()};
+  const dest server = global_server_name;
+  co_return to_result(
+      co_await call<global_reply>(server, std::move(req), o.timeout + std::chrono::seconds(1)));
+}
+
+// The requests are locals, not temporaries inside the co_await expression: g++ 12 destroys
+// such temporaries twice (GCC bug 100611).
+task<result<void>> unregister_global(std::string name, std::chrono::milliseconds timeout) {
+  global_unregister req{std::move(name), timeout.count()};
+  const dest server = global_server_name;
+  co_return to_result(
+      co_await call<global_reply>(server, std::move(req), timeout + std::chrono::seconds(1)));
+}
+
+result<void> register_global(scoped_process& self, std::string name, pid holder,
+                             register_options o) {
+  global_register req{std::move(name), holder, static_cast<std::uint8_t>(o.on_conflict),
+                      o.timeout.count()};
+  return to_result(self.call<global_reply>(global_server_name, std::move(req),
+                                           o.timeout + std::chrono::seconds(1)));
+}
+
+result<void> unregister_global(scoped_process& self, std::string name,
+                               std::chrono::milliseconds timeout) {
+  return to_result(self.call<global_reply>(global_server_name,
+                                           global_unregister{std::move(name), timeout.count()},
+                                           timeout + std::chrono::seconds(1)));
+}
+
+std::optional<pid> whereis_global(runtime& rt, std::string_view name) {
+  return registry_of(rt).whereis(name);
+}
+
+std::optional<pid> whereis_global(std::string_view name) {
+  return registry_of(this_runtime()).whereis(name);
+}
+
+std::vector<global_entry> registered_global(runtime& rt) {
+  return registry_of(rt).registered();
+}
+
+}  // namespace otter
