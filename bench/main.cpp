@@ -19,7 +19,8 @@ std::uint64_t resident_bytes() {
 
 int main(int argc, char** argv) {
   const std::string usage =
-      "usage: otter-bench GROUP [FILTER]   (groups: core, net; FILTER selects figures by name)\n";
+      "usage: otter-bench GROUP [FILTER]   (groups: core, net, supervisor; FILTER selects figures "
+      "by name)\n";
   if (argc >= 2 && std::strcmp(argv[1], "net-peer") == 0)
     return otter_bench::run_net_peer(argc, argv);
   if (argc >= 2 &&
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
   const std::string_view only = argc == 3 ? argv[2] : "";
   if (group == "core") return otter_bench::run_core(only);
   if (group == "net") return otter_bench::run_net(only);
+  if (group == "supervisor") return otter_bench::run_supervisor(only);
   if (group == "-h" || group == "--help") {
     std::fputs(usage.c_str(), stdout);
     return 0;
