@@ -96,8 +96,7 @@ TEST_CASE(
       "start a",         "start b",         "start c",
       "start d",                                                // initial start, in order
       "stop d shutdown", "stop c shutdown", "stop a shutdown",  // bystanders, reverse order
-      "start a",         "start b",         "start c",
-      "start d"};  // restart, in order
+      "start a",         "start b",         "start c",         "start d"};  // restart, in order
   std::vector<std::string> got;
   for (auto& e : fx.log->snapshot()) {
     if (e.rfind("stop b", 0) != 0) got.push_back(e);  // b's own crash log is not ordered
@@ -415,4 +414,72 @@ TEST_CASE("otter::stop on a supervisor tells its children to shut down") {
   auto stops = fx.log->with_prefix("stop");
   std::sort(stops.begin(), stops.end());
   CHECK(stops == std::vector<std::string>{"stop a shutdown", "stop b shutdown"});
+}
+
+namespace sup_test {
+
+struct build_tree {
+  MSGPACK_DEFINE();
+};
+OTTER_MESSAGE(build_tree);
+struct tree_report {
+  std::vector<std::string> steps;
+  otter::pid sup;
+  MSGPACK_DEFINE(steps, sup);
+};
+OTTER_MESSAGE(tree_report);
+
+// Starts a supervisor linked to itself and drives it with awaited calls, from a handler.
+class tree_builder : public otter::gen_server<tree_builder> {
+ public:
+  using calls = otter::msgs<build_tree>;
+  explicit tree_builder(fixture* fx) : fx_(fx) {}
+
+  otter::task<tree_report> handle_call(const build_tree&, otter::from&) {
+    tree_report out;
+    auto s = sup::start_link({}, {fx_->spec("a")});
+    if (!s) throw std::runtime_error(s.err().message);
+    out.sup = *s;
+    auto b = co_await sup::start_child(*s, fx_->spec("b"));
+    out.steps.push_back(b ? "started b" : "start_child failed: " + b.err().message);
+    auto again = co_await sup::start_child(*s, fx_->spec("b"));
+    out.steps.push_back(std::string("again: ") + std::string(otter::to_string(again.code())));
+    auto t = co_await sup::terminate_child(*s, "a");
+    out.steps.push_back(t ? "terminated a" : "terminate_child failed");
+    auto rows = co_await sup::which_children(*s);
+    for (auto& r : *rows) {
+      out.steps.push_back(r.id + " " + std::string(otter::to_string(r.status)));
+    }
+    auto n = co_await sup::count_children(*s);
+    out.steps.push_back("active " + std::to_string(n->active));
+    auto d = co_await sup::delete_child(*s, "a");
+    out.steps.push_back(d ? "deleted a" : "delete_child failed");
+    co_return out;
+  }
+
+ private:
+  fixture* fx_;
+};
+
+}  // namespace sup_test
+
+TEST_CASE(
+    "supervisor operations can be awaited inside a handler, and start_link links the "
+    "supervisor to its caller") {
+  otter::runtime rt(two_workers());
+  otter::scoped_process me(rt);
+  fixture fx;
+  auto builder = rt.start<tree_builder>(&fx);
+  REQUIRE(builder);
+  auto r = me.call<tree_report>(*builder, build_tree{}, 20s);
+  REQUIRE(r);
+  CHECK(r->steps == std::vector<std::string>{"started b", "again: already_started", "terminated a",
+                                             "a undefined", "b running", "active 1", "deleted a"});
+  // The builder's exit takes the supervisor down (it is its parent), and b with it.
+  const auto b = pid_of(me, r->sup, "b");
+  const auto sref = me.monitor(r->sup);
+  const auto bref = me.monitor(b);
+  REQUIRE(me.stop(*builder, otter::exit_reason("builder_done")));
+  CHECK(wait_down(me, sref) == "builder_done");
+  CHECK(wait_down(me, bref) == "shutdown");
 }
