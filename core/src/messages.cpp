@@ -19,6 +19,12 @@ std::string_view to_string(errc code) noexcept {
     case errc::no_process_context: return "no_process_context";
     case errc::shutting_down: return "shutting_down";
     case errc::mailbox_full: return "mailbox_full";
+    case errc::not_found: return "not_found";
+    case errc::already_started: return "already_started";
+    case errc::already_present: return "already_present";
+    case errc::running: return "running";
+    case errc::restarting: return "restarting";
+    case errc::max_children: return "max_children";
   }
   return "unknown_error";
 }

@@ -41,7 +41,7 @@ bool is_process_kind(kind k) noexcept {
 }
 
 errc errc_from_string(std::string_view s) noexcept {
-  for (int c = static_cast<int>(errc::timeout); c <= static_cast<int>(errc::mailbox_full); ++c) {
+  for (int c = static_cast<int>(errc::timeout); c <= static_cast<int>(errc_last); ++c) {
     if (to_string(static_cast<errc>(c)) == s) return static_cast<errc>(c);
   }
   return errc::badarg;

@@ -98,7 +98,8 @@ global_reply error_reply(errc code, std::string message, pid holder = {}) {
 class global_server : public gen_server<global_server> {
  public:
   using calls = msgs<global_register, global_unregister, global_list>;
-  using casts = msgs<greg_claim, greg_commit, greg_remove, greg_ack, greg_outcome, greg_sync>;
+  using casts = msgs<global_register, greg_claim, greg_commit, greg_remove, greg_ack, greg_outcome,
+                     greg_sync>;
   using infos = msgs<nodeup, nodedown, claim_deadline, ack_deadline>;
 
   global_server(node& n, global_registry::state* s) : node_(n), s_(*s), me_(n.name()) {}
@@ -111,29 +112,46 @@ class global_server : public gen_server<global_server> {
 
   // ---- requests from this node's processes (or otterctl) ----
   noreply_t handle_call(const global_register& r, from& f) {
+    start_claim(r, std::move(f));
+    return noreply;
+  }
+  // The same as a cast, for a supervisor registering the child it just started (it cannot
+  // wait): a refused registration ends the holder with reason already_registered.
+  void handle_cast(const global_register& r) { start_claim(r, from{}); }
+
+  void start_claim(const global_register& r, from f) {
+    const bool async = !f.valid();
+    auto refuse = [&](global_reply reply) {
+      if (async) {
+        spdlog::warn("otter: global: cannot register '{}' to {}: {}", r.name, to_string(r.holder),
+                     reply.message);
+        if (r.holder) otter::exit(r.holder, exit_reason("already_registered"));
+      }
+      f.reply(std::move(reply));
+    };
     if (r.name.empty() || !r.holder) {
-      f.reply(error_reply(errc::badarg, "a global name needs a name and a Pid"));
-      return noreply;
+      refuse(error_reply(errc::badarg, "a global name needs a name and a Pid"));
+      return;
     }
     if (r.policy > static_cast<std::uint8_t>(conflict_policy::notify)) {
-      f.reply(error_reply(errc::badarg, "unknown conflict policy " + std::to_string(r.policy)));
-      return noreply;
+      refuse(error_reply(errc::badarg, "unknown conflict policy " + std::to_string(r.policy)));
+      return;
     }
     std::string holder_node = node_name_of(r.holder);
     if (holder_node.empty()) {
-      f.reply(error_reply(errc::nodedown, "cannot register '" + r.name + "' to " +
-                                              to_string(r.holder) + ": its node is not connected"));
-      return noreply;
+      refuse(error_reply(errc::nodedown, "cannot register '" + r.name + "' to " +
+                                             to_string(r.holder) + ": its node is not connected"));
+      return;
     }
     drop_if_dead_local(r.name);
     const std::uint64_t txn = ++txn_;
     claim& c = claims_[txn];
+    c.async = async;
     c.caller = std::move(f);
     c.entry = global_entry{r.name, r.holder, std::move(holder_node), r.policy};
     const auto timeout = std::chrono::milliseconds(std::max<std::int64_t>(r.timeout_ms, 1));
     c.timer = send_after(timeout, self(), claim_deadline{txn});
     send_claim(txn, c);
-    return noreply;
   }
 
   noreply_t handle_call(const global_unregister& r, from& f) {
@@ -219,7 +237,7 @@ class global_server : public gen_server<global_server> {
     auto it = claims_.find(o.txn);
     if (it == claims_.end()) return;
     cancel_timer(it->second.timer);
-    it->second.caller.reply(o.reply);
+    answer(it->second, o.reply);
     claims_.erase(it);
   }
 
@@ -303,9 +321,9 @@ class global_server : public gen_server<global_server> {
       finish_claim(t.txn);
       return;
     }
-    c.caller.reply(error_reply(errc::timeout, "registering '" + c.entry.name +
-                                                  "' timed out: its arbiter " + c.arbiter +
-                                                  " did not answer"));
+    answer(c,
+           error_reply(errc::timeout, "registering '" + c.entry.name + "' timed out: its arbiter " +
+                                          c.arbiter + " did not answer"));
     claims_.erase(it);
   }
 
@@ -338,6 +356,7 @@ class global_server : public gen_server<global_server> {
     std::set<std::string> acked;    // acknowledgements (they may beat the commit)
     std::optional<pid> refused_by;  // a member knew another holder
     std::uint64_t timer = 0;
+    bool async = false;  // cast by a supervisor: a refusal ends the holder
   };
   struct removal {  // an unregistration waiting for acknowledgements
     from caller;
@@ -458,13 +477,22 @@ class global_server : public gen_server<global_server> {
       // A member knew of another holder (membership was changing): undo everywhere.
       remove_local(c.entry.name, c.entry.holder);
       broadcast(greg_remove{0, me_, c.entry.name, c.entry.holder});
-      c.caller.reply(error_reply(
-          errc::already_registered,
-          "name '" + c.entry.name + "' is already registered to " + to_string(*c.refused_by),
-          *c.refused_by));
+      answer(c, error_reply(errc::already_registered,
+                            "name '" + c.entry.name + "' is already registered to " +
+                                to_string(*c.refused_by),
+                            *c.refused_by));
       return;
     }
-    c.caller.reply(ok_reply_of());
+    answer(c, ok_reply_of());
+  }
+
+  void answer(claim& c, global_reply reply) {
+    if (c.async && !reply.ok) {
+      spdlog::warn("otter: global: cannot register '{}' to {}: {}", c.entry.name,
+                   to_string(c.entry.holder), reply.message);
+      otter::exit(c.entry.holder, exit_reason("already_registered"));
+    }
+    c.caller.reply(std::move(reply));
   }
 
   void finish_removal(std::uint64_t txn) {

@@ -270,3 +270,45 @@ TEST_CASE("after a partition heals, one registration of a name survives and the 
   REQUIRE(names);
   CHECK(names->stats.conflicts >= 2);
 }
+
+TEST_CASE("a supervised child with a global name is called by name across a crash and restart") {
+  scratch s;
+  auto me = global_node("gs-t", s);
+  auto a = spawn_node("gs-a", s, {"--global", "--seed", me->endpoint(), "--sup-name", "sup-svc"});
+  REQUIRE(me->wait_for_nodes(1, 20s));
+  otter::scoped_process p(me->rt());
+  REQUIRE(eventually([&] { return otter::whereis_global(me->rt(), "sup-svc").has_value(); }));
+  const otter::pid first = *otter::whereis_global(me->rt(), "sup-svc");
+  auto hello = p.call<pong>("sup-svc", ping{1});
+  REQUIRE(hello);
+  CHECK(hello->node == "gs-a");
+  REQUIRE(p.cast(first, crash{"let it crash"}));
+  // Call by name until the restarted child answers: every failure is a clear error, never a
+  // hang past the call's timeout.
+  int answered_by_new = 0, failures = 0;
+  bool unexpected = false;
+  std::string unexpected_error;
+  REQUIRE(eventually(
+      [&] {
+        auto r = p.call<pong>("sup-svc", ping{2}, 2s);
+        if (r) {
+          auto holder = otter::whereis_global(me->rt(), "sup-svc");
+          if (holder && *holder != first) ++answered_by_new;
+          return answered_by_new > 0;
+        }
+        ++failures;
+        if (r.code() != errc::noproc && r.code() != errc::exited) {
+          unexpected = true;
+          unexpected_error = r.err().message;
+        }
+        return false;
+      },
+      20s));
+  CHECK_FALSE(unexpected);
+  INFO(unexpected_error);
+  CHECK(*otter::whereis_global(me->rt(), "sup-svc") != first);
+  // A clean stop of the node (SIGTERM) stops its tree and releases the name everywhere.
+  a->proc->signal(SIGTERM);
+  CHECK(a->proc->wait_exit() == 0);
+  CHECK(eventually([&] { return !otter::whereis_global(me->rt(), "sup-svc"); }));
+}

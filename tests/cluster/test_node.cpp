@@ -2,7 +2,10 @@
 // "READY <endpoint> <creation> <probe pid>" on stdout, and runs until SIGTERM or stdin closes.
 //
 //   test_node NAME SECRET_FILE [--listen EP] [--seed EP]... [--insecure] [--global]
-// With --global it runs the global registry and is ready once it has every member's names.
+//             [--sup-name NAME]
+// With --global it is started with otter::start_node (global registry, root supervisor) and
+// is ready once it has every member's names. --sup-name puts a probe registered globally as
+// NAME under the root supervisor.
 //
 // Commands on stdin (one per line; the answer is one line on stdout), for tests that cannot
 // reach the node through the cluster (a partition):
@@ -18,6 +21,8 @@
 #include <sstream>
 #include <thread>
 
+#include <otter/otter.hpp>
+
 #include "probe.hpp"
 
 int main(int argc, char** argv) {
@@ -30,6 +35,7 @@ int main(int argc, char** argv) {
   o.secret_file = argv[2];
   o.workers = 2;
   bool global = false;
+  std::string sup_name;
   for (int i = 3; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--listen" && i + 1 < argc) {
@@ -40,6 +46,8 @@ int main(int argc, char** argv) {
       o.insecure = true;
     } else if (a == "--global") {
       global = true;
+    } else if (a == "--sup-name" && i + 1 < argc) {
+      sup_name = argv[++i];
     } else {
       std::fprintf(stderr, "test_node: unknown argument %s\n", a.c_str());
       return 2;
@@ -51,17 +59,23 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);  // workers inherit the mask; main waits below
 
-  auto n = otter::node::start(o);
+  auto n = global ? otter::start_node(o) : otter::node::start(o);
   if (!n) {
     std::fprintf(stderr, "test_node: %s\n", n.err().message.c_str());
     return 1;
   }
   if (global) {
-    auto g = otter::global_registry::start(**n);
-    if (!g) return 1;
     // Ready means: the seeds' members are connected and their names are here.
     if (!o.seeds.empty() && !(*n)->wait_for_nodes(1, std::chrono::seconds(20))) return 1;
-    if (!(*g)->wait_synced(std::chrono::seconds(20))) return 1;
+    if (!otter::global_registry::of((*n)->rt())->wait_synced(std::chrono::seconds(20))) return 1;
+  }
+  if (!sup_name.empty()) {
+    // A probe under the root supervisor, registered globally as sup_name on every start.
+    otter::scoped_process me((*n)->rt());
+    auto spec = otter::worker<cluster_test::probe>("svc", o.name);
+    spec.global_name = sup_name;
+    auto root = otter::root_supervisor((*n)->rt());
+    if (!root || !otter::supervisor::start_child(me, *root, spec)) return 1;
   }
   otter::start_options so;
   so.name = "probe";

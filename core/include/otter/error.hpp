@@ -31,7 +31,16 @@ enum class errc : std::uint8_t {
   no_process_context,  // an operation that needs a calling process was used outside one
   shutting_down,       // the runtime is stopping
   mailbox_full,        // the target's mailbox limit was reached
+  // Supervisor operations (OTP's supervisor error atoms):
+  not_found,        // no child with that id (or Pid) under the supervisor
+  already_started,  // a child with that id is running; the message names its Pid
+  already_present,  // a child spec with that id exists but is not running
+  running,          // the child must be terminated first (restart_child, delete_child)
+  restarting,       // the child is between a failed restart and the next attempt
+  max_children,     // the dynamic supervisor has as many children as it may
 };
+// The highest code (decoders accept 1..errc_last).
+inline constexpr errc errc_last = errc::max_children;
 
 std::string_view to_string(errc code) noexcept;
 

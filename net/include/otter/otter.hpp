@@ -1,8 +1,0 @@
-// otter: Erlang/OTP's process model for C++. One header for applications.
-#pragma once
-
-#include "otter/core.hpp"
-#include "otter/global.hpp"
-#include "otter/node.hpp"
-#include "otter/secret.hpp"
-#include "otter/spawn.hpp"
