@@ -1,5 +1,7 @@
 #include "otter/process.hpp"
 
+#include <malloc.h>
+
 #include <exception>
 #include <string>
 
@@ -303,7 +305,12 @@ void process::dispatch(envelope_ptr e) {
       begin_exit(std::move(r->reason), true);
       return;
     }
-    ++handled_;
+    handled_.store(handled_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    detail::scheduler::note_dispatch(e->kind == sig::call);
+    if (e->kind == sig::call && e->type_name() == message_traits<sys_get_status>::name) {
+      answer_status(*e);  // a system message, answered by the runtime (OTP's sys)
+      return;
+    }
     handle_envelope(std::move(e));
   } catch (...) {
     begin_exit(reason_of(std::current_exception()), true);
@@ -402,6 +409,35 @@ void process::exit_now() {
     rel_.reset();
   }
   detail::tl_exit_reason = saved;
+}
+
+process_row process::row() const {
+  process_row r;
+  r.id = pid_;
+  r.behaviour = std::string(behaviour());
+  r.mailbox = inbox_.length();
+  r.handled = messages_handled();
+  r.dropped = messages_dropped();
+  // The allocation of the whole (derived) object, plus a typical envelope per queued message.
+  r.memory_bytes = ::malloc_usable_size(const_cast<void*>(dynamic_cast<const void*>(this))) +
+                   std::uint64_t{r.mailbox} * 64;
+  r.status = inbox_.closed() ? "exiting" : inbox_.idle() ? "waiting" : "running";
+  r.parent = parent_;
+  if (rt_ != nullptr) r.name = rt_->name_of(pid_);
+  return r;
+}
+
+void process::answer_status(const detail::envelope& e) {
+  process_info info;
+  info.row = row();
+  info.row.status = "running";  // it is answering
+  info.trap_exit = trap_exit_;
+  if (rel_) {
+    info.links.assign(rel_->links.begin(), rel_->links.end());
+    for (const auto& [ref, target] : rel_->monitors) info.monitors.push_back(target);
+    for (const auto& [ref, who] : rel_->monitored_by) info.monitored_by.push_back(who);
+  }
+  from(rt_, e.from, e.ref).reply(std::move(info));
 }
 
 void process::discard() noexcept {

@@ -47,6 +47,8 @@ struct runtime::impl {
   std::atomic<std::uint64_t> spawned{0};
   std::atomic<std::uint64_t> exited{0};
   std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> restarts{0};
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 
   std::unique_ptr<detail::scheduler> sched;
   std::unique_ptr<detail::timer_service> timers;
@@ -364,21 +366,42 @@ std::size_t runtime::process_count() const {
   return impl_->table.size();
 }
 
-std::vector<pid> runtime::processes() const {
-  std::vector<pid> out;
-  impl_->table.for_each([&](std::uint64_t id, process* p) {
-    if (!runtime_access::closed(*p)) out.push_back(pid{impl_->node_id, id, impl_->creation});
-  });
-  return out;
-}
-
 runtime_stats runtime::stats() const {
   runtime_stats s;
   s.processes = impl_->table.size();
   s.spawned = impl_->spawned.load(std::memory_order_relaxed);
   s.exited = impl_->exited.load(std::memory_order_relaxed);
   s.messages_dropped = impl_->dropped.load(std::memory_order_relaxed);
+  impl_->sched->dispatch_counts(s.messages_handled, s.calls_handled);
+  s.restarts = impl_->restarts.load(std::memory_order_relaxed);
+  s.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - impl_->started)
+                    .count();
   return s;
+}
+
+void runtime::count_restart() noexcept {
+  impl_->restarts.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::string runtime::name_of(const pid& p) const {
+  if (p.node != impl_->node_id) return {};
+  std::lock_guard<std::mutex> l(impl_->names_mutex);
+  auto [b, e] = impl_->names_of.equal_range(p.id);
+  for (auto it = b; it != e; ++it) {
+    auto n = impl_->names.find(it->second);
+    if (n != impl_->names.end() && n->second == p) return it->second;
+  }
+  return {};
+}
+
+std::vector<process_row> runtime::processes() const {
+  std::vector<process_row> rows;
+  rows.reserve(impl_->table.size());
+  impl_->table.for_each([&](std::uint64_t, process* p) {
+    if (!runtime_access::closed(*p)) rows.push_back(p->row());
+  });
+  return rows;
 }
 
 std::uint64_t runtime::start_timer(std::chrono::milliseconds delay, const pid& to,

@@ -64,6 +64,21 @@ void scheduler::note_send() noexcept {
   }
 }
 
+void scheduler::note_dispatch(bool call) noexcept {
+  auto* w = static_cast<worker*>(tl_worker.self);
+  if (w == nullptr) return;  // init runs in its starter's thread: not counted
+  w->handled.store(w->handled.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (call) w->calls.store(w->calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void scheduler::dispatch_counts(std::uint64_t& handled, std::uint64_t& calls) const noexcept {
+  handled = calls = 0;
+  for (const auto& w : workers_) {
+    handled += w->handled.load(std::memory_order_relaxed);
+    calls += w->calls.load(std::memory_order_relaxed);
+  }
+}
+
 bool scheduler::on_worker() const noexcept {
   return tl_worker.owner == this;
 }

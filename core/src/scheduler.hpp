@@ -65,6 +65,10 @@ class scheduler final : public process_table::epochs {
 
   // Counts a send by the running handler (for spreading work to idle workers).
   static void note_send() noexcept;
+  // Counts a message handled on this worker (for runtime_stats).
+  static void note_dispatch(bool call) noexcept;
+  // Sums of note_dispatch over the workers.
+  void dispatch_counts(std::uint64_t& handled, std::uint64_t& calls) const noexcept;
   // True on a worker thread of this scheduler.
   bool on_worker() const noexcept;
 
@@ -78,6 +82,8 @@ class scheduler final : public process_table::epochs {
     std::atomic<std::uint64_t> seen{0};
     std::thread thread;
     unsigned index = 0;
+    // Written by the worker only (relaxed load + store), read by stats().
+    std::atomic<std::uint64_t> handled{0}, calls{0};
     int next_streak = 0;
     unsigned ticks = 0;
   };

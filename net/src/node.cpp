@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "agent.hpp"
 #include "spawner.hpp"
 #include "transport.hpp"
 
@@ -51,6 +52,8 @@ result<std::unique_ptr<node>> node::start(node_options options) {
   start_options so;
   so.name = spawner_name;
   if (auto s = n->rt_->start_with<spawner>(so, n->factories_); !s) return s.err();
+  so.name = agent_name;
+  if (auto a = n->rt_->start_with<node_agent>(so, *n); !a) return a.err();
   return n;
 }
 
@@ -109,6 +112,10 @@ bool node::wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) cons
     if (std::chrono::steady_clock::now() >= deadline) return false;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+}
+
+void node::connect(const std::string& endpoint) {
+  net_->connect(endpoint);
 }
 
 void node::monitor_nodes(const pid& subscriber, bool on) {

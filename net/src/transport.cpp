@@ -257,6 +257,7 @@ void transport::service() {
   if (stopped_) return;
   serving_scope serving;
   try {
+    connect_requested();
     poll_sockets(0ms);
     drain_outbound();
     if (clock::now() >= next_tick_) tick();
@@ -983,6 +984,29 @@ net_stats transport::stats() const {
   s.bytes_out = bytes_out_.load();
   s.rejected = rejected_.load();
   return s;
+}
+
+void transport::connect(const std::string& endpoint) {
+  {
+    std::lock_guard<std::mutex> l(connects_mutex_);
+    connects_.push_back(endpoint);
+  }
+  rt_.wake_io();
+}
+
+void transport::connect_requested() {
+  std::vector<std::string> eps;
+  {
+    std::lock_guard<std::mutex> l(connects_mutex_);
+    eps.swap(connects_);
+  }
+  for (const auto& ep : eps) {
+    if (ep == endpoint_) continue;
+    dealer_conn& d = connect_to(ep);
+    d.seed = true;  // asked for: kept while unused
+    send_hello(d);
+    items_dirty_ = true;
+  }
 }
 
 void transport::set_blocked(std::string_view node_name, bool on) {

@@ -54,6 +54,7 @@ class transport final : public remote_router, public io_driver {
   void on_peer_event(std::function<void(const std::string&, bool)> fn);
   net_stats stats() const;
   void set_blocked(std::string_view node_name, bool blocked);
+  void connect(const std::string& endpoint);  // any thread; served by the I/O owner
 
  private:
   // Something for the network, queued by any thread: encoded bytes plus what bookkeeping needs.
@@ -102,6 +103,7 @@ class transport final : public remote_router, public io_driver {
   };
 
   void make_router();
+  void connect_requested();  // I/O owner: the endpoints connect() queued
   dealer_conn& connect_to(const std::string& endpoint);
   void send_hello(dealer_conn& d);
   wire::hello make_hello() const;
@@ -173,6 +175,8 @@ class transport final : public remote_router, public io_driver {
   std::mutex subs_mutex_;  // protects subscribers_, hooks_
   std::set<pid> subscribers_;
   std::vector<std::function<void(const std::string&, bool)>> hooks_;
+  std::mutex connects_mutex_;  // protects connects_
+  std::vector<std::string> connects_;
   std::mutex blocked_mutex_;  // protects blocked_
   std::set<std::string, std::less<>> blocked_;
 

@@ -250,6 +250,7 @@ void supervisor_process::restart(child_iter c) {
     shut_down(exit_reason::shutdown(), std::nullopt);
     return;
   }
+  rt().count_restart();
   if (dynamic_ || strategy_ == restart_strategy::one_for_one) {
     if (auto r = start_process(c); !r) {
       if (!c->restarting) {

@@ -63,6 +63,8 @@ class inbox {
   }
 
   bool closed() const noexcept { return head_.load(std::memory_order_seq_cst) == closed_tag(); }
+  // Any thread: the consumer is idle, waiting for a message.
+  bool idle() const noexcept { return head_.load(std::memory_order_relaxed) == blocked_tag(); }
   // Any thread: something is queued (neither empty, blocked nor closed).
   bool has_items() const noexcept {
     envelope* h = head_.load(std::memory_order_seq_cst);

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "otter/envelope.hpp"
+#include "otter/introspection.hpp"
 #include "otter/mailbox.hpp"
 #include "otter/task.hpp"
 
@@ -107,7 +108,11 @@ class process {
   std::uint64_t messages_dropped() const noexcept {
     return dropped_.load(std::memory_order_relaxed);
   }
-  std::uint64_t messages_handled() const noexcept { return handled_; }
+  std::uint64_t messages_handled() const noexcept {
+    return handled_.load(std::memory_order_relaxed);
+  }
+  // Any thread: pid, name, behaviour, counters, status (see otter/introspection.hpp).
+  process_row row() const;
 
   virtual std::string_view behaviour() const noexcept { return "process"; }
 
@@ -170,7 +175,7 @@ class process {
   detail::envelope* cache_head_ = nullptr;  // drained, not yet handled messages (FIFO)
   detail::envelope* cache_tail_ = nullptr;
   std::unique_ptr<detail::relations> rel_;  // links and monitors, created on first use
-  std::uint64_t handled_ = 0;
+  std::atomic<std::uint64_t> handled_{0};   // written by the owner only (relaxed load + store)
 
   // The task being run (the root of this process's current coroutine work), if any.
   task<void> root_task_;
@@ -204,6 +209,8 @@ class process {
   detail::envelope_ptr pop_message() noexcept;
   detail::inbox& inbox() noexcept { return inbox_; }
   bool exiting() const noexcept { return exiting_ != nullptr; }
+  // Answers a sys_get_status call (on this process's thread).
+  void answer_status(const detail::envelope& e);
   void exit_from_owner_thread(exit_reason reason);
 };
 

@@ -115,6 +115,12 @@ struct runtime_stats {
   std::uint64_t spawned = 0;
   std::uint64_t exited = 0;
   std::uint64_t messages_dropped = 0;  // to dead or unknown processes
+  std::uint64_t messages_handled = 0;  // by this runtime's processes (calls included)
+  std::uint64_t calls_handled = 0;
+  std::uint64_t restarts = 0;  // children restarted by supervisors of this runtime
+  std::int64_t uptime_ms = 0;
+  MSGPACK_DEFINE(processes, spawned, exited, messages_dropped, messages_handled, calls_handled,
+                 restarts, uptime_ms);
 };
 
 class runtime {
@@ -157,9 +163,13 @@ class runtime {
   std::optional<pid> resolve(const dest& d) const;
   bool alive(const pid& p) const;
   std::size_t process_count() const;
+  // Every live process (see otter/introspection.hpp), in Pid order.
+  std::vector<process_row> processes() const;
+  // The name `p` is registered under on this node, or "".
+  std::string name_of(const pid& p) const;
+  // Counted in stats().restarts (supervisors call it).
+  void count_restart() noexcept;
   runtime_stats stats() const;
-  // Every live local Pid (a snapshot).
-  std::vector<pid> processes() const;
 
   // Sends from outside any process (the sender is nil).
   template <class T>

@@ -87,6 +87,24 @@ class scoped_process {
     return out;
   }
 
+  // Plumbing for tools: a call whose request envelope is built by hand (an untyped body, as
+  // otterctl sends); the reply envelope as it came (its payload packs as msgpack).
+  result<detail::envelope_ptr> call_raw(const dest& to, detail::envelope_ptr request,
+                                        std::chrono::milliseconds timeout) {
+    result<detail::envelope_ptr> out = error{errc::timeout, "no reply"};
+    call_envelope(
+        to, std::move(request), timeout,
+        [&](detail::envelope_ptr e) {
+          if (e->kind != detail::sig::reply) {
+            out = detail::error_of(*e);
+          } else {
+            out = std::move(e);
+          }
+        },
+        [&](error err) { out = std::move(err); });
+    return out;
+  }
+
  private:
   void call_envelope(const dest& to, detail::envelope_ptr request,
                      std::chrono::milliseconds timeout,

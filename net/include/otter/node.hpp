@@ -91,6 +91,7 @@ struct net_stats {
   std::uint64_t envelopes_in = 0, envelopes_out = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;
   std::uint64_t rejected = 0;  // refused handshakes and protocol violations
+  MSGPACK_DEFINE(frames_in, frames_out, envelopes_in, envelopes_out, bytes_in, bytes_out, rejected);
 };
 
 class transport;
@@ -113,6 +114,9 @@ class node {
   std::vector<node_info> nodes() const;
   // Every connected peer, hidden ones included.
   std::vector<node_info> peers() const;
+  // Connects to the node at `endpoint` as well (a hidden node, a tool, reaches the members
+  // other than its seeds this way). Asynchronous: see peers().
+  void connect(const std::string& endpoint);
   // True once `n` other visible members are connected, waiting up to `timeout`.
   bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) const;
   // `subscriber` receives nodeup / nodedown messages (or stops, with on = false).

@@ -1,0 +1,52 @@
+// What a running node tells about its processes (the node tool's `ps`, `info`, `top`).
+//
+// - runtime::processes() lists every live process from any thread without stopping it: the
+//   figures are read atomically one by one, so a row is a consistent-enough snapshot, not an
+//   atomic one (like Erlang's process_info called process by process).
+// - A call of `sys_get_status` to any gen_server or supervisor, local or remote, is answered by
+//   the process itself between two messages with a process_info (as OTP's sys:get_status):
+//   its links and monitors are read on its own thread. A process busy in a long handler
+//   answers when the handler returns.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <msgpack.hpp>
+
+#include "otter/message.hpp"
+#include "otter/pid.hpp"
+
+namespace otter {
+
+struct process_row {
+  pid id;
+  std::string name;       // registered on its node, or ""
+  std::string behaviour;  // "gen_server", "supervisor", ...
+  std::uint32_t mailbox = 0;
+  std::uint64_t handled = 0;
+  std::uint64_t dropped = 0;       // refused at the mailbox limit
+  std::uint64_t memory_bytes = 0;  // estimate: the object's allocation plus queued messages
+  std::string status;              // "running" (scheduled), "waiting" (idle), "exiting"
+  pid parent;                      // the process that started and linked it, or nil
+  MSGPACK_DEFINE(id, name, behaviour, mailbox, handled, dropped, memory_bytes, status, parent);
+};
+
+struct sys_get_status {
+  MSGPACK_DEFINE();
+};
+OTTER_MESSAGE(sys_get_status);
+
+struct process_info {
+  process_row row;
+  bool trap_exit = false;
+  std::vector<pid> links;
+  std::vector<pid> monitors;      // processes it monitors
+  std::vector<pid> monitored_by;  // processes monitoring it
+  MSGPACK_DEFINE(row, trap_exit, links, monitors, monitored_by);
+};
+OTTER_MESSAGE(process_info);
+
+}  // namespace otter
