@@ -52,7 +52,10 @@ int run(const node_config& c, const sigset_t& stop_signals) {
   otter::node_options o;
   o.name = c.name;
   o.listen = c.listen;
-  o.seeds = c.seeds;
+  // A node listed among its own seeds (one config for every host) does not wait for itself.
+  for (const auto& seed : c.seeds) {
+    if (seed != c.listen) o.seeds.push_back(seed);
+  }
   o.secret_file = c.secret_file;
   o.insecure = c.insecure;
   o.workers = c.workers;
@@ -66,7 +69,7 @@ int run(const node_config& c, const sigset_t& stop_signals) {
   spdlog::info("otter-node: node {} is up at {} (creation {})", n.name(), n.endpoint(),
                n.creation());
 
-  if (!c.seeds.empty() && !n.wait_for_nodes(1, defaults::join_timeout)) {
+  if (!o.seeds.empty() && !n.wait_for_nodes(1, defaults::join_timeout)) {
     spdlog::warn("otter-node: no seed answered within {} ms; running alone until one does",
                  defaults::join_timeout.count());
   }
