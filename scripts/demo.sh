@@ -5,13 +5,18 @@
 # standby takes `kv` over, empty: the demo kv store does not replicate its data.
 # Installs missing Debian packages first. Every step is bounded in time; children are always
 # cleaned up. Without the otterctl binary, the otterctl steps are skipped (and said so).
-# OTTER_DEMO_BUILD_DIR: the build directory to use (default build/demo, a Release build).
+# OTTER_DEMO_BUILD_DIR: an existing build directory to use, as configured (default: build/demo,
+# configured as a Release build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 build=${OTTER_DEMO_BUILD_DIR:-build/demo}
-timeout 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DOTTER_BUILD_BENCH=OFF >/dev/null
+if [[ -z ${OTTER_DEMO_BUILD_DIR:-} ]]; then
+  timeout 120 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DOTTER_BUILD_BENCH=OFF >/dev/null
+elif [[ ! -f $build/CMakeCache.txt ]]; then  # someone's build directory: keep its settings
+  timeout 120 cmake -S . -B "$build" >/dev/null
+fi
 targets=(otter-node)
 if timeout 60 cmake --build "$build" --target help | grep -qw otterctl; then targets+=(otterctl); fi
 timeout 3600 cmake --build "$build" -j "$(nproc)" --target "${targets[@]}" >/dev/null
