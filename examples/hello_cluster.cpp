@@ -1,5 +1,10 @@
-// A node that runs a `greeter` server, greets the greeters of the other nodes by name, and
-// reports nodes coming and going.   usage: hello_cluster NAME [HOST:]PORT [[HOST:]SEED_PORT]
+// A user's program: its own GenServer, a node, a global name, and a call by name to another
+// node. Run two (the second joins through the first; the secret is $OTTER_SECRET_FILE or
+// ~/.otter/secret, created on first use):
+//   hello_cluster a --listen tcp://127.0.0.1:7001
+//   hello_cluster b --seed tcp://127.0.0.1:7001
+// b greets greeter@a by name; a's greeter greets greeter@b back from inside its handler (a
+// coroutine: the worker thread is not blocked while it waits). Ctrl-C stops a node cleanly.
 #include <signal.h>
 
 #include <cstdio>
@@ -7,75 +12,73 @@
 
 struct greet {
   std::string from;
-  MSGPACK_DEFINE(from);
+  bool back = false;  // a greeting back: do not answer it with another
+  MSGPACK_DEFINE(from, back);
 };
 OTTER_MESSAGE(greet);
 struct greeting {
   std::string text;
-  std::int64_t count = 0;
-  MSGPACK_DEFINE(text, count);
+  MSGPACK_DEFINE(text);
 };
 OTTER_MESSAGE(greeting);
 
-// The user's server: one handler per request type.
 class greeter : public otter::gen_server<greeter> {
  public:
   using calls = otter::msgs<greet>;
   explicit greeter(std::string node) : node_(std::move(node)) {}
-  greeting handle_call(const greet& g, otter::from&) {
-    return {"hello " + g.from + ", this is " + node_, ++count_};
+
+  otter::task<greeting> handle_call(const greet& g, otter::from&) {
+    std::printf("%s: greeted by %s\n", node_.c_str(), g.from.c_str());
+    if (!g.back) {
+      const otter::dest to("greeter@" + g.from);  // a global name, on another node
+      greet back{node_, true};
+      auto r = co_await otter::call<greeting>(to, std::move(back));
+      if (r)
+        std::printf("%s: greeter@%s answered \"%s\"\n", node_.c_str(), g.from.c_str(),
+                    r->text.c_str());
+    }
+    co_return greeting{"hello " + g.from + ", this is " + node_};
   }
 
  private:
   std::string node_;
-  std::int64_t count_ = 0;
 };
-
-// Prints membership changes (net_kernel:monitor_nodes in Erlang).
-class watcher : public otter::gen_server<watcher> {
- public:
-  using infos = otter::msgs<otter::nodeup, otter::nodedown>;
-  void handle_info(const otter::nodeup& u) { std::printf("  nodeup %s\n", u.node.c_str()); }
-  void handle_info(const otter::nodedown& d) {
-    std::printf("  nodedown %s (%s)\n", d.node.c_str(), d.reason.c_str());
-  }
-};
-
-// "7001" -> tcp://127.0.0.1:7001, "10.0.0.5:7001" -> tcp://10.0.0.5:7001
-std::string endpoint(std::string a) {
-  return "tcp://" + (a.find(':') == std::string::npos ? "127.0.0.1:" + a : a);
-}
 
 int main(int argc, char** argv) {
-  if (argc < 3) return std::fprintf(stderr, "usage: hello_cluster NAME PORT [SEED_PORT]\n"), 2;
+  if (argc < 2)
+    return std::fprintf(stderr, "usage: hello_cluster NAME [--listen EP] [--seed EP]\n"), 2;
   setvbuf(stdout, nullptr, _IOLBF, 0);
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
   sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);  // before any thread starts: sigwait gets them
 
   otter::node_options o;
   o.name = argv[1];
-  o.listen = endpoint(argv[2]);
-  if (argc > 3) o.seeds = {endpoint(argv[3])};
-  auto node = otter::node::start(o);
+  for (int i = 2; i + 1 < argc; i += 2) {
+    (std::string(argv[i]) == "--seed" ? o.seeds.emplace_back() : o.listen) = argv[i + 1];
+  }
+  auto node = otter::start_node(o);  // the node, its global registry and root supervisor
   if (!node) return std::fprintf(stderr, "%s\n", node.err().message.c_str()), 1;
   auto& rt = (*node)->rt();
-  otter::start_options named;
-  named.name = "greeter";
-  (void)rt.start_with<greeter>(named, o.name);
-  (*node)->monitor_nodes(*rt.start<watcher>());
-  std::printf("%s listening on %s\n", o.name.c_str(), (*node)->endpoint().c_str());
+  if (!o.seeds.empty()) (*node)->wait_for_nodes(1, std::chrono::seconds(10));
+  otter::global_registry::of(rt)->wait_synced(std::chrono::seconds(10));
 
-  (*node)->wait_for_nodes(2, std::chrono::seconds(10));
-  otter::scoped_process me(rt);
+  otter::scoped_process me(rt);  // lets main call servers
+  auto g = rt.start<greeter>(o.name);
+  if (!g || !otter::register_global(me, "greeter@" + o.name, *g)) return 1;
+  std::printf("%s: up at %s, greeter@%s registered\n", o.name.c_str(), (*node)->endpoint().c_str(),
+              o.name.c_str());
+
   for (const auto& peer : (*node)->nodes()) {
-    auto r = me.call<greeting>(otter::dest::at("greeter", peer.name), greet{o.name});
-    if (r) std::printf("  %s -> %s: \"%s\"\n", o.name.c_str(), peer.name.c_str(), r->text.c_str());
+    auto r = me.call<greeting>("greeter@" + peer.name, greet{o.name});
+    if (r)
+      std::printf("%s: greeter@%s answered \"%s\"\n", o.name.c_str(), peer.name.c_str(),
+                  r->text.c_str());
   }
   int sig = 0;
   sigwait(&stop, &sig);
-  std::printf("%s shutting down\n", o.name.c_str());
+  (*node)->shutdown();  // the supervision tree stops, the global names go, the peers are told
   return 0;
 }

@@ -22,6 +22,9 @@ run() {  # run NAME CMAKE_ARGS... -- CTEST_ARGS...
 }
 
 run normal -DCMAKE_BUILD_TYPE=RelWithDebInfo --
+# The README's demo (a 3-node cluster driven with otterctl), on the normal build.
+echo "=== demo ==="
+OTTER_DEMO_BUILD_DIR=build/normal timeout 600 scripts/demo.sh
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run asan -DCMAKE_BUILD_TYPE=Debug -DOTTER_SANITIZE=address --
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \

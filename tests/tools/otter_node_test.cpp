@@ -1,0 +1,271 @@
+// Multi-process tests of otter-node: real `otter-node` processes on loopback, driven through
+// their command line and talked to from an in-process node (otter::start_node), as a user's
+// program would. Every child is killed and reaped even when a test fails (child.hpp).
+#include <catch2/catch.hpp>
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <otter/demo.hpp>
+#include <otter/otter.hpp>
+
+#include "../cluster/child.hpp"
+#include "../cluster/cluster_fixture.hpp"
+
+using namespace std::chrono_literals;
+using cluster_test::child;
+using cluster_test::eventually;
+using cluster_test::scratch;
+
+namespace otter_node_test {
+
+// A running otter-node, after its READY line.
+struct node_process {
+  std::unique_ptr<child> proc;
+  std::string name;
+  std::string endpoint;
+  std::uint32_t creation = 0;
+};
+
+std::vector<std::string> argv_of(std::vector<std::string> args) {
+  args.insert(args.begin(), OTTER_NODE_BIN);
+  return args;
+}
+
+// Starts otter-node with `args` and waits for its READY line.
+std::unique_ptr<node_process> start_node_process(std::vector<std::string> args) {
+  auto n = std::make_unique<node_process>();
+  n->proc = std::make_unique<child>(argv_of(std::move(args)));
+  auto line = n->proc->read_line(30s);
+  if (!line) throw std::runtime_error("otter-node printed no READY line");
+  std::istringstream in(*line);
+  std::string word;
+  in >> word >> n->name >> n->endpoint >> n->creation;
+  if (word != "READY" || n->endpoint.empty()) {
+    throw std::runtime_error("otter-node printed '" + *line + "' instead of READY");
+  }
+  return n;
+}
+
+// A demo node named `name` with the scratch secret, joining through `seeds`.
+std::unique_ptr<node_process> demo_node(const std::string& name, const scratch& s,
+                                        std::vector<std::string> seeds = {}) {
+  std::vector<std::string> args = {
+      "--name", name,        "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(),
+      "--demo", "--workers", "2",        "--log-level",       "warn"};
+  for (auto& seed : seeds) {
+    args.push_back("--seed");
+    args.push_back(seed);
+  }
+  return start_node_process(args);
+}
+
+// Runs otter-node to completion: its stdout and exit code.
+std::pair<std::string, int> run_to_exit(std::vector<std::string> args) {
+  child c(argv_of(std::move(args)));
+  std::string out;
+  while (auto line = c.read_line(20s)) out += *line + "\n";
+  return {out, c.wait_exit()};
+}
+
+// The test's own node: a member with the global registry, joined to `seed` and synced.
+std::unique_ptr<otter::node> tester(const std::string& name, const scratch& s,
+                                    const std::string& seed = {}) {
+  otter::node_options o;
+  o.name = name;
+  o.secret_file = s.secret();
+  o.workers = 2;
+  if (!seed.empty()) o.seeds = {seed};
+  auto n = otter::start_node(o);
+  if (!n) throw std::runtime_error(n.err().message);
+  if (!seed.empty() && !(*n)->wait_for_nodes(1, 20s)) throw std::runtime_error("did not join");
+  if (!otter::global_registry::of((*n)->rt())->wait_synced(20s)) {
+    throw std::runtime_error("the registry did not sync");
+  }
+  return std::move(*n);
+}
+
+template <class... Ts>
+otter::dynamic req(Ts... parts) {
+  return otter::dynamic::of(std::make_tuple(std::string(parts)...));
+}
+
+bool has_node(const otter::node& n, const std::string& name) {
+  for (const auto& i : n.nodes()) {
+    if (i.name == name) return true;
+  }
+  return false;
+}
+
+}  // namespace otter_node_test
+
+using namespace otter_node_test;
+
+TEST_CASE("otter-node --help exits 0 and documents every flag") {
+  auto [out, code] = run_to_exit({"--help"});
+  CHECK(code == 0);
+  for (const char* flag : {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo",
+                           "--log-level", "--workers", "--insecure", "--help", "READY"}) {
+    INFO(flag);
+    CHECK(out.find(flag) != std::string::npos);
+  }
+}
+
+TEST_CASE("bad arguments exit 2 without starting a node") {
+  scratch s;
+  const std::string secret = s.secret();
+  CHECK(run_to_exit({"--bogus"}).second == 2);
+  CHECK(run_to_exit({"--listen", "tcp://127.0.0.1:0"}).second == 2);  // no name
+  CHECK(run_to_exit({"--name", "x"}).second == 2);                    // nowhere to listen
+  CHECK(run_to_exit({"--name", "x", "--listen", "127.0.0.1:7001"}).second == 2);
+  CHECK(
+      run_to_exit({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--log-level", "loud"}).second ==
+      2);
+  CHECK(run_to_exit({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--workers", "-1"}).second ==
+        2);
+  CHECK(run_to_exit({"--config", s.dir() + "/missing.toml"}).second == 2);
+  const std::string bad = s.dir() + "/bad.toml";
+  std::ofstream(bad) << "name = \"x\"\nlisten = \"tcp://127.0.0.1:0\"\ncolour = \"blue\"\n";
+  CHECK(run_to_exit({"--config", bad}).second == 2);  // unknown setting
+  std::ofstream(bad) << "name = \"x\"\nlisten = [1]\n";
+  CHECK(run_to_exit({"--config", bad}).second == 2);  // wrong type
+}
+
+TEST_CASE("a node that cannot start exits 1") {
+  scratch s;
+  const std::string open_secret = s.dir() + "/open-secret";
+  std::ofstream(open_secret) << "0123456789abcdef0123456789abcdef";
+  ::chmod(open_secret.c_str(), 0644);  // readable by others: refused
+  CHECK(run_to_exit({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--secret-file", open_secret})
+            .second == 1);
+}
+
+TEST_CASE("the config file is read, and a flag on the command line wins over it") {
+  scratch s;
+  auto me = tester("cfg-tester", s);
+  const std::string file = s.dir() + "/node.toml";
+  std::ofstream(file) << "name = \"cfg-from-file\"\n"
+                      << "listen = \"tcp://127.0.0.1:0\"\n"
+                      << "seeds = [\"" << me->endpoint() << "\"]\n"
+                      << "secret_file = \"" << s.secret() << "\"\n"
+                      << "demo = true\n"
+                      << "log_level = \"warn\"\n"
+                      << "workers = 2\n";
+  auto n = start_node_process({"--config", file, "--name", "cfg-from-flag"});
+  CHECK(n->name == "cfg-from-flag");
+  CHECK(n->endpoint.rfind("tcp://127.0.0.1:", 0) == 0);
+  // It joined the seed from the file with the secret from the file, and runs the demo.
+  CHECK(eventually([&] { return has_node(*me, "cfg-from-flag"); }));
+  CHECK(eventually(
+      [&] { return otter::whereis_global(me->rt(), "echo@cfg-from-flag").has_value(); }));
+  CHECK_FALSE(has_node(*me, "cfg-from-file"));
+}
+
+TEST_CASE("the demo servers answer, and a bad request is badarg without stopping the server") {
+  scratch s;
+  auto d = demo_node("demo-a", s);
+  auto me = tester("demo-tester", s, d->endpoint);
+  otter::scoped_process p(me->rt());
+
+  auto echoed = p.call<otter::dynamic>("echo@demo-a", req("hello", "world"));
+  REQUIRE(echoed);
+  CHECK(echoed->as<std::vector<std::string>>() == std::vector<std::string>{"hello", "world"});
+
+  auto one = p.call<otter::dynamic>("counter@demo-a", req("incr"));
+  REQUIRE(one);
+  CHECK(one->as<std::int64_t>() == 1);
+  auto six = p.call<otter::dynamic>("counter@demo-a",
+                                    otter::dynamic::of(std::make_tuple(std::string("incr"), 5)));
+  REQUIRE(six);
+  CHECK(six->as<std::int64_t>() == 6);
+  auto bad = p.call<otter::dynamic>("counter@demo-a", req("decr"));
+  REQUIRE_FALSE(bad);
+  CHECK(bad.code() == otter::errc::badarg);
+  auto still = p.call<otter::dynamic>("counter@demo-a", req("get"));
+  REQUIRE(still);
+  CHECK(still->as<std::int64_t>() == 6);
+
+  // This node is alone, so its kv server holds `kv`.
+  auto ok = p.call<otter::dynamic>("kv", req("put", "a", "1"));
+  REQUIRE(ok);
+  CHECK(ok->as<std::string>() == "ok");
+  REQUIRE(p.call<otter::dynamic>("kv", req("put", "b", "2")));
+  auto a = p.call<otter::dynamic>("kv", req("get", "a"));
+  REQUIRE(a);
+  CHECK(a->as<std::string>() == "1");
+  auto keys = p.call<otter::dynamic>("kv@demo-a", req("keys"));
+  REQUIRE(keys);
+  CHECK(keys->as<std::vector<std::string>>() == std::vector<std::string>{"a", "b"});
+  REQUIRE(p.call<otter::dynamic>("kv", req("delete", "a")));
+  auto gone = p.call<otter::dynamic>("kv", req("get", "a"));
+  REQUIRE(gone);
+  CHECK(gone->get().type == msgpack::type::NIL);
+  auto bad_kv = p.call<otter::dynamic>(
+      "kv", otter::dynamic::of(std::make_tuple(std::string("put"), 1, 2)));  // key not a string
+  REQUIRE_FALSE(bad_kv);
+  CHECK(bad_kv.code() == otter::errc::badarg);
+  auto b = p.call<otter::dynamic>("kv", req("get", "b"));
+  REQUIRE(b);
+  CHECK(b->as<std::string>() == "2");
+}
+
+TEST_CASE("a kv standby takes the name over when the holder's node is killed") {
+  scratch s;
+  auto first = demo_node("kv-a", s);
+  auto second = demo_node("kv-b", s, {first->endpoint});
+  auto me = tester("kv-tester", s, first->endpoint);
+  REQUIRE(me->wait_for_nodes(2, 20s));
+  REQUIRE(eventually([&] { return otter::whereis_global(me->rt(), "kv@kv-b").has_value(); }));
+  auto holder = otter::whereis_global(me->rt(), "kv");
+  REQUIRE(holder);
+  otter::scoped_process p(me->rt());
+  REQUIRE(p.call<otter::dynamic>("kv", req("put", "a", "1")));
+
+  const bool first_holds = holder->node == otter::node_id_of("kv-a");
+  node_process& victim = first_holds ? *first : *second;
+  const std::string survivor = first_holds ? "kv-b" : "kv-a";
+  victim.proc->signal(SIGKILL);
+  victim.proc->wait_exit();
+
+  REQUIRE(eventually([&] {
+    auto h = otter::whereis_global(me->rt(), "kv");
+    return h && h->node == otter::node_id_of(survivor);
+  }));
+  // The survivor's map is its own: the data is not replicated.
+  auto a = p.call<otter::dynamic>("kv", req("get", "a"));
+  REQUIRE(a);
+  CHECK(a->get().type == msgpack::type::NIL);
+  REQUIRE(p.call<otter::dynamic>("kv", req("put", "a", "2")));
+  auto again = p.call<otter::dynamic>("kv", req("get", "a"));
+  REQUIRE(again);
+  CHECK(again->as<std::string>() == "2");
+}
+
+TEST_CASE("SIGTERM stops a node cleanly: exit 0, and its names leave the others at once") {
+  scratch s;
+  auto n = demo_node("term-a", s);
+  auto me = tester("term-tester", s, n->endpoint);
+  otter::scoped_process p(me->rt());
+  me->monitor_nodes(p.self());
+  REQUIRE(eventually([&] { return otter::whereis_global(me->rt(), "echo@term-a").has_value(); }));
+
+  n->proc->signal(SIGTERM);
+  CHECK(n->proc->wait_exit() == 0);
+  // A clean leave is announced (reason shutdown), not detected by silence (noconnection).
+  auto down = p.receive<otter::nodedown>(10s);
+  REQUIRE(down);
+  CHECK(down->node == "term-a");
+  CHECK(down->reason == "shutdown");
+  for (const auto& name : otter::demo::global_names("term-a")) {
+    INFO(name);
+    CHECK(eventually([&] { return !otter::whereis_global(me->rt(), name).has_value(); }));
+  }
+  CHECK_FALSE(otter::whereis_global(me->rt(), "kv").has_value());
+  CHECK_FALSE(has_node(*me, "term-a"));
+}

@@ -1,0 +1,206 @@
+// Command line (CLI11) and config file (toml++) of otter-node; see config.hpp.
+#include "config.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include <toml++/toml.h>
+#include <CLI/CLI.hpp>
+
+namespace otter::node_tool {
+
+namespace {
+
+constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info",
+                                                        "warn",  "error", "off"};
+constexpr std::array<std::string_view, 8> config_keys = {
+    "name", "listen", "seeds", "secret_file", "demo", "log_level", "workers", "insecure"};
+
+constexpr const char* footer = R"(
+The config file (TOML) takes the same settings:
+  name = "n1"                        listen = "tcp://0.0.0.0:7001"
+  seeds = ["tcp://host1:7001"]       secret_file = "/etc/otter/secret"
+  demo = true                        log_level = "info"
+  workers = 0                        insecure = false
+A flag given on the command line wins over the file.
+
+Once the node is up, has joined its seeds (or given up waiting, with a warning) and holds its
+members' names, it prints one line on stdout:  READY <name> <endpoint> <creation>
+It runs until SIGTERM or SIGINT, then stops its supervision tree, leaves the cluster and
+exits 0. Logs go to stderr. Exit codes: 0 clean stop, 1 the node could not start,
+2 bad arguments or config file.
+
+--demo starts echo@NAME, counter@NAME and kv@NAME under the root supervisor, and a kv server
+that competes for the global name `kv` (one node holds it, the others take over when it dies;
+the data is not replicated).)";
+
+struct usage_error {
+  std::string message;
+};
+
+std::string one_line(std::string s) {
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  return s;
+}
+
+bool is_tcp_endpoint(std::string_view e) {
+  return e.starts_with("tcp://") && e.find(':', 6) != std::string_view::npos;
+}
+
+// Reads the settings in `path` into `c`, except those the command line gave (`given`).
+void read_config_file(const std::string& path, node_config& c,
+                      const std::function<bool(std::string_view)>& given) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    throw usage_error{path + ":" + std::to_string(e.source().begin.line) + ": " +
+                      std::string(e.description())};
+  }
+  const auto bad = [&](std::string_view key, std::string_view want) {
+    return usage_error{path + ": '" + std::string(key) + "' must be " + std::string(want)};
+  };
+  for (auto&& [key, value] : t) {
+    if (std::find(config_keys.begin(), config_keys.end(), key.str()) == config_keys.end()) {
+      throw usage_error{path + ": unknown setting '" + std::string(key.str()) +
+                        "' (known: name, listen, seeds, secret_file, demo, log_level, workers, "
+                        "insecure)"};
+    }
+  }
+  const auto text = [&](std::string_view key, std::string& out) {
+    if (!t.contains(key)) return;
+    auto v = t[key].value<std::string>();
+    if (!v || !t[key].is_string()) throw bad(key, "a string");
+    if (!given(key)) out = *v;
+  };
+  const auto flag = [&](std::string_view key, bool& out) {
+    if (!t.contains(key)) return;
+    auto v = t[key].value<bool>();
+    if (!v) throw bad(key, "true or false");
+    if (!given(key)) out = *v;
+  };
+  text("name", c.name);
+  text("listen", c.listen);
+  text("secret_file", c.secret_file);
+  text("log_level", c.log_level);
+  flag("demo", c.demo);
+  flag("insecure", c.insecure);
+  if (t.contains("workers")) {
+    auto v = t["workers"].value<std::int64_t>();
+    if (!v || !t["workers"].is_integer() || *v < 0 || *v > 4096) {
+      throw bad("workers", "an integer from 0 to 4096");
+    }
+    if (!given("workers")) c.workers = static_cast<unsigned>(*v);
+  }
+  if (t.contains("seeds")) {
+    const toml::array* a = t["seeds"].as_array();
+    if (a == nullptr || !a->is_homogeneous(toml::node_type::string)) {
+      throw bad("seeds", "an array of strings");
+    }
+    if (!given("seeds")) {
+      c.seeds.clear();
+      for (const auto& s : *a) c.seeds.push_back(*s.value<std::string>());
+    }
+  }
+}
+
+void validate(const node_config& c) {
+  if (c.name.empty()) throw usage_error{"no node name: give --name NAME (or name in the config)"};
+  if (c.listen.empty()) {
+    throw usage_error{
+        "no endpoint to listen on: give --listen tcp://HOST:PORT (or listen in the "
+        "config)"};
+  }
+  if (!is_tcp_endpoint(c.listen)) {
+    throw usage_error{"--listen '" + c.listen + "' is not of the form tcp://HOST:PORT"};
+  }
+  for (const auto& s : c.seeds) {
+    if (!is_tcp_endpoint(s)) {
+      throw usage_error{"--seed '" + s + "' is not of the form tcp://HOST:PORT"};
+    }
+  }
+  if (std::find(log_levels.begin(), log_levels.end(), c.log_level) == log_levels.end()) {
+    throw usage_error{"log level '" + c.log_level +
+                      "' is not one of trace, debug, info, warn, error, off"};
+  }
+}
+
+}  // namespace
+
+parse_outcome parse_command_line(int argc, char** argv) {
+  node_config c;
+  std::string config_file;
+  CLI::App app{"Runs an otter node until SIGTERM or SIGINT.", "otter-node"};
+  app.get_formatter()->column_width(28);
+  app.footer(footer);
+  app.set_version_flag("--version", std::string("otter-node ") + OTTER_VERSION);
+  app.add_option("--name", c.name, "This node's name, unique in the cluster (required)")
+      ->type_name("NAME");
+  app.add_option("--listen", c.listen,
+                 "Endpoint to bind and advertise to the others; port 0 picks a "
+                 "free one (required)")
+      ->type_name("tcp://HOST:PORT");
+  app.add_option("--seed", c.seeds,
+                 "Endpoint of a member to join through (repeatable; the rest "
+                 "of the cluster is learnt from it)")
+      ->type_name("tcp://HOST:PORT");
+  app.add_option("--secret-file", c.secret_file,
+                 "Cluster secret, the same file on every node (mode 0600; created if missing). "
+                 "Default: $OTTER_SECRET_FILE, else ~/.otter/secret")
+      ->type_name("PATH");
+  app.add_option("--config", config_file, "TOML file with the same settings (see below)")
+      ->check(CLI::ExistingFile.description(""))
+      ->type_name("FILE");
+  app.add_flag("--demo", c.demo,
+               "Also run the demo servers: echo@NAME, counter@NAME, kv@NAME and `kv`");
+  app.add_option("--log-level", c.log_level,
+                 "trace, debug, info, warn, error or off (logs go to stderr; default info)")
+      ->type_name("LEVEL");
+  app.add_option("--workers", c.workers,
+                 "Scheduler worker threads, 0 to 4096 (default 0: one per hardware thread)")
+      ->check(CLI::Range(0, 4096).description(""))
+      ->type_name("N");
+  app.add_flag("--insecure", c.insecure,
+               "No encryption or authentication (plaintext; for benchmarks, logged loudly)");
+
+  parse_outcome out;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out.out = app.help();
+    return out;
+  } catch (const CLI::CallForAllHelp&) {
+    out.out = app.help();
+    return out;
+  } catch (const CLI::CallForVersion& e) {
+    out.out = std::string(e.what()) + "\n";
+    return out;
+  } catch (const CLI::ParseError& e) {
+    out.exit_code = 2;
+    out.err = "otter-node: " + one_line(e.what()) + " (see otter-node --help)";
+    return out;
+  }
+  try {
+    if (!config_file.empty()) {
+      const auto given = [&](std::string_view key) {
+        std::string flag = "--" + std::string(key);
+        std::replace(flag.begin(), flag.end(), '_', '-');
+        if (flag == "--seeds") flag = "--seed";
+        return app.count(flag) > 0;
+      };
+      read_config_file(config_file, c, given);
+    }
+    validate(c);
+  } catch (const usage_error& e) {
+    out.exit_code = 2;
+    out.err = "otter-node: " + one_line(e.message);
+    return out;
+  }
+  out.config = std::move(c);
+  return out;
+}
+
+}  // namespace otter::node_tool

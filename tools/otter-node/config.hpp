@@ -1,0 +1,61 @@
+// otter-node's settings: command-line flags and a TOML file carrying the same ones. A flag given
+// on the command line wins over the file; the file wins over the defaults below.
+//
+//   # node.toml
+//   name = "n1"
+//   listen = "tcp://0.0.0.0:7001"
+//   seeds = ["tcp://host1:7001"]
+//   secret_file = "/etc/otter/secret"
+//   demo = true
+//   log_level = "info"     # trace, debug, info, warn, error, off
+//   workers = 0            # 0: one per hardware thread
+//   insecure = false
+//
+// Parsing never exits the process and never prints: it says what to print and the exit code
+// (0 after --help/--version, 2 for a bad argument or config file), and main does it.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace otter::node_tool {
+
+// Every tunable of otter-node, with its unit.
+namespace node_tool_defaults {
+// How long startup waits for a seed to answer before going on alone (a node may start before
+// its seeds; it joins them when they come up).
+inline constexpr std::chrono::milliseconds join_timeout{10000};
+// How long startup waits for the registry to receive every member's names.
+inline constexpr std::chrono::milliseconds sync_timeout{10000};
+// How long startup waits for the demo servers' global names to appear.
+inline constexpr std::chrono::milliseconds demo_names_timeout{10000};
+// Period of that wait's look at the local registry replica (a read, no network).
+inline constexpr std::chrono::milliseconds demo_names_poll{10};
+inline constexpr const char* log_level = "info";
+}  // namespace node_tool_defaults
+
+struct node_config {
+  std::string name;
+  std::string listen;
+  std::vector<std::string> seeds;
+  std::string secret_file;  // empty: $OTTER_SECRET_FILE, else ~/.otter/secret
+  bool demo = false;
+  bool insecure = false;
+  std::string log_level = node_tool_defaults::log_level;
+  unsigned workers = 0;  // 0: one per hardware thread
+};
+
+// What the command line decided: run with `config`, or print `out` (stdout) and `err` (stderr,
+// one line) and exit with `exit_code`.
+struct parse_outcome {
+  std::optional<node_config> config;
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+};
+
+parse_outcome parse_command_line(int argc, char** argv);
+
+}  // namespace otter::node_tool
