@@ -21,12 +21,26 @@ run() {  # run NAME CMAKE_ARGS... -- CTEST_ARGS...
   ctest --test-dir "build/$name" --output-on-failure --timeout 900 "${ctest_args[@]}"
 }
 
-run normal -DCMAKE_BUILD_TYPE=RelWithDebInfo --
+run normal -DCMAKE_BUILD_TYPE=RelWithDebInfo -- -LE hosts
+# The multi-host scenarios (network namespaces; root only, skipped otherwise), with the
+# figures each one reports.
+echo "=== hosts tests ==="
+cmake --build build/normal -j "$jobs" --target otter-node otterctl load_client >/dev/null
+set +e
+ctest --test-dir build/normal -L hosts --timeout 900 -V >build/normal/hosts.log 2>&1
+hosts_rc=$?
+set -e
+grep -E '^[0-9]+: (hosts_[a-z_]+|c[0-9]\.[a-z_]+) [0-9.-]+ [a-z/]+$|^[0-9]+: (PASS|FAIL|SKIP).*|Test +#' \
+  build/normal/hosts.log || true
+if ((hosts_rc != 0)); then
+  tail -n 80 build/normal/hosts.log
+  exit "$hosts_rc"
+fi
 # The README's demo (a 3-node cluster driven with otterctl), on the normal build.
 echo "=== demo ==="
 OTTER_DEMO_BUILD_DIR=build/normal timeout 600 scripts/demo.sh
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run asan -DCMAKE_BUILD_TYPE=Debug -DOTTER_SANITIZE=address --
+  run asan -DCMAKE_BUILD_TYPE=Debug -DOTTER_SANITIZE=address -- -LE hosts
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
   run tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOTTER_SANITIZE=thread -- -L concurrency
 # Fuzzing: the frame decoder and the handshake, each for a bounded time, starting from the

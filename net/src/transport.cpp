@@ -258,6 +258,7 @@ void transport::service() {
   serving_scope serving;
   try {
     connect_requested();
+    reset_dealers();
     poll_sockets(0ms);
     drain_outbound();
     if (clock::now() >= next_tick_) tick();
@@ -400,7 +401,7 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
       spdlog::error("otter: {} refused us: {}", address, d.refuse_reason);
       if (via == nullptr) return;
       if (d.refuse_reason.rfind("handshake required", 0) == 0) {
-        // It declared us down and forgot us: we are down for each other; shake hands again.
+        // It does not know us (it restarted): we are down for each other; shake hands again.
         if (peer* p = via->peer_id != 0 ? find_peer(via->peer_id) : nullptr) {
           declare_down(*p, "noconnection");
         }
@@ -408,6 +409,14 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
       } else {
         via->refused_until = clock::now() + 5s;
       }
+      return;
+    }
+    if (from_peer != nullptr && routing_id != nullptr && !from_peer->inbound_ok) {
+      // A peer we declared down, still talking on its old connection (a partition healing):
+      // ignored until it shakes hands again, which it does once it finds us silent. Refusing
+      // would make it declare us down in turn while we come back up: the two would knock each
+      // other down for ever.
+      stop = true;
       return;
     }
     if (from_peer == nullptr) {
@@ -885,8 +894,9 @@ void transport::declare_down(peer& p, const std::string& reason) {
   p.up = false;
   p.inbound_ok = false;
   p.outbound_ok = false;
-  if (!p.routing_id.empty()) conns_.erase(p.routing_id);
-  p.routing_id.clear();
+  // Its connection to us stays known (see handle_frame); ours to it starts afresh, so that
+  // nothing queued for the peer we gave up on arrives after the new handshake.
+  if (dealer_conn* d = dealer_for(p)) resets_.push_back(d->endpoint);
   p.batch.clear();
   for (auto& f : p.backlog) out_bytes_.fetch_sub(std::min(out_bytes_.load(), f.size()));
   p.backlog.clear();
@@ -992,6 +1002,20 @@ void transport::connect(const std::string& endpoint) {
     connects_.push_back(endpoint);
   }
   rt_.wake_io();
+}
+
+void transport::reset_dealers() {
+  std::vector<std::string> eps;
+  eps.swap(resets_);
+  for (const auto& ep : eps) {
+    auto it = dealers_.find(ep);
+    if (it == dealers_.end()) continue;
+    const bool seed = it->second.seed;
+    dealers_.erase(it);
+    dealer_conn& d = connect_to(ep);
+    d.seed = seed;
+    send_hello(d);
+  }
 }
 
 void transport::connect_requested() {

@@ -103,7 +103,9 @@ class transport final : public remote_router, public io_driver {
   };
 
   void make_router();
-  void connect_requested();  // I/O owner: the endpoints connect() queued
+  void connect_requested();          // I/O owner: the endpoints connect() queued
+  void reset_dealers();              // I/O owner: fresh connections to the peers declared down
+  std::vector<std::string> resets_;  // endpoints to reconnect afresh (I/O owner only)
   dealer_conn& connect_to(const std::string& endpoint);
   void send_hello(dealer_conn& d);
   wire::hello make_hello() const;
