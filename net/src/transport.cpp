@@ -620,13 +620,17 @@ void transport::handle_inbound_process(peer& p, wire::decoded& d) {
   switch (kind) {
     case sig::call:
     case sig::stop_request: {
-      auto err = std::make_unique<detail::error_envelope>(
+      std::string message =
           !d.to_name.empty() && !resolved
-              ? error{errc::noproc,
-                      "no process registered as '" + d.to_name + "' on " + rt_.node_name(),
-                      exit_reason::noproc()}
-              : error{errc::noproc, "no process " + what + " on " + rt_.node_name(),
-                      exit_reason::noproc()});
+              ? "no process registered as '" + d.to_name + "' on " + rt_.node_name()
+          : resolved && !local
+              // A global name held on another node: this node does not relay (the reply could
+              // not reach a client connected to this node only); the client asks the holder.
+              ? "'" + d.to_name + "' is registered to " + to_string(target) +
+                    " on another node: send it there (global_list says which)"
+              : "no process " + what + " on " + rt_.node_name();
+      auto err = std::make_unique<detail::error_envelope>(
+          error{errc::noproc, std::move(message), exit_reason::noproc()});
       err->from = speaker;
       err->ref = ref;
       rt_.deliver(from, std::move(err));
