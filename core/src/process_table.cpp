@@ -69,9 +69,12 @@ void process_table::release(std::uint64_t id) noexcept {
     return;
   }
   const std::uint64_t epoch = epochs_->retire_epoch();
-  std::lock_guard<std::mutex> l(retired_mutex_);
-  retired_.push_back(retired{epoch, static_cast<std::uint32_t>(index)});
-  retired_count_.fetch_add(1, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> l(retired_mutex_);
+    retired_.push_back(retired{epoch, static_cast<std::uint32_t>(index)});
+    retired_count_.fetch_add(1, std::memory_order_relaxed);
+  }
+  epochs_->retired();
 }
 
 void process_table::reclaim(bool all) noexcept {

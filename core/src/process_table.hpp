@@ -64,6 +64,8 @@ class process_table {
    public:
     virtual std::uint64_t retire_epoch() noexcept = 0;
     virtual bool grace_passed(std::uint64_t epoch) const noexcept = 0;
+    // A process was just put on the retired list (see scheduler::retired).
+    virtual void retired() noexcept = 0;
 
    protected:
     ~epochs() = default;

@@ -16,6 +16,14 @@ struct worker_context {
   int sends = 0;
 };
 thread_local worker_context tl_worker;
+// True while this thread holds io_mutex_ and serves the driver.
+thread_local bool tl_in_io = false;
+struct in_io_scope {
+  in_io_scope() noexcept { tl_in_io = true; }
+  ~in_io_scope() { tl_in_io = false; }
+  in_io_scope(const in_io_scope&) = delete;
+  in_io_scope& operator=(const in_io_scope&) = delete;
+};
 }  // namespace
 
 scheduler::scheduler(unsigned workers) {
@@ -83,10 +91,8 @@ bool scheduler::on_worker() const noexcept {
   return tl_worker.owner == this;
 }
 
-std::uint64_t scheduler::retire_epoch() noexcept {
-  const std::uint64_t e = epoch_.fetch_add(1, std::memory_order_seq_cst);
+void scheduler::retired() noexcept {
   if (!on_worker()) notify();
-  return e;
 }
 
 void scheduler::reclaim_idle(worker& w) noexcept {
@@ -142,12 +148,16 @@ void scheduler::set_io(io_driver* io) {
 }
 
 bool scheduler::try_service_io() {
+  // A send made while this thread serves the driver (a delivery to another node) must not
+  // try the mutex it already holds.
+  if (tl_in_io) return false;
   io_driver* io = io_.load(std::memory_order_acquire);
   if (io == nullptr) return false;
   std::unique_lock<std::mutex> l(io_mutex_, std::try_to_lock);
   if (!l.owns_lock()) return false;
   io = io_.load(std::memory_order_acquire);
   if (io == nullptr) return false;
+  in_io_scope in_io;
   io->service();
   return true;
 }
@@ -182,7 +192,7 @@ void scheduler::notify_io() {
 }
 
 bool scheduler::wait_on_io(worker& w) {
-  if (io_.load(std::memory_order_acquire) == nullptr) return false;
+  if (tl_in_io || io_.load(std::memory_order_acquire) == nullptr) return false;
   std::unique_lock<std::mutex> l(io_mutex_, std::try_to_lock);
   if (!l.owns_lock()) return false;
   io_driver* io = io_.load(std::memory_order_acquire);
@@ -193,6 +203,7 @@ bool scheduler::wait_on_io(worker& w) {
     io->wait(defaults::io_wait_max);
   }
   io_waiting_.store(false, std::memory_order_seq_cst);
+  in_io_scope in_io;
   // Back in the game: what service() delivers is peeked under this epoch.
   w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
   io->service();

@@ -57,9 +57,13 @@ class scheduler final : public process_table::epochs {
 
   // Quiescent-state reclamation (see process_table): an epoch for a retired process, and
   // whether every worker has started an activation (or parked) since.
+  std::uint64_t retire_epoch() noexcept override {
+    return epoch_.fetch_add(1, std::memory_order_seq_cst);
+  }
   // A process retired off the workers (its last holder was another thread) wakes one, so an
-  // idle runtime still frees it: its destructor may owe callers an answer.
-  std::uint64_t retire_epoch() noexcept override;
+  // idle runtime still frees it: its destructor may owe callers an answer. Called once the
+  // process is on the list, so the woken worker finds it.
+  void retired() noexcept override;
   bool grace_passed(std::uint64_t epoch) const noexcept override;
   void set_table(process_table* t) noexcept { table_ = t; }
 

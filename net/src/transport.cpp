@@ -510,6 +510,13 @@ void transport::handle_hello(wire::decoded& d, const std::string& routing_id,
     }
     declare_down(p, "noconnection");  // it restarted: the old incarnation is gone
     p.outbound_ok = false;
+  } else if (p.up && clock::now() - p.up_since > 5 * opts_.heartbeat_interval) {
+    // A hello from a peer that has long been up: it declared us down (we were silent to it
+    // for its failure timeout, while we still heard it) and starts over. What we sent it
+    // meanwhile is lost: we are down for each other too, and both sides see nodedown and
+    // nodeup (the registry resynchronises on those). Hellos repeated during a handshake come
+    // within a few heartbeats of it.
+    declare_down(p, "noconnection");
   }
   if (!p.routing_id.empty() && p.routing_id != routing_id) conns_.erase(p.routing_id);
   p.creation = d.hi.creation;
@@ -834,7 +841,12 @@ void transport::tick() {
       p->held.clear();
     }
   }
-  std::erase_if(peers_, [](const auto& kv) { return kv.second->hidden && !kv.second->up; });
+  std::erase_if(peers_, [&](const auto& kv) {
+    const peer& p = *kv.second;
+    if (!p.hidden || p.up) return false;
+    if (auto c = conns_.find(p.routing_id); c != conns_.end() && c->second == p.id) conns_.erase(c);
+    return true;
+  });
 }
 
 transport::peer& transport::peer_for(const std::string& name) {

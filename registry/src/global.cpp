@@ -75,11 +75,11 @@ std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
 }
 
 // The rule every node applies to a name held by two Pids: the lower node name keeps it; on one
-// node (two incarnations), the newer incarnation; then the lower Pid id.
+// node, the newer incarnation, then the newer process (a higher id: ids grow).
 bool keeps_name(const global_entry& a, const global_entry& b) {
   if (a.node != b.node) return a.node < b.node;
   if (a.holder.creation != b.holder.creation) return a.holder.creation > b.holder.creation;
-  return a.holder.id < b.holder.id;
+  return a.holder.id > b.holder.id;
 }
 
 global_reply ok_reply_of() {
@@ -166,8 +166,11 @@ class global_server : public gen_server<global_server> {
     c.caller = std::move(f);
     c.name = r.name;
     c.waiting = up_;
-    broadcast(greg_remove{txn, me_, r.name, held->holder});
-    c.timer = send_after(registry_defaults::ack_timeout, self(), ack_deadline{txn});
+    broadcast(greg_remove{txn, me_, r.name, held->holder, false});
+    const auto wait = std::min<std::chrono::milliseconds>(
+        registry_defaults::ack_timeout,
+        std::chrono::milliseconds(std::max<std::int64_t>(r.timeout_ms, 1)));
+    c.timer = send_after(wait, self(), ack_deadline{txn});
     finish_removal(txn);
     return noreply;
   }
@@ -192,7 +195,7 @@ class global_server : public gen_server<global_server> {
 
   void handle_cast(const greg_commit& c) {
     note_member(c.arbiter);
-    auto kept = apply(c.entry);
+    auto kept = apply(c.entry, false);
     const bool refused = kept && *kept != c.entry.holder;
     if (c.origin != me_) {
       greg_ack ack{c.txn, me_, !refused, refused ? *kept : pid{}};
@@ -201,7 +204,14 @@ class global_server : public gen_server<global_server> {
     }
     // The arbiter's answer to our own claim: done once the listed members have acknowledged.
     auto it = claims_.find(c.txn);
-    if (it == claims_.end()) return;  // timed out meanwhile
+    if (it == claims_.end()) {
+      // The claim timed out meanwhile and its caller was told so: undo the registration.
+      if (!refused) {
+        remove_local(c.entry.name, c.entry.holder);
+        broadcast(greg_remove{0, me_, c.entry.name, c.entry.holder, false});
+      }
+      return;
+    }
     claim& cl = it->second;
     cl.committed = true;
     cl.waiting.clear();
@@ -214,6 +224,7 @@ class global_server : public gen_server<global_server> {
 
   void handle_cast(const greg_remove& r) {
     note_member(r.origin);
+    if (r.exited) note_dead(r.holder);
     remove_local(r.name, r.holder);
     if (r.txn != 0) {
       (void)cast(dest::at(global_server_name, r.origin), greg_ack{r.txn, me_, true, {}});
@@ -236,6 +247,18 @@ class global_server : public gen_server<global_server> {
   void handle_cast(const greg_outcome& o) {  // the arbiter refused our claim
     auto it = claims_.find(o.txn);
     if (it == claims_.end()) return;
+    const pid holder = o.reply.holder;
+    if (holder && holder.node == this_runtime().node_id() && !this_runtime().alive(holder) &&
+        ++it->second.retries <= 3) {
+      // Refused for a process of ours that has exited (its earlier claim reached the arbiter
+      // after it died): remove that one everywhere, then ask again (FIFO puts the removal
+      // first at the arbiter).
+      note_dead(holder);
+      remove_local(it->second.entry.name, holder);
+      broadcast(greg_remove{0, me_, it->second.entry.name, holder, true});
+      send_claim(o.txn, it->second);
+      return;
+    }
     cancel_timer(it->second.timer);
     answer(it->second, o.reply);
     claims_.erase(it);
@@ -243,19 +266,8 @@ class global_server : public gen_server<global_server> {
 
   void handle_cast(const greg_sync& s) {
     note_member(s.node);
-    // Names of that node we hold but it no longer does are stale (missed removals).
-    std::vector<std::pair<std::string, pid>> stale;
-    {
-      std::set<std::string> listed;
-      for (const auto& e : s.entries) listed.insert(e.name);
-      std::shared_lock<std::shared_mutex> l(s_.mutex);
-      for (const auto& [name, e] : s_.names) {
-        if (e.node == s.node && !listed.contains(name)) stale.emplace_back(name, e.holder);
-      }
-    }
-    for (const auto& [name, holder] : stale) remove_local(name, holder);
     for (const auto& e : s.entries) {
-      if (e.node == s.node) (void)apply(e);  // a node speaks for its own processes only
+      if (e.node == s.node) (void)apply(e, true);  // a node speaks for its own processes only
     }
     {
       std::unique_lock<std::shared_mutex> l(s_.mutex);
@@ -340,9 +352,10 @@ class global_server : public gen_server<global_server> {
     auto it = local_.find(d.who);
     if (it == local_.end() || it->second.ref != d.ref) return;
     const std::vector<std::string> names = it->second.names;
+    note_dead(d.who);
     for (const auto& name : names) {
       remove_local(name, d.who);
-      broadcast(greg_remove{0, me_, name, d.who});
+      broadcast(greg_remove{0, me_, name, d.who, true});
     }
   }
 
@@ -357,6 +370,7 @@ class global_server : public gen_server<global_server> {
     std::optional<pid> refused_by;  // a member knew another holder
     std::uint64_t timer = 0;
     bool async = false;  // cast by a supervisor: a refusal ends the holder
+    int retries = 0;     // after refusals for a dead holder of ours
   };
   struct removal {  // an unregistration waiting for acknowledgements
     from caller;
@@ -458,7 +472,18 @@ class global_server : public gen_server<global_server> {
       }
       return;
     }
-    (void)apply(entry);
+    if (entry.node != me_ && !up_.contains(entry.node)) {
+      greg_outcome o{origin_txn, error_reply(errc::nodedown,
+                                             "cannot register '" + entry.name + "': the node of " +
+                                                 to_string(entry.holder) + " is down")};
+      if (origin == me_) {
+        handle_cast(o);
+      } else {
+        (void)cast(dest::at(global_server_name, origin), std::move(o));
+      }
+      return;
+    }
+    (void)apply(entry, false);
     greg_commit c{origin_txn, origin, me_, entry, {}};
     for (const auto& n : up_) {
       if (n != origin) c.waiting.push_back(n);
@@ -476,7 +501,7 @@ class global_server : public gen_server<global_server> {
     if (c.refused_by) {
       // A member knew of another holder (membership was changing): undo everywhere.
       remove_local(c.entry.name, c.entry.holder);
-      broadcast(greg_remove{0, me_, c.entry.name, c.entry.holder});
+      broadcast(greg_remove{0, me_, c.entry.name, c.entry.holder, false});
       answer(c, error_reply(errc::already_registered,
                             "name '" + c.entry.name + "' is already registered to " +
                                 to_string(*c.refused_by),
@@ -517,13 +542,18 @@ class global_server : public gen_server<global_server> {
     auto held = lookup(name);
     if (!held || held->holder.node != this_runtime().node_id()) return;
     if (this_runtime().alive(held->holder)) return;
+    note_dead(held->holder);
     remove_local(name, held->holder);
-    broadcast(greg_remove{0, me_, name, held->holder});
+    broadcast(greg_remove{0, me_, name, held->holder, true});
   }
 
   // Records `e`, resolving a conflict with another holder. Returns the holder that keeps the
   // name (nullopt when there was none before).
-  std::optional<pid> apply(const global_entry& e) {
+  // `established`: e is a holder the other side already has (a sync after a heal), so it is
+  // told when it loses; a new registration (a commit) that loses is refused instead.
+  // Entries of nodes that are down and of processes known to have exited are not recorded.
+  std::optional<pid> apply(const global_entry& e, bool established) {
+    if ((e.node != me_ && !up_.contains(e.node)) || dead_.contains(e.holder)) return std::nullopt;
     auto held = lookup(e.name);
     if (held && held->holder == e.holder) return e.holder;
     if (held) {
@@ -534,7 +564,7 @@ class global_server : public gen_server<global_server> {
       spdlog::warn("otter: global: name conflict on '{}': {} on {} keeps it, {} on {} loses it",
                    e.name, to_string(winner.holder), winner.node, to_string(loser.holder),
                    loser.node);
-      notify_loser(loser, winner.holder);
+      if (incoming_wins || established) notify_loser(loser, winner.holder);
       if (!incoming_wins) return held->holder;
       remove_local(held->name, held->holder);
     }
@@ -556,6 +586,15 @@ class global_server : public gen_server<global_server> {
     (void)send(loser.holder, name_conflict{loser.name, winner});
     if (loser.policy == static_cast<std::uint8_t>(conflict_policy::exit)) {
       otter::exit(loser.holder, exit_reason("name_conflict"));
+    }
+  }
+
+  // Remembers that `p` has exited (for a minute: long enough for any commit in flight).
+  void note_dead(const pid& p) {
+    const auto now = std::chrono::steady_clock::now();
+    if (dead_.emplace(p, now).second && dead_.size() % 256 == 0) {
+      std::erase_if(dead_,
+                    [&](const auto& kv) { return now - kv.second > std::chrono::minutes(1); });
     }
   }
 
@@ -586,6 +625,7 @@ class global_server : public gen_server<global_server> {
   std::map<std::uint64_t, claim> claims_;      // by our txn
   std::map<std::uint64_t, removal> removals_;  // by our txn
   std::unordered_map<pid, holder_state> local_;
+  std::unordered_map<pid, std::chrono::steady_clock::time_point> dead_;  // exited holders
 };
 
 }  // namespace registry_detail

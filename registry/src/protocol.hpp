@@ -33,12 +33,15 @@ struct greg_commit {
 OTTER_MESSAGE(greg_commit);
 
 // Any node -> every member: `name` is no longer held by `holder` (answer: greg_ack unless txn 0).
+// `exited`: the holder has exited, so no commit for it may be applied any more (a commit
+// from the arbiter can arrive after this removal from the holder's node).
 struct greg_remove {
   std::uint64_t txn = 0;
   std::string origin;
   std::string name;
   pid holder;
-  MSGPACK_DEFINE(txn, origin, name, holder);
+  bool exited = false;
+  MSGPACK_DEFINE(txn, origin, name, holder, exited);
 };
 OTTER_MESSAGE(greg_remove);
 

@@ -111,7 +111,8 @@ node_term() {
 ctl() {
   local i=$1
   shift
-  on "$i" timeout 30 "$OTTERCTL_BIN" --node "tcp://$(host_ip "$i"):7000" --secret-file "$SECRET" "$@"
+  on "$i" timeout 30 "$OTTERCTL_BIN" --node "tcp://$(host_ip "$i"):7000" --secret-file "$SECRET" \
+    --connect-timeout 1500 "$@"
 }
 
 link_cut() { ip -n "$BR" link set "b$$-$1" down; }

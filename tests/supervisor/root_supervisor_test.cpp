@@ -21,8 +21,13 @@ TEST_CASE("every runtime has one root supervisor, started on first use from any 
     CHECK(p);
     CHECK(p == seen[0]);
   }
-  otter::runtime other(two_workers());
+  // Another runtime (another node name: two runtimes started in the same instant may share a
+  // creation, so only the node tells their Pids apart) has its own.
+  auto o = two_workers();
+  o.node_name = "other";
+  otter::runtime other(o);
   CHECK(*otter::root_supervisor(other) != seen[0]);
+  CHECK(rt.whereis(std::string(otter::supervisor_defaults::root_name)) == seen[0]);
   REQUIRE(otter::shutdown_root_supervisor(rt, 10s));
   REQUIRE(otter::shutdown_root_supervisor(other, 10s));
 }
