@@ -1,11 +1,13 @@
 // otter-bench: one group of figures per run, one `name value unit` line per figure.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace otter_bench {
 
@@ -19,6 +21,14 @@ inline void report(std::string_view name, double value, std::string_view unit) {
 
 inline double seconds_since(clock::time_point t0) {
   return std::chrono::duration<double>(clock::now() - t0).count();
+}
+
+// The p-quantile (0..1) of samples (sorted here, by value).
+template <class T>
+double percentile(std::vector<T> v, double p) {
+  std::sort(v.begin(), v.end());
+  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  return v.empty() ? 0.0 : static_cast<double>(v[i]);
 }
 
 // Resident set size of this process in bytes (from /proc/self/statm).

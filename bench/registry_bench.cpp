@@ -113,9 +113,7 @@ class driver : public otter::gen_server<driver> {
 };
 
 double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
+  return percentile(std::move(v), 0.5);
 }
 
 struct cluster {

@@ -134,12 +134,6 @@ otter::runtime_options opts() {
   return o;
 }
 
-double percentile(std::vector<std::int64_t> v, double p) {
-  std::sort(v.begin(), v.end());
-  const auto i = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
-  return static_cast<double>(v[i]);
-}
-
 void restart_latency() {
   otter::runtime rt(opts());
   otter::scoped_process me(rt);

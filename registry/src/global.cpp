@@ -51,6 +51,30 @@ struct global_registry::state {
   std::map<std::string, std::vector<std::string>> members_of;  // what each synced one knows
   std::condition_variable_any synced_cv;
   std::atomic<std::uint64_t> registered{0}, unregistered{0}, conflicts{0};  // relaxed counters
+
+  // Every entry, by name (any thread).
+  std::vector<global_entry> sorted_entries() const {
+    std::vector<global_entry> out;
+    {
+      std::shared_lock<std::shared_mutex> l(mutex);
+      out.reserve(names.size());
+      for (const auto& [name, e] : names) out.push_back(e);
+    }
+    std::sort(out.begin(), out.end(),
+              [](const global_entry& a, const global_entry& b) { return a.name < b.name; });
+    return out;
+  }
+  registry_stats stats() const {
+    registry_stats st;
+    {
+      std::shared_lock<std::shared_mutex> l(mutex);
+      st.names = names.size();
+    }
+    st.registered = registered.load(std::memory_order_relaxed);
+    st.unregistered = unregistered.load(std::memory_order_relaxed);
+    st.conflicts = conflicts.load(std::memory_order_relaxed);
+    return st;
+  }
 };
 
 namespace registry_detail {
@@ -176,15 +200,7 @@ class global_server : public gen_server<global_server> {
   }
 
   global_names handle_call(const global_list&, from&) {
-    global_names out;
-    {
-      std::shared_lock<std::shared_mutex> l(s_.mutex);
-      for (const auto& [name, e] : s_.names) out.entries.push_back(e);
-    }
-    std::sort(out.entries.begin(), out.entries.end(),
-              [](const global_entry& a, const global_entry& b) { return a.name < b.name; });
-    out.stats = stats_of(s_);
-    return out;
+    return global_names{s_.sorted_entries(), s_.stats()};
   }
 
   // ---- between registry servers ----
@@ -383,18 +399,6 @@ class global_server : public gen_server<global_server> {
     std::vector<std::string> names;
   };
 
-  static registry_stats stats_of(global_registry::state& s) {
-    registry_stats st;
-    {
-      std::shared_lock<std::shared_mutex> l(s.mutex);
-      st.names = s.names.size();
-    }
-    st.registered = s.registered.load(std::memory_order_relaxed);
-    st.unregistered = s.unregistered.load(std::memory_order_relaxed);
-    st.conflicts = s.conflicts.load(std::memory_order_relaxed);
-    return st;
-  }
-
   std::string node_name_of(const pid& p) {
     if (p.node == node_id_of(me_)) return me_;
     for (const auto& n : up_) {
@@ -455,32 +459,33 @@ class global_server : public gen_server<global_server> {
     for (const auto& n : up_) (void)cast(dest::at(global_server_name, n), m);
   }
 
+  void refuse_claim(const std::string& origin, std::uint64_t origin_txn, global_reply reply) {
+    greg_outcome o{origin_txn, std::move(reply)};
+    if (origin == me_) {
+      handle_cast(o);
+    } else {
+      (void)cast(dest::at(global_server_name, origin), std::move(o));
+    }
+  }
+
   // As arbiter: the one place where registrations of `entry.name` are decided. A refusal goes
   // back to the registrant at once; an acceptance is committed to every member, the
   // registrant included, and the members acknowledge to the registrant directly.
   void arbitrate(std::uint64_t origin_txn, const std::string& origin, const global_entry& entry) {
     drop_if_dead_local(entry.name);
     if (auto held = lookup(entry.name); held && held->holder != entry.holder) {
-      greg_outcome o{origin_txn, error_reply(errc::already_registered,
-                                             "name '" + entry.name + "' is already registered to " +
-                                                 to_string(held->holder) + " on " + held->node,
-                                             held->holder)};
-      if (origin == me_) {
-        handle_cast(o);
-      } else {
-        (void)cast(dest::at(global_server_name, origin), std::move(o));
-      }
+      refuse_claim(origin, origin_txn,
+                   error_reply(errc::already_registered,
+                               "name '" + entry.name + "' is already registered to " +
+                                   to_string(held->holder) + " on " + held->node,
+                               held->holder));
       return;
     }
     if (entry.node != me_ && !up_.contains(entry.node)) {
-      greg_outcome o{origin_txn, error_reply(errc::nodedown,
-                                             "cannot register '" + entry.name + "': the node of " +
-                                                 to_string(entry.holder) + " is down")};
-      if (origin == me_) {
-        handle_cast(o);
-      } else {
-        (void)cast(dest::at(global_server_name, origin), std::move(o));
-      }
+      refuse_claim(
+          origin, origin_txn,
+          error_reply(errc::nodedown, "cannot register '" + entry.name + "': the node of " +
+                                          to_string(entry.holder) + " is down"));
       return;
     }
     (void)apply(entry, false);
@@ -659,27 +664,11 @@ std::optional<pid> global_registry::whereis(std::string_view name) const {
 }
 
 std::vector<global_entry> global_registry::registered() const {
-  std::vector<global_entry> out;
-  {
-    std::shared_lock<std::shared_mutex> l(s_->mutex);
-    out.reserve(s_->names.size());
-    for (const auto& [name, e] : s_->names) out.push_back(e);
-  }
-  std::sort(out.begin(), out.end(),
-            [](const global_entry& a, const global_entry& b) { return a.name < b.name; });
-  return out;
+  return s_->sorted_entries();
 }
 
 registry_stats global_registry::stats() const {
-  registry_stats st;
-  {
-    std::shared_lock<std::shared_mutex> l(s_->mutex);
-    st.names = s_->names.size();
-  }
-  st.registered = s_->registered.load(std::memory_order_relaxed);
-  st.unregistered = s_->unregistered.load(std::memory_order_relaxed);
-  st.conflicts = s_->conflicts.load(std::memory_order_relaxed);
-  return st;
+  return s_->stats();
 }
 
 bool global_registry::wait_synced(std::chrono::milliseconds timeout) const {

@@ -530,23 +530,33 @@ noreply_t supervisor_process::handle_call(const terminate_child_pid_request& r, 
   return noreply;
 }
 
+// The static child `id`, not running and not being restarted (what restart_child and
+// delete_child need), or nullopt after answering `f` with why not.
+std::optional<supervisor_process::child_iter> supervisor_process::stopped_child(
+    const std::string& id, from& f) {
+  auto found = dynamic_ ? std::nullopt : find_id(id);
+  if (!found) {
+    f.reply_error(error{errc::not_found,
+                        "no child '" + id + "' under supervisor " + otter::to_string(self())});
+    return std::nullopt;
+  }
+  const child_iter c = *found;
+  if (c->proc) {
+    f.reply_error(error{errc::running, describe_child(c->spec, c->proc) + " is running"});
+    return std::nullopt;
+  }
+  if (c->restarting) {
+    f.reply_error(error{errc::restarting, describe_child(c->spec, {}) + " is restarting"});
+    return std::nullopt;
+  }
+  return c;
+}
+
 noreply_t supervisor_process::handle_call(const restart_child_request& r, from& f) {
   submit([this, id = r.id, f = std::move(f)]() mutable {
-    auto found = dynamic_ ? std::nullopt : find_id(id);
-    if (!found) {
-      f.reply_error(error{errc::not_found,
-                          "no child '" + id + "' under supervisor " + otter::to_string(self())});
-      return;
-    }
+    auto found = stopped_child(id, f);
+    if (!found) return;
     const child_iter c = *found;
-    if (c->proc) {
-      f.reply_error(error{errc::running, describe_child(c->spec, c->proc) + " is running"});
-      return;
-    }
-    if (c->restarting) {
-      f.reply_error(error{errc::restarting, describe_child(c->spec, {}) + " is restarting"});
-      return;
-    }
     if (auto s = start_process(c); !s) {
       f.reply_error(s.err());
       return;
@@ -558,21 +568,9 @@ noreply_t supervisor_process::handle_call(const restart_child_request& r, from& 
 
 noreply_t supervisor_process::handle_call(const delete_child_request& r, from& f) {
   submit([this, id = r.id, f = std::move(f)]() mutable {
-    auto found = dynamic_ ? std::nullopt : find_id(id);
-    if (!found) {
-      f.reply_error(error{errc::not_found,
-                          "no child '" + id + "' under supervisor " + otter::to_string(self())});
-      return;
-    }
+    auto found = stopped_child(id, f);
+    if (!found) return;
     const child_iter c = *found;
-    if (c->proc) {
-      f.reply_error(error{errc::running, describe_child(c->spec, c->proc) + " is running"});
-      return;
-    }
-    if (c->restarting) {
-      f.reply_error(error{errc::restarting, describe_child(c->spec, {}) + " is restarting"});
-      return;
-    }
     erase_child(c);
     f.reply(ok_reply{});
   });

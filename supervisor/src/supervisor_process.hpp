@@ -140,6 +140,7 @@ class supervisor_process final : public gen_server<supervisor_process> {
   child_iter add_child(child_spec spec);
   void erase_child(child_iter c);
   std::optional<child_iter> find_id(std::string_view id);
+  std::optional<child_iter> stopped_child(const std::string& id, from& f);
   std::optional<child_iter> find_key(std::uint64_t key);
   result<void> start_process(child_iter c);
   result<void> on_child_started(const child_spec& spec, const pid& p);

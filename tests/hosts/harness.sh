@@ -154,6 +154,17 @@ client() {
 }
 # value NAME FILE: a figure from a `name value unit` report.
 value() { awk -v n="$1" '$1 == n { print $2 }' "$2"; }
+# client_accounted PREFIX FILE: every call of a load_client report is ok or failed, and no
+# successful put is missing.
+client_accounted() {
+  local made ok failed missing
+  made=$(value "${1}calls_made" "$2")
+  ok=$(value "${1}calls_ok" "$2")
+  failed=$(value "${1}calls_failed" "$2")
+  missing=$(value "${1}puts_missing" "$2")
+  ((made == ok + failed)) || fail "calls not accounted for: $made != $ok + $failed"
+  ((${missing:-0} == 0)) || fail "$missing successful puts are missing from the holder"
+}
 
 report() {
   echo "$1 $2 $3" | tee -a "$REPORT"

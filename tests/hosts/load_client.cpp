@@ -18,9 +18,9 @@
 #include <tuple>
 #include <vector>
 
+#include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 #include <otter/otter.hpp>
-#include <spdlog/spdlog.h>
 
 namespace {
 

@@ -193,12 +193,17 @@ class session {
     throw failure{failed, "process " + otter::to_string(p) + " is not on a connected node"};
   }
 
-  otter::global_names global_names() {
-    auto r = me_->call<otter::global_names>(otter::dest::at(otter::global_server_name, seed_),
-                                            otter::global_list{}, timeout());
-    if (!r) throw failure{failed, "the global registry of " + seed_ + ": " + r.err().message};
-    return std::move(*r);
+  // The global registry as the seed has it, asked once per command (see forget_names).
+  const otter::global_names& global_names() {
+    if (!names_) {
+      auto r = me_->call<otter::global_names>(otter::dest::at(otter::global_server_name, seed_),
+                                              otter::global_list{}, timeout());
+      if (!r) throw failure{failed, "the global registry of " + seed_ + ": " + r.err().message};
+      names_ = std::move(*r);
+    }
+    return *names_;
   }
+  void forget_names() { names_.reset(); }
 
   // A Pid, a global name, or a name registered on the seed node.
   otter::pid resolve(const std::string& target) {
@@ -233,6 +238,7 @@ class session {
   std::string seed_;
   std::vector<std::string> members_;
   std::map<std::string, std::string> endpoints_;
+  std::optional<otter::global_names> names_;
 };
 
 // ---- subcommands ----
@@ -265,7 +271,7 @@ int cmd_nodes(session& s, bool as_json) {
 }
 
 int cmd_names(session& s, bool as_json) {
-  auto names = s.global_names();
+  const auto& names = s.global_names();
   if (as_json) {
     json out = json::array();
     for (const auto& e : names.entries) {
@@ -632,6 +638,7 @@ int cmd_top(session& s, const std::string& only_node, int iterations, int interv
   const bool tty = ::isatty(1) != 0 && !as_json;
   std::map<otter::pid, std::uint64_t> before;
   for (int i = 0; iterations <= 0 || i < iterations; ++i) {
+    s.forget_names();  // names change between refreshes
     auto rows = collect_ps(s, only_node);
     struct scored {
       std::uint64_t delta;
