@@ -296,6 +296,16 @@ void process::resume_awaiting() {
   if (root_task_ && root_task_.handle().done()) finish_task();
 }
 
+namespace {
+// A local sys_get_status is known by its type descriptor (a pointer compare on every call); only
+// a message from another node needs its type name compared.
+bool is_sys_get_status(const envelope& e) noexcept {
+  if (e.type == &type_of<sys_get_status>()) return true;
+  return e.type == &detail::remote_message_type() &&
+         e.type_name() == message_traits<sys_get_status>::name;
+}
+}  // namespace
+
 void process::dispatch(envelope_ptr e) {
   try {
     if (e->kind == sig::stop_request) {
@@ -307,7 +317,7 @@ void process::dispatch(envelope_ptr e) {
     }
     handled_.store(handled_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     detail::scheduler::note_dispatch(e->kind == sig::call);
-    if (e->kind == sig::call && e->type_name() == message_traits<sys_get_status>::name) {
+    if (e->kind == sig::call && is_sys_get_status(*e)) {
       answer_status(*e);  // a system message, answered by the runtime (OTP's sys)
       return;
     }
