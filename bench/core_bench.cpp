@@ -133,7 +133,7 @@ void local_call() {
   otter::scoped_process me(rt);
   auto srv = rt.start<bench_srv>();
   auto drv = rt.start<driver>();
-  auto r = me.call<measured>(*drv, call_loop{*srv, 10000, 2000}, 60s);
+  auto r = me.await(otter::call<measured>(*drv, call_loop{*srv, 10000, 2000}, 60s));
   if (!r) throw std::runtime_error(r.err().message);
   const double us = r->seconds * 1e6 / static_cast<double>(r->ops);
   report("otter_local_call_us", us, "us");
@@ -146,7 +146,7 @@ void local_cast() {
   auto srv = rt.start<bench_srv>();
   auto drv = rt.start<driver>();
   constexpr std::int64_t n = 5000000;
-  auto r = me.call<measured>(*drv, cast_burst{*srv, n}, 120s);
+  auto r = me.await(otter::call<measured>(*drv, cast_burst{*srv, n}, 120s));
   if (!r || r->ops != n) throw std::runtime_error("cast burst lost messages");
   report("otter_local_cast_per_s", static_cast<double>(n) / r->seconds, "msgs/s");
 }
@@ -171,7 +171,7 @@ void local_cast_many() {
       for (int i = t; i < pairs; i += 4) {
         callers.emplace_back([&, i] {
           otter::scoped_process me(rt);
-          auto r = me.call<measured>(drivers[i], cast_burst{servers[i], per}, 120s);
+          auto r = me.await(otter::call<measured>(drivers[i], cast_burst{servers[i], per}, 120s));
           if (!r || r->ops != per) failed = true;
           done.fetch_add(1);
         });
@@ -211,8 +211,8 @@ void call_with_queue() {
   auto srv = rt.start<bench_srv>();
   auto empty = rt.start<driver>();
   auto full = rt.start<driver>();
-  auto a = me.call<measured>(*empty, flood_then_call{*srv, 0, 10000}, 120s);
-  auto b = me.call<measured>(*full, flood_then_call{*srv, 500000, 10000}, 120s);
+  auto a = me.await(otter::call<measured>(*empty, flood_then_call{*srv, 0, 10000}, 120s));
+  auto b = me.await(otter::call<measured>(*full, flood_then_call{*srv, 500000, 10000}, 120s));
   if (!a || !b) throw std::runtime_error("queued-call run failed");
   report("otter_call_500k_queued_ratio", b->seconds / a->seconds, "x");
 }

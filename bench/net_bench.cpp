@@ -182,9 +182,9 @@ figures measure_otter(const std::string& secret, bool curve) {
   if (!(*n)->wait_for_nodes(1, 20s)) throw std::runtime_error("could not join net-peer");
   otter::scoped_process me((*n)->rt());
   auto drv = (*n)->rt().start<driver>();
-  auto calls = me.call<samples>(*drv, call_run{*target, 2000}, 120s);
+  auto calls = me.await(otter::call<samples>(*drv, call_run{*target, 2000}, 120s));
   if (!calls) throw std::runtime_error(calls.err().message);
-  auto casts = me.call<samples>(*drv, cast_run{*target, 300000}, 300s);
+  auto casts = me.await(otter::call<samples>(*drv, cast_run{*target, 300000}, 300s));
   if (!casts) throw std::runtime_error(casts.err().message);
   if (std::getenv("OTTER_BENCH_DEBUG")) {
     auto st = (*n)->stats();
@@ -208,16 +208,28 @@ std::array<std::uint8_t, 32> test_key(char c) {
   return k;
 }
 
+// Fixed CURVE key pairs for the raw baseline (both of its processes derive the same ones).
+struct curve_pair {
+  char public_key[41];
+  char secret_key[41];
+};
+curve_pair curve_keys(char seed) {
+  curve_pair p{};
+  const std::array<std::uint8_t, 32> secret = test_key(seed);
+  zmq_z85_encode(p.secret_key, secret.data(), secret.size());
+  zmq_curve_public(p.public_key, p.secret_key);
+  return p;
+}
+
 void curve_server(zmq::socket_t& s) {
-  auto keys = otter::derive_keys("raw-zmq-benchmark-secret");
   s.set(zmq::sockopt::curve_server, 1);
-  zmq_setsockopt(s.handle(), ZMQ_CURVE_SECRETKEY, keys.server_secret.data(), 32);
+  s.set(zmq::sockopt::curve_secretkey, curve_keys('s').secret_key);
 }
 void curve_client(zmq::socket_t& s) {
-  auto keys = otter::derive_keys("raw-zmq-benchmark-secret");
-  zmq_setsockopt(s.handle(), ZMQ_CURVE_SERVERKEY, keys.server_public.data(), 32);
-  zmq_setsockopt(s.handle(), ZMQ_CURVE_PUBLICKEY, keys.client_public.data(), 32);
-  zmq_setsockopt(s.handle(), ZMQ_CURVE_SECRETKEY, keys.client_secret.data(), 32);
+  const curve_pair client = curve_keys('c');
+  s.set(zmq::sockopt::curve_serverkey, curve_keys('s').public_key);
+  s.set(zmq::sockopt::curve_publickey, client.public_key);
+  s.set(zmq::sockopt::curve_secretkey, client.secret_key);
 }
 
 std::string packed(std::int64_t seq) {

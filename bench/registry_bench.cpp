@@ -170,7 +170,7 @@ int run_registry(std::string_view only) {
     if (!drv) return 1;
     if (wanted("otter_whereis_global_per_s")) {
       for (int i = 0; i < 1000; ++i) {
-        if (!otter::register_global(me, "w-" + std::to_string(i), *drv)) return 1;
+        if (!me.await(otter::register_global("w-" + std::to_string(i), *drv))) return 1;
       }
       const std::int64_t n = 20'000'000;
       std::vector<std::string> keys;
@@ -186,8 +186,8 @@ int run_registry(std::string_view only) {
       report("otter_whereis_global_per_s", static_cast<double>(n) / s, "ops/s");
     }
     if (wanted("otter_register_global_us") || wanted("otter_unregister_global_us")) {
-      (void)me.call<timings>(*drv, reg_run{"warm-", 200}, 600s);
-      auto r = me.call<timings>(*drv, reg_run{"reg-", 2000}, 600s);
+      (void)me.await(otter::call<timings>(*drv, reg_run{"warm-", 200}, 600s));
+      auto r = me.await(otter::call<timings>(*drv, reg_run{"reg-", 2000}, 600s));
       if (!r || r->failures != 0) return 1;
       report("otter_register_global_us", median(r->a_us), "us");
       report("otter_unregister_global_us", median(r->b_us), "us");
@@ -197,8 +197,8 @@ int run_registry(std::string_view only) {
       if (!srv) return 1;
       otter::scoped_process remote(c.nodes[1]->rt());
       if (!otter::register_global(remote, "bench-echo", *srv)) return 1;
-      (void)me.call<timings>(*drv, call_run{*srv, "bench-echo", 2000}, 600s);
-      auto r = me.call<timings>(*drv, call_run{*srv, "bench-echo", 20000}, 600s);
+      (void)me.await(otter::call<timings>(*drv, call_run{*srv, "bench-echo", 2000}, 600s));
+      auto r = me.await(otter::call<timings>(*drv, call_run{*srv, "bench-echo", 20000}, 600s));
       if (!r || r->failures != 0) return 1;
       report("otter_call_by_pid_us", median(r->a_us), "us");
       report("otter_call_by_name_us", median(r->b_us), "us");

@@ -143,11 +143,11 @@ void restart_latency() {
   auto sup = otter::supervisor::start(rt, flags, {otter::worker<crashy>("crashy", *drv)});
   if (!sup) throw std::runtime_error("supervisor start failed: " + sup.err().message);
   constexpr std::int64_t n = 10000;
-  auto r = me.call<latencies>(*drv, run_restarts{n}, 300s);
+  auto r = me.await(otter::call<latencies>(*drv, run_restarts{n}, 300s));
   if (!r || r->ns.size() != n) throw std::runtime_error("restart run failed");
   report("otter_restart_p50_us", percentile(r->ns, 0.50) / 1e3, "us");
   report("otter_restart_p99_us", percentile(r->ns, 0.99) / 1e3, "us");
-  (void)otter::supervisor::stop(me, *sup);
+  (void)me.await(otter::supervisor::stop(*sup));
 }
 
 void dynamic_100k() {
@@ -156,14 +156,15 @@ void dynamic_100k() {
   constexpr std::int64_t n = 100000;
   auto sup = otter::dynamic_supervisor::start(rt);
   auto drv = rt.start<start_driver>();
-  auto r = me.call<started_many>(*drv, start_many{*sup, n}, 300s);
+  auto r = me.await(otter::call<started_many>(*drv, start_many{*sup, n}, 300s));
   if (!r || r->ok != n) throw std::runtime_error("dynamic start failed");
-  auto counts = otter::dynamic_supervisor::count_children(me, *sup);
+  auto counts = me.await(otter::dynamic_supervisor::count_children(*sup));
   if (!counts || counts->active != n) throw std::runtime_error("dynamic count wrong");
   report("otter_dynsup_start_100k_s", r->seconds, "s");
   const auto ref = me.monitor(*sup);
   const auto t0 = clock::now();
-  auto stopped = otter::dynamic_supervisor::stop(me, *sup, otter::exit_reason::shutdown(), 300s);
+  auto stopped =
+      me.await(otter::dynamic_supervisor::stop(*sup, otter::exit_reason::shutdown(), 300s));
   auto d = me.receive<otter::down>(300s);
   const double secs = seconds_since(t0);
   if (!stopped || !d || d->ref != ref) throw std::runtime_error("dynamic stop failed");

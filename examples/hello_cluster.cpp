@@ -67,12 +67,12 @@ int main(int argc, char** argv) {
 
   otter::scoped_process me(rt);  // lets main call servers
   auto g = rt.start<greeter>(o.name);
-  if (!g || !otter::register_global(me, "greeter@" + o.name, *g)) return 1;
+  if (!g || !me.await(otter::register_global("greeter@" + o.name, *g))) return 1;
   std::printf("%s: up at %s, greeter@%s registered\n", o.name.c_str(), (*node)->endpoint().c_str(),
               o.name.c_str());
 
   for (const auto& peer : (*node)->nodes()) {
-    auto r = me.call<greeting>("greeter@" + peer.name, greet{o.name});
+    auto r = me.await(otter::call<greeting>("greeter@" + peer.name, greet{o.name}));
     if (r)
       std::printf("%s: greeter@%s answered \"%s\"\n", o.name.c_str(), peer.name.c_str(),
                   r->text.c_str());

@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include <otter/wire.hpp>
+#include "wire.hpp"
 
 namespace {
 struct probe_msg {

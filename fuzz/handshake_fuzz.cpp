@@ -4,7 +4,8 @@
 #include <cstdint>
 
 #include <otter/secret.hpp>
-#include <otter/wire.hpp>
+#include "keys.hpp"
+#include "wire.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static const otter::cluster_keys keys = otter::derive_keys("fuzzing secret, 32 bytes long..");

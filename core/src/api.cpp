@@ -37,30 +37,30 @@ namespace detail {
 void link(process& me, const pid& other) {
   if (other == me.self()) return;
   runtime_access::rel(me).links.insert(other);
-  if (!me.rt().deliver(other, detail::make_signal(sig::link, me.self()))) {
+  if (!detail::deliver(me.rt(), other, detail::make_signal(sig::link, me.self()))) {
     // As in Erlang: linking to a process that does not exist gets an exit signal `noproc`.
-    me.rt().deliver(me.self(),
+    detail::deliver(me.rt(), me.self(),
                     detail::make_signal(sig::link_exit, other, 0, exit_reason::noproc()));
   }
 }
 
 void unlink(process& me, const pid& other) {
   runtime_access::rel(me).links.erase(other);
-  me.rt().deliver(other, detail::make_signal(sig::unlink, me.self()));
+  detail::deliver(me.rt(), other, detail::make_signal(sig::unlink, me.self()));
 }
 
 monitor_ref monitor(process& me, const dest& target) {
   runtime& rt = me.rt();
-  const monitor_ref ref = rt.make_ref();
+  const monitor_ref ref = detail::make_ref(rt);
   auto resolved = rt.resolve(target);
   const pid who = resolved.value_or(pid{});
   runtime_access::rel(me).monitors.emplace(ref, who);
   bool sent = false;
   if (resolved) {
-    sent = rt.deliver(who, detail::make_signal(sig::monitor, me.self(), ref));
+    sent = detail::deliver(rt, who, detail::make_signal(sig::monitor, me.self(), ref));
   }
   if (!sent) {
-    rt.deliver(me.self(), detail::make_signal(sig::down, who, ref, exit_reason::noproc()));
+    detail::deliver(rt, me.self(), detail::make_signal(sig::down, who, ref, exit_reason::noproc()));
   }
   return ref;
 }
@@ -71,7 +71,7 @@ void demonitor(process& me, monitor_ref ref) {
   if (it == rel.monitors.end()) return;
   const pid target = it->second;
   rel.monitors.erase(it);
-  me.rt().deliver(target, detail::make_signal(sig::demonitor, me.self(), ref));
+  detail::deliver(me.rt(), target, detail::make_signal(sig::demonitor, me.self(), ref));
 }
 
 }  // namespace detail

@@ -1,6 +1,6 @@
 #include "otter/call.hpp"
 
-#include <spdlog/spdlog.h>
+#include "otter/log.hpp"
 
 #include "otter/api.hpp"
 #include "otter/gen_server.hpp"
@@ -40,9 +40,24 @@ error error_of(const envelope& e) {
   return error{errc::badarg, std::string("unexpected ") + to_string(e.kind) + " for a call"};
 }
 
+dynamic to_dynamic(envelope& e) {
+  if (dynamic* d = payload_as<dynamic>(e)) {
+    dynamic out = *d;
+    out.set_type_name(std::string(e.type_name()));
+    return out;
+  }
+  // A local typed value: its msgpack form.
+  msgpack::sbuffer buf;
+  e.pack_payload(buf);
+  auto handle = msgpack::unpack(buf.data(), buf.size());
+  dynamic out(handle.get());
+  out.set_type_name(std::string(e.type_name()));
+  return out;
+}
+
 void log_unhandled(const process& p, const envelope& e) {
-  spdlog::warn("{} {} dropped a {} of unhandled type '{}'", p.behaviour(),
-               otter::to_string(p.self()), to_string(e.kind), e.type_name());
+  otter::detail::log().warn("{} {} dropped a {} of unhandled type '{}'", p.behaviour(),
+                            otter::to_string(p.self()), to_string(e.kind), e.type_name());
 }
 
 }  // namespace detail
@@ -52,7 +67,7 @@ void from::send_reply(detail::envelope_ptr e) {
   if (process* self = detail::current_process()) e->from = self->self();
   runtime* rt = std::exchange(rt_, nullptr);
   ref_ = 0;
-  rt->deliver(caller_, std::move(e));
+  detail::deliver(*rt, caller_, std::move(e));
 }
 
 void from::reply_error(error err) {

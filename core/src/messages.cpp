@@ -1,6 +1,6 @@
 // Names of error codes and signals, and the remote message descriptor: what the wire codec
 // needs from core without the runtime.
-#include "otter/envelope.hpp"
+#include "otter/detail/envelope.hpp"
 #include "otter/error.hpp"
 
 namespace otter {

@@ -45,7 +45,7 @@ current_process_scope::~current_process_scope() {
 }
 
 void runtime_access::release(process* p) noexcept {
-  p->rt_->release(p);
+  otter::detail::release(*p->rt_, p);
 }
 
 void runtime_access::destroy(process* p) noexcept {
@@ -80,11 +80,7 @@ bool runtime_access::refuse_overflow(process& p, envelope_ptr& e) {
 }
 
 void runtime_access::destroy_orphan(process& p) noexcept {
-  p.root_task_ = {};
-  p.root_message_.reset();
-  free_list(p.cache_head_);
-  p.cache_head_ = p.cache_tail_ = nullptr;
-  free_list(p.inbox_.close());
+  p.orphan();
 }
 
 }  // namespace detail
@@ -112,12 +108,20 @@ process::~process() {
 
 void process::on_terminate(const exit_reason&) {}
 
+void process::orphan() noexcept {
+  root_task_ = {};
+  root_message_.reset();
+  detail::free_list(cache_head_);
+  cache_head_ = cache_tail_ = nullptr;
+  detail::free_list(inbox_.close());
+}
+
 void process::stop_self(exit_reason reason) {
   begin_exit(std::move(reason), true);
 }
 
 void process::wake() {
-  rt_->scheduler().schedule(this);
+  detail::scheduler_of(*rt_).schedule(this);
 }
 
 void process::append(envelope* e) noexcept {
@@ -178,7 +182,7 @@ void process::ingest(envelope* list) {
       case sig::reply_error:
       case sig::call_timeout:
         if (await_ref_ != 0 && e->ref == await_ref_ && !await_done_) {
-          if (e->kind != sig::call_timeout) rt_->disarm_call_timer(call_timer_);
+          if (e->kind != sig::call_timeout) detail::disarm_call_timer(*rt_, call_timer_);
           await_done_ = true;
           await_sink_->complete(envelope_ptr(e));
         } else {
@@ -250,12 +254,12 @@ void process::await_reply(std::uint64_t ref, detail::reply_sink* sink, std::coro
     call_timer_.deadline = deadline;
     call_timer_.target = pid_;
     call_timer_.ref = ref;
-    rt_->arm_call_timer(call_timer_);
+    detail::arm_call_timer(*rt_, call_timer_);
   }
 }
 
 void process::cancel_await() noexcept {
-  rt_->disarm_call_timer(call_timer_);
+  detail::disarm_call_timer(*rt_, call_timer_);
   await_ref_ = 0;
   await_sink_ = nullptr;
   await_handle_ = {};
@@ -374,7 +378,7 @@ void process::exit_now() {
   // dropping names: a register_name racing with this exit either sees the mailbox closed, or
   // its name is seen here (both sides seq_cst).
   envelope* rest = inbox_.close();
-  rt_->process_exited(*this);
+  detail::process_exited(*rt_, *this);
   while (rest != nullptr) {
     envelope* e = rest;
     rest = e->next;
@@ -393,11 +397,11 @@ void process::exit_now() {
         break;
       case sig::stop_request: from(rt_, e->from, e->ref).reply(ok_reply{}); break;
       case sig::monitor: {
-        rt_->deliver(e->from, detail::make_signal(sig::down, me, e->ref, reason));
+        detail::deliver(*rt_, e->from, detail::make_signal(sig::down, me, e->ref, reason));
         break;
       }
       case sig::link: {
-        rt_->deliver(e->from, detail::make_signal(sig::link_exit, me, 0, reason));
+        detail::deliver(*rt_, e->from, detail::make_signal(sig::link_exit, me, 0, reason));
         break;
       }
       default: break;
@@ -407,13 +411,13 @@ void process::exit_now() {
 
   if (rel_) {
     for (const pid& l : rel_->links) {
-      rt_->deliver(l, detail::make_signal(sig::link_exit, me, 0, reason));
+      detail::deliver(*rt_, l, detail::make_signal(sig::link_exit, me, 0, reason));
     }
     for (const auto& [ref, who] : rel_->monitored_by) {
-      rt_->deliver(who, detail::make_signal(sig::down, me, ref, reason));
+      detail::deliver(*rt_, who, detail::make_signal(sig::down, me, ref, reason));
     }
     for (const auto& [ref, target] : rel_->monitors) {
-      rt_->deliver(target, detail::make_signal(sig::demonitor, me, ref));
+      detail::deliver(*rt_, target, detail::make_signal(sig::demonitor, me, ref));
     }
     for (const auto& [who, ref] : rel_->stop_waiters) from(rt_, who, ref).reply(ok_reply{});
     rel_.reset();
@@ -454,7 +458,7 @@ void process::discard() noexcept {
   try {
     const pid me = pid_;
     envelope* rest = inbox_.close();
-    rt_->process_exited(*this);
+    detail::process_exited(*rt_, *this);
     while (rest != nullptr) {
       envelope* e = rest;
       rest = e->next;
@@ -471,13 +475,13 @@ void process::discard() noexcept {
     if (rel_) {
       // Undo what init set up, silently: no exit signal, no DOWN for a process that never ran.
       for (const pid& l : rel_->links) {
-        rt_->deliver(l, detail::make_signal(sig::unlink, me));
+        detail::deliver(*rt_, l, detail::make_signal(sig::unlink, me));
       }
       for (const auto& [ref, target] : rel_->monitors) {
-        rt_->deliver(target, detail::make_signal(sig::demonitor, me, ref));
+        detail::deliver(*rt_, target, detail::make_signal(sig::demonitor, me, ref));
       }
       for (const auto& [ref, who] : rel_->monitored_by) {
-        rt_->deliver(who, detail::make_signal(sig::down, me, ref, exit_reason::noproc()));
+        detail::deliver(*rt_, who, detail::make_signal(sig::down, me, ref, exit_reason::noproc()));
       }
       rel_.reset();
     }

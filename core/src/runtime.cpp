@@ -1,15 +1,12 @@
 #include "otter/runtime.hpp"
 
-#include <array>
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
 
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/spdlog.h>
-
 #include "otter/call.hpp"
+#include "otter/log.hpp"
 #include "process_table.hpp"
 #include "runtime_access.hpp"
 #include "scheduler.hpp"
@@ -17,9 +14,55 @@
 
 namespace otter {
 
-using detail::runtime_access;
+namespace detail {
+
+// Everything of a runtime. The runtime object holds it, and so do handles that may outlive the
+// object (scoped_process): they find it stopped and do nothing.
+struct runtime_state {
+  runtime* owner = nullptr;  // null once shut down
+  std::atomic<bool> running{true};
+  std::string node_name;
+  std::uint64_t node_id = 0;
+  std::uint32_t creation = 0;
+  std::atomic<std::uint64_t> next_ref{1};
+  mutable process_table table;
+
+  mutable std::mutex names_mutex;  // protects names, names_of
+  std::unordered_map<std::string, pid> names;
+  std::unordered_multimap<std::uint64_t, std::string> names_of;  // process id -> its names
+
+  std::atomic<remote_router*> router{nullptr};
+  std::atomic<name_resolver*> resolver{nullptr};
+
+  mutable std::mutex services_mutex;  // protects services
+  std::unordered_map<std::type_index, std::shared_ptr<void>> services;
+
+  std::atomic<std::uint64_t> spawned{0};
+  std::atomic<std::uint64_t> exited{0};
+  std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> restarts{0};
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+
+  std::unique_ptr<scheduler> sched;
+  std::unique_ptr<timer_service> timers;
+};
+
+struct runtime_internals {
+  static runtime_state& state(const runtime& rt) noexcept { return *rt.state_; }
+  static const std::shared_ptr<runtime_state>& shared(const runtime& rt) noexcept {
+    return rt.state_;
+  }
+};
 
 namespace {
+
+runtime_state& st(const runtime& rt) noexcept {
+  return runtime_internals::state(rt);
+}
+
+error shutting_down_error(const runtime_state& s) {
+  return error{errc::shutting_down, "the runtime of node " + s.node_name + " has shut down"};
+}
 
 std::uint32_t fresh_creation() {
   auto now = std::chrono::system_clock::now().time_since_epoch();
@@ -30,224 +73,93 @@ std::uint32_t fresh_creation() {
 
 }  // namespace
 
-struct runtime::impl {
-  std::string node_name;
-  std::uint64_t node_id;
-  std::uint32_t creation;
-  std::atomic<std::uint64_t> next_ref{1};
-  mutable detail::process_table table;
-
-  mutable std::mutex names_mutex;  // protects names, names_of
-  std::unordered_map<std::string, pid> names;
-  std::unordered_multimap<std::uint64_t, std::string> names_of;  // process id -> its names
-
-  std::atomic<remote_router*> router{nullptr};
-  std::atomic<name_resolver*> resolver{nullptr};
-
-  std::atomic<std::uint64_t> spawned{0};
-  std::atomic<std::uint64_t> exited{0};
-  std::atomic<std::uint64_t> dropped{0};
-  std::atomic<std::uint64_t> restarts{0};
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
-
-  std::unique_ptr<detail::scheduler> sched;
-  std::unique_ptr<detail::timer_service> timers;
-};
-
-namespace {
-// spdlog's default logger writes to stdout; otter's logs go to stderr so that programs (and
-// otterctl --json) own their stdout.
-void log_to_stderr() {
-  static const bool done = [] {
-    auto logger = spdlog::stderr_color_mt("otter");
-    spdlog::set_default_logger(logger);
-    return true;
-  }();
-  (void)done;
-}
-}  // namespace
-
-runtime::runtime(runtime_options options) : impl_(std::make_unique<impl>()) {
-  log_to_stderr();
-  impl_->node_name = options.node_name.empty() ? defaults::node_name : options.node_name;
-  impl_->node_id = node_id_of(impl_->node_name);
-  impl_->creation = options.creation != 0 ? options.creation : fresh_creation();
-  unsigned n = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
-  impl_->sched = std::make_unique<detail::scheduler>(n == 0 ? 2 : n);
-  impl_->sched->set_table(&impl_->table);
-  impl_->table.set_epochs(impl_->sched.get());
-  impl_->timers = std::make_unique<detail::timer_service>(*this);
-  impl_->sched->start();
+std::uint64_t make_ref(runtime& rt) noexcept {
+  return st(rt).next_ref.fetch_add(1, std::memory_order_relaxed);
 }
 
-runtime::~runtime() {
-  impl_->timers->stop();
-  impl_->sched->stop();
-  // Workers are gone: free what is left without signalling anyone.
-  std::vector<std::uint64_t> live;
-  impl_->table.for_each([&](std::uint64_t id, process* p) {
-    if (runtime_access::closed(*p)) return;
-    runtime_access::destroy_orphan(*p);
-    live.push_back(id);
-  });
-  for (std::uint64_t id : live) impl_->table.release(id);
-  impl_->table.reclaim(true);  // while the timer service and scheduler objects still exist
-}
-
-const std::string& runtime::node_name() const noexcept {
-  return impl_->node_name;
-}
-std::uint64_t runtime::node_id() const noexcept {
-  return impl_->node_id;
-}
-std::uint32_t runtime::creation() const noexcept {
-  return impl_->creation;
-}
-unsigned runtime::worker_count() const noexcept {
-  return impl_->sched->size();
-}
-detail::scheduler& runtime::scheduler() noexcept {
-  return *impl_->sched;
-}
-
-bool runtime::is_local(const pid& p) const noexcept {
-  return p.node == impl_->node_id && p.creation == impl_->creation;
-}
-
-std::uint64_t runtime::make_ref() noexcept {
-  return impl_->next_ref.fetch_add(1, std::memory_order_relaxed);
-}
-
-void runtime::set_remote_router(remote_router* r) noexcept {
-  impl_->router.store(r, std::memory_order_release);
-}
-void runtime::set_io_driver(io_driver* io) {
-  impl_->sched->set_io(io);
-}
-void runtime::wake_io() {
-  impl_->sched->wake_io();
-}
-void runtime::network_send(bool first) {
-  impl_->sched->network_send(first);
-}
-bool runtime::try_service_io() {
-  return impl_->sched->try_service_io();
-}
-
-void runtime::set_name_resolver(name_resolver* r) noexcept {
-  impl_->resolver.store(r, std::memory_order_release);
-}
-
-name_resolver* runtime::get_name_resolver() const noexcept {
-  return impl_->resolver.load(std::memory_order_acquire);
-}
-
-process* runtime::acquire(const pid& p) const {
-  if (!is_local(p)) return nullptr;
-  process* proc = impl_->table.acquire(p.id);
-  return proc;
-}
-
-void runtime::add_ref(process* p) const noexcept {
-  impl_->table.add_ref(p->self().id);
-}
-void runtime::release(process* p) const noexcept {
-  impl_->table.release(p->self().id);
-}
-
-bool runtime::deliver(const pid& to, detail::envelope_ptr e) {
-  detail::scheduler::note_send();
-  if (to.node != impl_->node_id) {
-    if (remote_router* r = impl_->router.load(std::memory_order_acquire)) {
+bool deliver(runtime& rt, const pid& to, envelope_ptr e) {
+  runtime_state& s = st(rt);
+  if (!s.running.load(std::memory_order_acquire)) return false;
+  scheduler::note_send();
+  if (to.node != s.node_id) {
+    if (remote_router* r = s.router.load(std::memory_order_acquire)) {
       return r->route(to, std::move(e));
     }
-    impl_->dropped.fetch_add(1, std::memory_order_relaxed);
+    s.dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
-  if (to.creation != impl_->creation) {
-    impl_->dropped.fetch_add(1, std::memory_order_relaxed);
+  if (to.creation != s.creation) {
+    s.dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   // On a worker, inside an activation, the process cannot be freed under us (see
   // process_table): no reference needed. Elsewhere take one.
-  const bool on_worker = impl_->sched->on_worker();
-  process* p = on_worker ? impl_->table.peek(to.id) : impl_->table.acquire(to.id);
+  const bool on_worker = s.sched->on_worker();
+  process* p = on_worker ? s.table.peek(to.id) : s.table.acquire(to.id);
   if (p == nullptr) {
-    impl_->dropped.fetch_add(1, std::memory_order_relaxed);
+    s.dropped.fetch_add(1, std::memory_order_relaxed);
     return false;
   }
   if (runtime_access::refuse_overflow(*p, e)) {
-    if (!on_worker) release(p);
+    if (!on_worker) s.table.release(to.id);
     return true;  // dropped and counted, as a full mailbox does
   }
   auto& box = runtime_access::inbox_of(*p);
   const auto r = box.push(e.get());
   bool ok = true;
-  if (r == detail::inbox::push_result::closed) {
-    impl_->dropped.fetch_add(1, std::memory_order_relaxed);
+  if (r == inbox::push_result::closed) {
+    s.dropped.fetch_add(1, std::memory_order_relaxed);
     ok = false;
   } else {
     e.release();
-    if (r == detail::inbox::push_result::queued_wake) runtime_access::wake(*p);
+    if (r == inbox::push_result::queued_wake) runtime_access::wake(*p);
   }
-  if (!on_worker) release(p);
+  if (!on_worker) s.table.release(to.id);
   return ok;
 }
 
-bool runtime::deliver_to(const dest& to, detail::envelope_ptr e) {
-  if (const dest::name_at* at = to.as_name_at(); at != nullptr && at->node != impl_->node_name) {
-    if (remote_router* r = impl_->router.load(std::memory_order_acquire)) {
-      detail::scheduler::note_send();
+bool deliver_to(runtime& rt, const dest& to, envelope_ptr e) {
+  runtime_state& s = st(rt);
+  if (const dest::name_at* at = to.as_name_at(); at != nullptr && at->node != s.node_name) {
+    if (!s.running.load(std::memory_order_acquire)) return false;
+    if (remote_router* r = s.router.load(std::memory_order_acquire)) {
+      scheduler::note_send();
       return r->route_name(node_id_of(at->node), at->name, std::move(e));
     }
     return false;
   }
-  auto target = resolve(to);
-  return target && deliver(*target, std::move(e));
+  auto target = rt.resolve(to);
+  return target && deliver(rt, *target, std::move(e));
 }
 
-std::optional<pid> runtime::resolve(const dest& d) const {
-  if (const pid* p = d.as_pid()) return *p;
-  if (const dest::name_at* at = d.as_name_at()) {
-    if (at->node == impl_->node_name) return whereis(at->name);
-    return std::nullopt;  // resolved by its node
-  }
-  const std::string& name = *d.as_name();
-  if (auto p = whereis(name)) return p;
-  if (name_resolver* r = impl_->resolver.load(std::memory_order_acquire)) return r->resolve(name);
-  return std::nullopt;
-}
-
-result<void> runtime::send_envelope(const dest& to, detail::envelope_ptr e) {
-  if (const dest::name_at* at = to.as_name_at(); at != nullptr && at->node != impl_->node_name) {
-    if (!deliver_to(to, std::move(e))) return detail::noproc_error(to);
+result<void> send_envelope(runtime& rt, const dest& to, envelope_ptr e) {
+  runtime_state& s = st(rt);
+  if (!s.running.load(std::memory_order_acquire)) return shutting_down_error(s);
+  if (const dest::name_at* at = to.as_name_at(); at != nullptr && at->node != s.node_name) {
+    if (!deliver_to(rt, to, std::move(e))) return noproc_error(to);
     return ok();
   }
-  auto target = resolve(to);
-  if (!target) return detail::noproc_error(to);
-  if (!deliver(*target, std::move(e))) return detail::noproc_error(*target);
+  auto target = rt.resolve(to);
+  if (!target) return noproc_error(to);
+  if (!deliver(rt, *target, std::move(e))) return noproc_error(*target);
   return ok();
 }
 
-result<void> runtime::exit(const dest& to, exit_reason reason) {
-  auto e = std::make_unique<detail::reason_envelope>(detail::sig::exit, std::move(reason));
-  if (process* self = detail::current_process()) e->from = self->self();
-  return send_envelope(to, std::move(e));
-}
-
-result<pid> runtime::spawn(std::unique_ptr<process> owned, const start_options& opts) {
+result<pid> spawn(runtime& rt, std::unique_ptr<process> owned, const start_options& opts) {
+  runtime_state& s = st(rt);
+  if (!s.running.load(std::memory_order_acquire)) return shutting_down_error(s);
   process* p = owned.release();
-  const pid id{impl_->node_id, impl_->table.reserve(), impl_->creation};
-  runtime_access::attach(*p, this, id);
-  process* parent = detail::current_process();
+  const pid id{s.node_id, s.table.reserve(), s.creation};
+  runtime_access::attach(*p, &rt, id);
+  process* parent = current_process();
   if (opts.link && parent != nullptr) runtime_access::set_parent(*p, parent->self());
   runtime_access::set_overflow(*p, opts.mailbox_limit, opts.on_overflow == overflow_policy::exit);
-  impl_->table.publish(id.id, p);  // from here on others can find it
-  impl_->spawned.fetch_add(1, std::memory_order_relaxed);
+  s.table.publish(id.id, p);  // from here on others can find it
+  s.spawned.fetch_add(1, std::memory_order_relaxed);
 
   result<void> init = ok();
   {
-    detail::current_process_scope scope(p);
+    current_process_scope scope(p);
     try {
       init = runtime_access::init(*p);
     } catch (const std::exception& ex) {
@@ -256,12 +168,12 @@ result<pid> runtime::spawn(std::unique_ptr<process> owned, const start_options& 
       init = error{errc::init_failed, "unknown exception", exit_reason("unknown exception")};
     }
     if (init.ok() && !opts.name.empty()) {
-      if (auto r = register_name(opts.name, id); !r) init = r;
+      if (auto r = rt.register_name(opts.name, id); !r) init = r;
     }
     if (!init) runtime_access::discard(*p);
   }
   if (!init) {
-    release(p);
+    s.table.release(id.id);
     error e = init.err();
     if (e.code != errc::init_failed && e.code != errc::already_registered) {
       e = error{errc::init_failed, e.message, exit_reason(e.message)};
@@ -275,154 +187,322 @@ result<pid> runtime::spawn(std::unique_ptr<process> owned, const start_options& 
   }
   // The process starts "running" (pushes during init did not schedule it): go idle, or run
   // at once if init left messages for it.
-  if (!runtime_access::inbox_of(*p).try_block()) impl_->sched->schedule(p);
+  if (!runtime_access::inbox_of(*p).try_block()) s.sched->schedule(p);
   return id;
 }
 
-void runtime::process_exited(process& p) {
-  impl_->table.mark_exited();
-  impl_->exited.fetch_add(1, std::memory_order_relaxed);
-  if (runtime_access::has_name(p)) unregister_all(p.self());
+std::uint64_t start_timer(runtime& rt, std::chrono::milliseconds delay, const pid& to,
+                          envelope_ptr e) {
+  runtime_state& s = st(rt);
+  if (!s.running.load(std::memory_order_acquire)) return 0;
+  const auto now = std::chrono::steady_clock::now();
+  const auto deadline = delay >= std::chrono::duration_cast<std::chrono::milliseconds>(
+                                     std::chrono::steady_clock::time_point::max() - now)
+                            ? std::chrono::steady_clock::time_point::max()
+                            : now + delay;
+  return s.timers->start(deadline, to, std::move(e));
+}
+
+void arm_call_timer(runtime& rt, timer_node& n) {
+  st(rt).timers->arm(n);
+}
+void disarm_call_timer(runtime& rt, timer_node& n) noexcept {
+  if (n.armed()) st(rt).timers->disarm(n);
+}
+scheduler& scheduler_of(runtime& rt) noexcept {
+  return *st(rt).sched;
+}
+
+process* acquire(const runtime& rt, const pid& p) {
+  if (!rt.is_local(p)) return nullptr;
+  return st(rt).table.acquire(p.id);
+}
+void add_ref(const runtime& rt, process* p) noexcept {
+  st(rt).table.add_ref(p->self().id);
+}
+void release(const runtime& rt, process* p) noexcept {
+  st(rt).table.release(p->self().id);
+}
+void release(runtime_state& s, process* p) noexcept {
+  s.table.release(p->self().id);
+}
+
+void process_exited(runtime& rt, process& p) {
+  runtime_state& s = st(rt);
+  s.table.mark_exited();
+  s.exited.fetch_add(1, std::memory_order_relaxed);
+  if (runtime_access::has_name(p)) {
+    std::lock_guard<std::mutex> l(s.names_mutex);
+    auto range = s.names_of.equal_range(p.self().id);
+    for (auto i = range.first; i != range.second; ++i) s.names.erase(i->second);
+    s.names_of.erase(p.self().id);
+  }
+}
+
+void count_restart(runtime& rt) noexcept {
+  st(rt).restarts.fetch_add(1, std::memory_order_relaxed);
+}
+
+void set_remote_router(runtime& rt, remote_router* r) noexcept {
+  st(rt).router.store(r, std::memory_order_release);
+}
+void set_io_driver(runtime& rt, io_driver* io) {
+  st(rt).sched->set_io(io);
+}
+void wake_io(runtime& rt) {
+  st(rt).sched->wake_io();
+}
+void network_send(runtime& rt, bool first) {
+  st(rt).sched->network_send(first);
+}
+bool try_service_io(runtime& rt) {
+  return st(rt).sched->try_service_io();
+}
+void set_name_resolver(runtime& rt, name_resolver* r) noexcept {
+  st(rt).resolver.store(r, std::memory_order_release);
+}
+name_resolver* get_name_resolver(const runtime& rt) noexcept {
+  return st(rt).resolver.load(std::memory_order_acquire);
+}
+
+std::shared_ptr<void> find_service(const runtime& rt, std::type_index type) {
+  runtime_state& s = st(rt);
+  std::lock_guard<std::mutex> l(s.services_mutex);
+  auto it = s.services.find(type);
+  return it == s.services.end() ? nullptr : it->second;
+}
+void set_service(runtime& rt, std::type_index type, std::shared_ptr<void> service) {
+  runtime_state& s = st(rt);
+  std::lock_guard<std::mutex> l(s.services_mutex);
+  if (service) {
+    s.services[type] = std::move(service);
+  } else {
+    s.services.erase(type);
+  }
+}
+
+std::shared_ptr<runtime_state> state_of(const runtime& rt) noexcept {
+  return runtime_internals::shared(rt);
+}
+bool running(const runtime_state& s) noexcept {
+  return s.running.load(std::memory_order_acquire);
+}
+runtime* runtime_of(runtime_state& s) noexcept {
+  return running(s) ? s.owner : nullptr;
+}
+
+}  // namespace detail
+
+using detail::runtime_access;
+
+runtime::runtime(runtime_options options) : state_(std::make_shared<detail::runtime_state>()) {
+  detail::runtime_state& s = *state_;
+  s.owner = this;
+  s.node_name = options.node_name.empty() ? defaults::node_name : options.node_name;
+  s.node_id = node_id_of(s.node_name);
+  s.creation = options.creation != 0 ? options.creation : detail::fresh_creation();
+  unsigned n = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
+  s.sched = std::make_unique<detail::scheduler>(n == 0 ? 2 : n);
+  s.sched->set_table(&s.table);
+  s.table.set_epochs(s.sched.get());
+  s.timers = std::make_unique<detail::timer_service>(*this);
+  s.sched->start();
+}
+
+runtime::~runtime() {
+  shutdown();
+}
+
+void runtime::shutdown() {
+  detail::runtime_state& s = *state_;
+  if (!s.running.exchange(false, std::memory_order_acq_rel)) return;
+  s.timers->stop();
+  s.sched->stop();
+  // Workers are gone: free what is left without signalling anyone. A process a handle still
+  // refers to (a scoped_process) is freed when that handle lets go of it.
+  std::vector<std::uint64_t> live;
+  s.table.for_each([&](std::uint64_t id, process* p) {
+    if (runtime_access::closed(*p)) return;
+    runtime_access::destroy_orphan(*p);
+    live.push_back(id);
+  });
+  s.table.set_epochs(nullptr);  // single-threaded from now on: the last release frees at once
+  for (std::uint64_t id : live) s.table.release(id);
+  s.table.reclaim(true);
+  s.resolver.store(nullptr, std::memory_order_release);
+  s.router.store(nullptr, std::memory_order_release);
+  {
+    std::lock_guard<std::mutex> l(s.services_mutex);
+    s.services.clear();
+  }
+  s.owner = nullptr;
+}
+
+bool runtime::stopped() const noexcept {
+  return !state_->running.load(std::memory_order_acquire);
+}
+
+const std::string& runtime::node_name() const noexcept {
+  return state_->node_name;
+}
+std::uint64_t runtime::node_id() const noexcept {
+  return state_->node_id;
+}
+std::uint32_t runtime::creation() const noexcept {
+  return state_->creation;
+}
+unsigned runtime::worker_count() const noexcept {
+  return state_->sched->size();
+}
+
+bool runtime::is_local(const pid& p) const noexcept {
+  return p.node == state_->node_id && p.creation == state_->creation;
+}
+
+result<void> runtime::exit(const dest& to, exit_reason reason) {
+  auto e = std::make_unique<detail::reason_envelope>(detail::sig::exit, std::move(reason));
+  if (process* self = detail::current_process()) e->from = self->self();
+  return detail::send_envelope(*this, to, std::move(e));
 }
 
 result<void> runtime::register_name(std::string name, const pid& p) {
+  detail::runtime_state& s = *state_;
   if (name.empty()) return error{errc::badarg, "cannot register an empty name"};
   if (!is_local(p)) {
     return error{errc::badarg,
                  "cannot register '" + name + "' locally for non-local process " + to_string(p)};
   }
-  process* proc = acquire(p);
+  process* proc = detail::acquire(*this, p);
   if (proc == nullptr) return detail::noproc_error(p);
   if (runtime_access::closed(*proc)) {  // exited, not yet freed
-    release(proc);
+    detail::release(*this, proc);
     return detail::noproc_error(p);
   }
-  std::unique_lock<std::mutex> l(impl_->names_mutex);
-  auto [it, inserted] = impl_->names.emplace(name, p);
+  std::unique_lock<std::mutex> l(s.names_mutex);
+  auto [it, inserted] = s.names.emplace(name, p);
   if (!inserted) {
     error e{errc::already_registered,
             "name '" + name + "' is already registered to " + to_string(it->second)};
     e.holder = it->second;
     l.unlock();
-    release(proc);
+    detail::release(*this, proc);
     return e;
   }
-  impl_->names_of.emplace(p.id, std::move(name));
+  s.names_of.emplace(p.id, std::move(name));
   runtime_access::set_has_name(*proc);
   l.unlock();
   // The process may have exited between acquire and now: its cleanup may have missed us.
   const bool dead = runtime_access::inbox_of(*proc).closed();
-  release(proc);
+  detail::release(*this, proc);
   if (dead) {
-    unregister_all(p);
+    std::lock_guard<std::mutex> g(s.names_mutex);
+    auto range = s.names_of.equal_range(p.id);
+    for (auto i = range.first; i != range.second; ++i) s.names.erase(i->second);
+    s.names_of.erase(p.id);
     return detail::noproc_error(p);
   }
   return ok();
 }
 
 bool runtime::unregister_name(std::string_view name) {
-  std::lock_guard<std::mutex> l(impl_->names_mutex);
-  auto it = impl_->names.find(std::string(name));
-  if (it == impl_->names.end()) return false;
-  auto range = impl_->names_of.equal_range(it->second.id);
+  detail::runtime_state& s = *state_;
+  std::lock_guard<std::mutex> l(s.names_mutex);
+  auto it = s.names.find(std::string(name));
+  if (it == s.names.end()) return false;
+  auto range = s.names_of.equal_range(it->second.id);
   for (auto i = range.first; i != range.second; ++i) {
     if (i->second == name) {
-      impl_->names_of.erase(i);
+      s.names_of.erase(i);
       break;
     }
   }
-  impl_->names.erase(it);
+  s.names.erase(it);
   return true;
 }
 
-void runtime::unregister_all(const pid& p) {
-  std::lock_guard<std::mutex> l(impl_->names_mutex);
-  auto range = impl_->names_of.equal_range(p.id);
-  for (auto i = range.first; i != range.second; ++i) impl_->names.erase(i->second);
-  impl_->names_of.erase(p.id);
-}
-
 std::optional<pid> runtime::whereis(std::string_view name) const {
-  std::lock_guard<std::mutex> l(impl_->names_mutex);
-  auto it = impl_->names.find(std::string(name));
-  if (it == impl_->names.end()) return std::nullopt;
+  std::lock_guard<std::mutex> l(state_->names_mutex);
+  auto it = state_->names.find(std::string(name));
+  if (it == state_->names.end()) return std::nullopt;
   return it->second;
 }
 
 std::vector<std::pair<std::string, pid>> runtime::registered() const {
-  std::lock_guard<std::mutex> l(impl_->names_mutex);
-  return {impl_->names.begin(), impl_->names.end()};
+  std::lock_guard<std::mutex> l(state_->names_mutex);
+  return {state_->names.begin(), state_->names.end()};
+}
+
+std::optional<pid> runtime::resolve(const dest& d) const {
+  if (const pid* p = d.as_pid()) return *p;
+  if (const dest::name_at* at = d.as_name_at()) {
+    if (at->node == state_->node_name) return whereis(at->name);
+    return std::nullopt;  // resolved by its node
+  }
+  const std::string& name = *d.as_name();
+  if (auto p = whereis(name)) return p;
+  if (detail::name_resolver* r = state_->resolver.load(std::memory_order_acquire)) {
+    return r->resolve(name);
+  }
+  return std::nullopt;
 }
 
 bool runtime::alive(const pid& p) const {
-  process* proc = acquire(p);
+  process* proc = detail::acquire(*this, p);
   if (proc == nullptr) return false;
   const bool up = !runtime_access::inbox_of(*proc).closed();
-  release(proc);
+  detail::release(*this, proc);
   return up;
 }
 
 std::size_t runtime::process_count() const {
-  return impl_->table.size();
+  return state_->table.size();
 }
 
 runtime_stats runtime::stats() const {
-  runtime_stats s;
-  s.processes = impl_->table.size();
-  s.spawned = impl_->spawned.load(std::memory_order_relaxed);
-  s.exited = impl_->exited.load(std::memory_order_relaxed);
-  s.messages_dropped = impl_->dropped.load(std::memory_order_relaxed);
-  impl_->sched->dispatch_counts(s.messages_handled, s.calls_handled);
-  s.restarts = impl_->restarts.load(std::memory_order_relaxed);
-  s.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - impl_->started)
+  const detail::runtime_state& s = *state_;
+  runtime_stats r;
+  r.processes = s.table.size();
+  r.spawned = s.spawned.load(std::memory_order_relaxed);
+  r.exited = s.exited.load(std::memory_order_relaxed);
+  r.messages_dropped = s.dropped.load(std::memory_order_relaxed);
+  s.sched->dispatch_counts(r.messages_handled, r.calls_handled);
+  r.restarts = s.restarts.load(std::memory_order_relaxed);
+  r.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - s.started)
                     .count();
-  return s;
-}
-
-void runtime::count_restart() noexcept {
-  impl_->restarts.fetch_add(1, std::memory_order_relaxed);
+  return r;
 }
 
 std::string runtime::name_of(const pid& p) const {
-  if (p.node != impl_->node_id) return {};
-  std::lock_guard<std::mutex> l(impl_->names_mutex);
-  auto [b, e] = impl_->names_of.equal_range(p.id);
+  if (p.node != state_->node_id) return {};
+  std::lock_guard<std::mutex> l(state_->names_mutex);
+  auto [b, e] = state_->names_of.equal_range(p.id);
   for (auto it = b; it != e; ++it) {
-    auto n = impl_->names.find(it->second);
-    if (n != impl_->names.end() && n->second == p) return it->second;
+    auto n = state_->names.find(it->second);
+    if (n != state_->names.end() && n->second == p) return it->second;
   }
   return {};
 }
 
 std::vector<process_row> runtime::processes() const {
   std::vector<process_row> rows;
-  rows.reserve(impl_->table.size());
-  impl_->table.for_each([&](std::uint64_t, process* p) {
+  rows.reserve(state_->table.size());
+  state_->table.for_each([&](std::uint64_t, process* p) {
     if (!runtime_access::closed(*p)) rows.push_back(p->row());
   });
   return rows;
 }
 
-std::uint64_t runtime::start_timer(std::chrono::milliseconds delay, const pid& to,
-                                   detail::envelope_ptr e) {
-  const auto now = std::chrono::steady_clock::now();
-  const auto deadline = delay >= std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::steady_clock::time_point::max() - now)
-                            ? std::chrono::steady_clock::time_point::max()
-                            : now + delay;
-  return impl_->timers->start(deadline, to, std::move(e));
+std::optional<process_row> runtime::row(const pid& p) const {
+  std::optional<process_row> out;
+  detail::with_process(*this, p, [&](process& proc) {
+    if (!runtime_access::closed(proc)) out = proc.row();
+  });
+  return out;
 }
 
 bool runtime::cancel_timer(std::uint64_t timer) {
-  return impl_->timers->cancel(timer);
-}
-
-void runtime::arm_call_timer(detail::timer_node& n) {
-  impl_->timers->arm(n);
-}
-void runtime::disarm_call_timer(detail::timer_node& n) noexcept {
-  if (n.armed()) impl_->timers->disarm(n);
+  return state_->timers->cancel(timer);
 }
 
 std::string dest::describe() const {

@@ -20,9 +20,10 @@
 
 #include "process_table.hpp"
 
+#include "otter/detail/runtime_ops.hpp"
+
 namespace otter {
 class process;
-class io_driver;
 }  // namespace otter
 
 namespace otter::detail {

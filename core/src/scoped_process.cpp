@@ -16,20 +16,26 @@ void demonitor(process& me, monitor_ref ref);
 
 class blocking_process final : public process {
  public:
-  blocking_process() { trap_exit(true); }
+  explicit blocking_process(std::shared_ptr<runtime_state> state) : state_(std::move(state)) {
+    trap_exit(true);
+  }
 
   std::string_view behaviour() const noexcept override { return "scoped_process"; }
 
-  // Takes in what arrives until `done()` holds or `deadline` passes; true if `done()`.
+  // Takes in what arrives until `done()` holds or `deadline` passes; true if `done()`. False
+  // at once when the process was killed or its runtime shut down.
   template <class Done>
   bool wait_until(Done&& done, std::chrono::steady_clock::time_point deadline) {
     for (;;) {
+      if (!running(*state_)) return false;
       ingest_inbox();
       if (done()) return true;
       if (exiting()) return false;
       if (!inbox().try_block()) continue;  // something arrived meanwhile
       std::unique_lock<std::mutex> l(mutex_);
-      if (!cv_.wait_until(l, deadline, [&] { return woken_; })) {
+      if (deadline == std::chrono::steady_clock::time_point::max()) {
+        cv_.wait(l, [&] { return woken_; });
+      } else if (!cv_.wait_until(l, deadline, [&] { return woken_; })) {
         l.unlock();
         ingest_inbox();  // the inbox may have been woken just now; unblocks it either way
         return done();
@@ -38,16 +44,29 @@ class blocking_process final : public process {
     }
   }
 
-  void begin_call(std::uint64_t ref, reply_sink* sink) {
-    await_reply(ref, sink, {}, std::chrono::steady_clock::time_point::max());
+  // Runs the coroutine `t` as this process's work, resuming it as its awaited replies arrive.
+  // An error when the process was killed, or its runtime shut down, before it finished.
+  result<void> run(task<void>& t) {
+    t.handle().resume();
+    while (!t.handle().done()) {
+      if (!wait_until([&] { return await_done(); }, std::chrono::steady_clock::time_point::max())) {
+        if (running(*state_)) cancel_await();  // (a stopped runtime has no timers left)
+        return running(*state_)
+                   ? error{errc::exited, "this scoped_process was killed"}
+                   : error{errc::shutting_down, "this scoped_process's runtime has shut down"};
+      }
+      resume_awaited();
+    }
+    return ok();
   }
-  void end_call() noexcept { cancel_await(); }
-  bool call_done() const noexcept { return await_done(); }
+
   bool dead() const noexcept { return exiting(); }
   void finish() { exit_from_owner_thread(exit_reason::normal()); }
 
  private:
   void handle_envelope(envelope_ptr) override {}
+  // The runtime is shutting down: its owner thread is told, and frees what it holds itself.
+  void orphan() noexcept override { wake(); }
   void wake() override {
     {
       std::lock_guard<std::mutex> l(mutex_);
@@ -56,6 +75,7 @@ class blocking_process final : public process {
     cv_.notify_one();
   }
 
+  std::shared_ptr<runtime_state> state_;
   std::mutex mutex_;  // protects woken_
   std::condition_variable cv_;
   bool woken_ = false;
@@ -65,88 +85,64 @@ class blocking_process final : public process {
 
 using detail::runtime_access;
 
-scoped_process::scoped_process(runtime& rt) : rt_(rt) {
-  auto owned = std::make_unique<detail::blocking_process>();
-  proc_ = owned.get();
-  auto r = rt.spawn(std::move(owned), start_options{});
-  (void)r;            // a blocking process's init cannot fail
-  rt.add_ref(proc_);  // ours, on top of the table's
+scoped_process::scoped_process(runtime& rt) : rt_(&rt), state_(detail::state_of(rt)) {
+  auto owned = std::make_unique<detail::blocking_process>(state_);
+  detail::blocking_process* p = owned.get();
+  if (auto r = detail::spawn(rt, std::move(owned), start_options{}); r) {
+    proc_ = p;
+    detail::add_ref(rt, proc_);  // ours, on top of the table's
+  }
 }
 
 scoped_process::~scoped_process() {
-  detail::current_process_scope scope(proc_);
-  proc_->finish();
-  runtime_access::release(proc_);  // the table's reference, dropped at exit
-  runtime_access::release(proc_);  // ours
+  if (proc_ == nullptr) return;
+  if (detail::running(*state_)) {
+    detail::current_process_scope scope(proc_);
+    proc_->finish();
+    detail::release(*state_, proc_);  // the table's reference, dropped at exit
+  }
+  // Ours. After a shutdown the runtime dropped the table's and this frees the process.
+  detail::release(*state_, proc_);
 }
 
 const pid& scoped_process::self() const noexcept {
-  return proc_->self();
+  static const pid nil{};
+  return proc_ != nullptr ? proc_->self() : nil;
 }
 
-void scoped_process::call_envelope(const dest& to, detail::envelope_ptr request,
-                                   std::chrono::milliseconds timeout,
-                                   const std::function<void(detail::envelope_ptr)>& on_reply,
-                                   const std::function<void(error)>& on_error) {
-  detail::current_process_scope scope(proc_);
-  if (proc_->dead()) {
-    on_error(error{errc::exited, "this scoped_process was killed"});
-    return;
-  }
-  const auto* at = to.as_name_at();
-  const bool remote_name = at != nullptr && at->node != rt_.node_name();
-  auto target = remote_name ? std::optional<pid>(pid{}) : rt_.resolve(to);
-  if (!target) {
-    on_error(detail::noproc_error(to));
-    return;
-  }
-  if (!remote_name && *target == self()) {
-    on_error(error{errc::calling_self, "process " + to_string(self()) + " called itself"});
-    return;
-  }
-  struct sink final : detail::reply_sink {
-    const std::function<void(detail::envelope_ptr)>* fn;
-    void complete(detail::envelope_ptr e) override { (*fn)(std::move(e)); }
-  } s;
-  s.fn = &on_reply;
-  const auto ref = rt_.make_ref();
-  request->from = self();
-  request->ref = ref;
-  proc_->begin_call(ref, &s);
-  if (!(remote_name ? rt_.deliver_to(to, std::move(request))
-                    : rt_.deliver(*target, std::move(request)))) {
-    proc_->end_call();
-    on_error(detail::noproc_error(to));
-    return;
-  }
-  const auto deadline = timeout == std::chrono::milliseconds::max()
-                            ? std::chrono::steady_clock::time_point::max()
-                            : std::chrono::steady_clock::now() + timeout;
-  const bool done = proc_->wait_until([&] { return proc_->call_done(); }, deadline);
-  proc_->end_call();
-  if (!done) {
-    on_error(error{errc::timeout, "no reply from " + to.describe() + " within " +
-                                      std::to_string(timeout.count()) + " ms"});
-  }
+bool scoped_process::usable() const noexcept {
+  return proc_ != nullptr && detail::running(*state_);
 }
 
-result<void> scoped_process::stop(const dest& server, exit_reason reason,
-                                  std::chrono::milliseconds timeout) {
-  result<void> out = ok();
-  call_envelope(
-      server,
-      std::make_unique<detail::reason_envelope>(detail::sig::stop_request, std::move(reason)),
-      timeout,
-      [&](detail::envelope_ptr e) {
-        if (e->kind != detail::sig::reply) out = detail::error_of(*e);
-      },
-      [&](error err) { out = std::move(err); });
-  return out;
+bool scoped_process::alive() const noexcept {
+  return usable() && !proc_->dead();
+}
+
+result<void> scoped_process::drive(task<void>& t) {
+  if (!usable()) {
+    return error{errc::shutting_down, "this scoped_process's runtime has shut down"};
+  }
+  if (proc_->dead()) return error{errc::exited, "this scoped_process was killed"};
+  {
+    detail::current_process_scope scope(proc_);
+    if (auto r = proc_->run(t); !r) return r;
+  }
+  if (auto& failure = t.handle().promise().exception) std::rethrow_exception(failure);
+  return ok();
+}
+
+result<void> scoped_process::send_envelope(const dest& to, detail::envelope_ptr e) {
+  if (!usable()) {
+    return error{errc::shutting_down, "this scoped_process's runtime has shut down"};
+  }
+  e->from = self();
+  return detail::send_envelope(*rt_, to, std::move(e));
 }
 
 void scoped_process::receive_envelope(const std::function<bool(detail::envelope&)>& match,
                                       const std::function<void(detail::envelope&)>& take,
                                       std::chrono::milliseconds timeout) {
+  if (!usable()) return;
   detail::current_process_scope scope(proc_);
   detail::envelope_ptr got;
   proc_->wait_until(
@@ -159,24 +155,29 @@ void scoped_process::receive_envelope(const std::function<bool(detail::envelope&
 }
 
 void scoped_process::link(const pid& other) {
+  if (!usable()) return;
   detail::current_process_scope scope(proc_);
   detail::link(*proc_, other);
 }
 void scoped_process::unlink(const pid& other) {
+  if (!usable()) return;
   detail::current_process_scope scope(proc_);
   detail::unlink(*proc_, other);
 }
 monitor_ref scoped_process::monitor(const dest& target) {
+  if (!usable()) return 0;
   detail::current_process_scope scope(proc_);
   return detail::monitor(*proc_, target);
 }
 void scoped_process::demonitor(monitor_ref ref) {
+  if (!usable()) return;
   detail::current_process_scope scope(proc_);
   detail::demonitor(*proc_, ref);
 }
 void scoped_process::exit(const dest& target, exit_reason reason) {
+  if (!usable()) return;
   detail::current_process_scope scope(proc_);
-  (void)rt_.exit(target, std::move(reason));
+  (void)rt_->exit(target, std::move(reason));
 }
 
 }  // namespace otter

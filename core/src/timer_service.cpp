@@ -136,7 +136,7 @@ void timer_service::run() {
     }
     if (!due.empty()) {
       l.unlock();
-      for (auto& [to, e] : due) rt_.deliver(to, std::move(e));
+      for (auto& [to, e] : due) detail::deliver(rt_, to, std::move(e));
       due.clear();
       l.lock();
       continue;

@@ -2,13 +2,20 @@
 
 #include <thread>
 
-#include <spdlog/spdlog.h>
+#include "otter/log.hpp"
 
 #include "agent.hpp"
 #include "spawner.hpp"
+#include "test_hooks.hpp"
 #include "transport.hpp"
 
 namespace otter {
+
+namespace detail {
+struct node_internals {
+  static transport& net(node& n) { return *n.net_; }
+};
+}  // namespace detail
 
 struct node::factory_table : spawner::table {};
 
@@ -33,8 +40,8 @@ result<std::unique_ptr<node>> node::start(node_options options) {
   ro.creation = options.creation;
   n->rt_ = std::make_unique<runtime>(ro);
   if (options.insecure) {
-    spdlog::warn(
-        "otter: node {} runs WITHOUT encryption (--insecure): traffic is readable and "
+    otter::detail::log().warn(
+        "node {} runs WITHOUT encryption (--insecure): traffic is readable and "
         "forgeable by anyone on the network",
         options.name);
   }
@@ -46,8 +53,8 @@ result<std::unique_ptr<node>> node::start(node_options options) {
     return error{errc::badarg,
                  "cannot start node " + options.name + " on " + options.listen + ": " + e.what()};
   }
-  n->rt_->set_remote_router(n->net_.get());
-  n->rt_->set_io_driver(n->net_.get());
+  detail::set_remote_router(*n->rt_, n->net_.get());
+  detail::set_io_driver(*n->rt_, n->net_.get());
   n->factories_ = std::make_shared<factory_table>();
   start_options so;
   so.name = spawner_name;
@@ -58,7 +65,7 @@ result<std::unique_ptr<node>> node::start(node_options options) {
 }
 
 node::~node() {
-  shutdown();
+  if (rt_) shutdown();
 }
 
 void node::on_shutdown(std::function<void(node&)> fn) {
@@ -66,26 +73,18 @@ void node::on_shutdown(std::function<void(node&)> fn) {
   shutdown_hooks_.push_back(std::move(fn));
 }
 
-void node::keep(std::shared_ptr<void> service) {
-  std::lock_guard<std::mutex> l(hooks_mutex_);
-  services_.push_back(std::move(service));
-}
-
 void node::shutdown() {
-  if (!net_) return;
+  if (shut_.exchange(true)) return;
   std::vector<std::function<void(node&)>> hooks;
   {
     std::lock_guard<std::mutex> l(hooks_mutex_);
     hooks.swap(shutdown_hooks_);
   }
   for (auto it = hooks.rbegin(); it != hooks.rend(); ++it) (*it)(*this);
-  rt_->set_io_driver(nullptr);  // waits until no worker is inside the transport
-  rt_->set_remote_router(nullptr);
-  net_->stop();
-  rt_.reset();  // stops the workers; then the transport can go
-  net_.reset();
-  std::lock_guard<std::mutex> l(hooks_mutex_);
-  services_.clear();
+  detail::set_io_driver(*rt_, nullptr);  // waits until no worker is inside the transport
+  detail::set_remote_router(*rt_, nullptr);
+  if (net_) net_->stop();
+  rt_->shutdown();  // the workers stop; both objects stay (stopped) until the node goes
 }
 
 const std::string& node::name() const noexcept {
@@ -114,6 +113,16 @@ bool node::wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) cons
   }
 }
 
+bool node::wait_joined(std::chrono::milliseconds timeout) const {
+  if (!net_->hidden()) return wait_for_nodes(1, timeout);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (!net_->peers(true).empty()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 void node::connect(const std::string& endpoint) {
   net_->connect(endpoint);
 }
@@ -130,8 +139,8 @@ net_stats node::stats() const {
   return net_->stats();
 }
 
-void node::set_blocked(std::string_view node_name, bool blocked) {
-  net_->set_blocked(node_name, blocked);
+void test_hooks::set_blocked(node& n, std::string_view node_name, bool blocked) {
+  detail::node_internals::net(n).set_blocked(node_name, blocked);
 }
 
 }  // namespace otter

@@ -1,5 +1,7 @@
 #include "otter/secret.hpp"
 
+#include "keys.hpp"
+
 #include <fcntl.h>
 #include <sodium.h>
 #include <sys/stat.h>

@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include <spdlog/spdlog.h>
+#include "otter/log.hpp"
 
 namespace otter {
 
@@ -216,10 +216,10 @@ bool transport::enqueue(std::unique_ptr<out_item> item) {
   while (!tl_serving &&
          out_bytes_.load(std::memory_order_relaxed) > net_defaults::max_outbound_bytes) {
     if (stopped_) return false;
-    if (!rt_.try_service_io()) std::this_thread::sleep_for(50us);
+    if (!detail::try_service_io(rt_)) std::this_thread::sleep_for(50us);
   }
   out_bytes_.fetch_add(size, std::memory_order_relaxed);
-  rt_.network_send(outq_.push(item.release()) == detail::inbox::push_result::queued_wake);
+  detail::network_send(rt_, outq_.push(item.release()) == detail::inbox::push_result::queued_wake);
   return true;
 }
 
@@ -249,7 +249,7 @@ void transport::wait(std::chrono::milliseconds max) {
   try {
     poll_sockets(std::min(max, until_tick));
   } catch (const std::exception& e) {
-    spdlog::error("otter: transport error while polling: {}", e.what());
+    otter::detail::log().error("transport error while polling: {}", e.what());
   }
 }
 
@@ -264,7 +264,7 @@ void transport::service() {
     if (clock::now() >= next_tick_) tick();
   } catch (const std::exception& e) {
     // A ZeroMQ error (no more sockets, a bad endpoint from a peer) must not end the node.
-    spdlog::error("otter: transport error: {}", e.what());
+    otter::detail::log().error("transport error: {}", e.what());
   }
 }
 
@@ -281,7 +281,7 @@ void transport::poll_sockets(std::chrono::milliseconds timeout) {
   try {
     if (zmq::poll(items_, timeout) <= 0) return;
   } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) spdlog::warn("otter: poll failed: {}", e.what());
+    if (e.num() != EINTR) otter::detail::log().warn("poll failed: {}", e.what());
     return;
   }
   std::size_t i = 0;
@@ -398,7 +398,7 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
     }
     if (d.k == wire::kind::refuse) {
       rejected_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::error("otter: {} refused us: {}", address, d.refuse_reason);
+      otter::detail::log().error("{} refused us: {}", address, d.refuse_reason);
       if (via == nullptr) return;
       if (d.refuse_reason.rfind("handshake required", 0) == 0) {
         // It does not know us (it restarted): we are down for each other; shake hands again.
@@ -421,7 +421,8 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
     }
     if (from_peer == nullptr) {
       rejected_.fetch_add(1, std::memory_order_relaxed);
-      spdlog::warn("otter: dropped {} from {} before its handshake", wire::to_string(d.k), address);
+      otter::detail::log().warn("dropped {} from {} before its handshake", wire::to_string(d.k),
+                                address);
       if (routing_id != nullptr) {
         msgpack::sbuffer buf;
         wire::encode_refuse(buf, "handshake required: send hello first");
@@ -455,9 +456,9 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
   });
   if (!result) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("otter: dropped a malformed frame from {} ({}): {}",
-                 from_peer ? from_peer->name : std::string("an unidentified peer"), address,
-                 result.err().message);
+    otter::detail::log().warn("dropped a malformed frame from {} ({}): {}",
+                              from_peer ? from_peer->name : std::string("an unidentified peer"),
+                              address, result.err().message);
     if (from_peer != nullptr) {
       disconnect(*from_peer, "protocol violation (malformed frame)");
     } else if (routing_id != nullptr) {
@@ -467,7 +468,7 @@ void transport::handle_frame(const char* data, std::size_t size, const std::stri
 }
 
 void transport::disconnect(peer& p, const std::string& why) {
-  spdlog::warn("otter: disconnecting {}: {}", p.name, why);
+  otter::detail::log().warn("disconnecting {}: {}", p.name, why);
   // Its connection to our ROUTER is ignored from now on (a restarted peer has another id).
   if (!p.routing_id.empty()) banned_.insert(p.routing_id);
   declare_down(p, why);
@@ -477,7 +478,7 @@ void transport::handle_hello(wire::decoded& d, const std::string& routing_id,
                              const std::string& address) {
   auto refuse = [&](const std::string& reason) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("otter: refused {} ('{}'): {}", address, d.hi.name, reason);
+    otter::detail::log().warn("refused {} ('{}'): {}", address, d.hi.name, reason);
     msgpack::sbuffer buf;
     wire::encode_refuse(buf, reason);
     std::array<zmq::const_buffer, 2> msg = {zmq::buffer(routing_id),
@@ -553,8 +554,8 @@ void transport::handle_welcome(wire::decoded& d, dealer_conn& via) {
   if (d.wel.version != wire::protocol_version || d.wel.name.empty() ||
       d.wel.name == rt_.node_name()) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::error("otter: {} answered with an unusable welcome (version {}, name '{}')",
-                  via.endpoint, d.wel.version, d.wel.name);
+    otter::detail::log().error("{} answered with an unusable welcome (version {}, name '{}')",
+                               via.endpoint, d.wel.version, d.wel.name);
     return;
   }
   peer& p = peer_for(d.wel.name);
@@ -590,8 +591,8 @@ void transport::handle_inbound_process(peer& p, wire::decoded& d) {
   // A peer speaks only for its own processes (tools may send anonymously).
   if (e.from.node != p.id && !(e.from.is_nil() && (e.kind == sig::info || e.kind == sig::cast))) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    spdlog::warn("otter: dropped {} from {}: its sender {} is not a process of that node",
-                 wire::to_string(d.k), p.name, to_string(e.from));
+    otter::detail::log().warn("dropped {} from {}: its sender {} is not a process of that node",
+                              wire::to_string(d.k), p.name, to_string(e.from));
     disconnect(p, "protocol violation (forged sender)");
     return;
   }
@@ -617,7 +618,7 @@ void transport::handle_inbound_process(peer& p, wire::decoded& d) {
     default: break;
   }
   const bool local = resolved && target.node == rt_.node_id();
-  const bool delivered = local && rt_.deliver(target, std::move(d.env));
+  const bool delivered = local && detail::deliver(rt_, target, std::move(d.env));
   if (delivered) return;
   // The target is gone (or never was): answer as a dead local process would.
   const std::string what =
@@ -640,17 +641,19 @@ void transport::handle_inbound_process(peer& p, wire::decoded& d) {
           error{errc::noproc, std::move(message), exit_reason::noproc()});
       err->from = speaker;
       err->ref = ref;
-      rt_.deliver(from, std::move(err));
+      detail::deliver(rt_, from, std::move(err));
       break;
     }
     case sig::monitor: {
       p.in_monitors.erase(ref);
-      rt_.deliver(from, detail::make_signal(sig::down, speaker, ref, exit_reason::noproc()));
+      detail::deliver(rt_, from,
+                      detail::make_signal(sig::down, speaker, ref, exit_reason::noproc()));
       break;
     }
     case sig::link: {
       p.links.erase({target, from});
-      rt_.deliver(from, detail::make_signal(sig::link_exit, speaker, 0, exit_reason::noproc()));
+      detail::deliver(rt_, from,
+                      detail::make_signal(sig::link_exit, speaker, 0, exit_reason::noproc()));
       break;
     }
     default: break;  // messages to the dead are dropped, as in Erlang
@@ -741,11 +744,11 @@ void transport::fail_item(const out_item& item, bool dead_incarnation) {
                                    "node of " + to_string(item.to) + " is down or unknown", why});
       break;
     case sig::monitor: {
-      rt_.deliver(item.from, detail::make_signal(sig::down, item.to, item.ref, why));
+      detail::deliver(rt_, item.from, detail::make_signal(sig::down, item.to, item.ref, why));
       break;
     }
     case sig::link: {
-      rt_.deliver(item.from, detail::make_signal(sig::link_exit, item.to, 0, why));
+      detail::deliver(rt_, item.from, detail::make_signal(sig::link_exit, item.to, 0, why));
       break;
     }
     default: break;
@@ -807,8 +810,8 @@ void transport::tick() {
     if (!blocked(p->name)) send_control(*p, hb);
   }
   for (peer* p : silent) {
-    spdlog::warn(
-        "otter: node {} is down: nothing heard for {} ms", p->name,
+    otter::detail::log().warn(
+        "node {} is down: nothing heard for {} ms", p->name,
         std::chrono::duration_cast<std::chrono::milliseconds>(now - p->last_heard).count());
     declare_down(*p, "noconnection");
   }
@@ -822,7 +825,7 @@ void transport::tick() {
     const bool in_use = p != nullptr && p->up && dealer_for(*p) == &d;
     if (in_use) d.last_useful = now;
     if (!in_use && !d.seed && now - d.last_useful > forget_after) {
-      spdlog::info("otter: closing the unused connection to {}", d.endpoint);
+      otter::detail::log().info("closing the unused connection to {}", d.endpoint);
       it = dealers_.erase(it);
       items_dirty_ = true;
       continue;
@@ -887,8 +890,8 @@ void transport::maybe_up(peer& p) {
   p.up = true;
   p.up_since = clock::now();
   p.last_heard = p.up_since;
-  spdlog::info("otter: {} node {} is up ({}, creation {})", p.hidden ? "hidden" : "member", p.name,
-               p.endpoint.empty() ? "no endpoint" : p.endpoint, p.creation);
+  otter::detail::log().info("{} node {} is up ({}, creation {})", p.hidden ? "hidden" : "member",
+                            p.name, p.endpoint.empty() ? "no endpoint" : p.endpoint, p.creation);
   auto held = std::move(p.held);
   p.held.clear();
   for (auto& item : held) take_outbound(std::move(item));
@@ -928,20 +931,21 @@ void transport::declare_down(peer& p, const std::string& reason) {
   }
   p.pending_calls.clear();
   for (const auto& [ref, lr] : p.out_monitors) {
-    rt_.deliver(lr.first,
-                detail::make_signal(sig::down, lr.second, ref, exit_reason::noconnection()));
+    detail::deliver(rt_, lr.first,
+                    detail::make_signal(sig::down, lr.second, ref, exit_reason::noconnection()));
   }
   p.out_monitors.clear();
   for (const auto& [local, remote] : p.links) {
-    rt_.deliver(local, detail::make_signal(sig::link_exit, remote, 0, exit_reason::noconnection()));
+    detail::deliver(rt_, local,
+                    detail::make_signal(sig::link_exit, remote, 0, exit_reason::noconnection()));
   }
   p.links.clear();
   for (const auto& [ref, lr] : p.in_monitors) {
-    rt_.deliver(lr.first, detail::make_signal(sig::demonitor, lr.second, ref));
+    detail::deliver(rt_, lr.first, detail::make_signal(sig::demonitor, lr.second, ref));
   }
   p.in_monitors.clear();
   if (was_up) {
-    spdlog::info("otter: node {} is down ({})", p.name, reason);
+    otter::detail::log().info("node {} is down ({})", p.name, reason);
     publish_view();
     if (!p.hidden) notify_subscribers(p.name, false, reason);
   }
@@ -1017,7 +1021,7 @@ void transport::connect(const std::string& endpoint) {
     std::lock_guard<std::mutex> l(connects_mutex_);
     connects_.push_back(endpoint);
   }
-  rt_.wake_io();
+  detail::wake_io(rt_);
 }
 
 void transport::reset_dealers() {
@@ -1058,7 +1062,7 @@ void transport::set_blocked(std::string_view node_name, bool on) {
       blocked_.erase(std::string(node_name));
     }
   }
-  rt_.wake_io();
+  detail::wake_io(rt_);
 }
 
 bool transport::blocked(const std::string& name) {
@@ -1076,12 +1080,12 @@ void transport::log_refusal(const std::string& address, const std::string& why) 
     return;
   }
   if (suppressed > 0) {
-    spdlog::warn(
-        "otter: refused a connection from {}: {} ({} more refusals from {} in the last "
+    otter::detail::log().warn(
+        "refused a connection from {}: {} ({} more refusals from {} in the last "
         "10 s)",
         address, why, suppressed, host);
   } else {
-    spdlog::warn("otter: refused a connection from {}: {}", address, why);
+    otter::detail::log().warn("refused a connection from {}: {}", address, why);
   }
   last = now;
   suppressed = 0;

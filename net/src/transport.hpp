@@ -19,13 +19,14 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "keys.hpp"
 #include "otter/node.hpp"
 #include "otter/secret.hpp"
-#include "otter/wire.hpp"
+#include "wire.hpp"
 
 namespace otter {
 
-class transport final : public remote_router, public io_driver {
+class transport final : public detail::remote_router, public detail::io_driver {
  public:
   using clock = std::chrono::steady_clock;
 
@@ -38,6 +39,7 @@ class transport final : public remote_router, public io_driver {
   void stop();
 
   const std::string& endpoint() const noexcept { return endpoint_; }
+  bool hidden() const noexcept { return opts_.hidden; }
 
   // remote_router
   bool route(const pid& to, detail::envelope_ptr e) override;

@@ -1,4 +1,4 @@
-#include "otter/wire.hpp"
+#include "wire.hpp"
 
 #include <algorithm>
 #include <array>

@@ -17,8 +17,8 @@
 #include <shared_mutex>
 #include <unordered_map>
 
-#include <spdlog/spdlog.h>
 #include <otter/node.hpp>
+#include "otter/log.hpp"
 
 #include "otter/global.hpp"
 #include "protocol.hpp"
@@ -45,7 +45,8 @@ struct string_hash {
 }  // namespace
 
 struct global_registry::state {
-  mutable std::shared_mutex mutex;  // protects names and synced
+  mutable std::shared_mutex mutex;  // protects names, synced, members_of and owner
+  otter::node* owner = nullptr;     // null once the node has shut down
   std::unordered_map<std::string, global_entry, string_hash, std::equal_to<>> names;
   std::set<std::string> synced;  // connected members whose names have arrived
   std::map<std::string, std::vector<std::string>> members_of;  // what each synced one knows
@@ -84,12 +85,12 @@ struct claim_deadline {
   std::uint64_t txn = 0;
   MSGPACK_DEFINE(txn);
 };
-OTTER_MESSAGE(claim_deadline);
+OTTER_MESSAGE_AS(claim_deadline, "claim_deadline");
 struct ack_deadline {
   std::uint64_t txn = 0;
   MSGPACK_DEFINE(txn);
 };
-OTTER_MESSAGE(ack_deadline);
+OTTER_MESSAGE_AS(ack_deadline, "ack_deadline");
 
 std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
   x += 0x9e3779b97f4a7c15ull;
@@ -147,8 +148,8 @@ class global_server : public gen_server<global_server> {
     const bool async = !f.valid();
     auto refuse = [&](global_reply reply) {
       if (async) {
-        spdlog::warn("otter: global: cannot register '{}' to {}: {}", r.name, to_string(r.holder),
-                     reply.message);
+        otter::detail::log().warn("global: cannot register '{}' to {}: {}", r.name,
+                                  to_string(r.holder), reply.message);
         if (r.holder) otter::exit(r.holder, exit_reason("already_registered"));
       }
       f.reply(std::move(reply));
@@ -312,8 +313,8 @@ class global_server : public gen_server<global_server> {
     }
     for (const auto& [name, holder] : gone) remove_local(name, holder);
     if (!gone.empty()) {
-      spdlog::info("otter: global: {} name(s) of node {} removed ({})", gone.size(), d.node,
-                   d.reason);
+      otter::detail::log().info("global: {} name(s) of node {} removed ({})", gone.size(), d.node,
+                                d.reason);
     }
     std::vector<std::uint64_t> txns;
     for (auto& [txn, c] : removals_) {
@@ -327,8 +328,8 @@ class global_server : public gen_server<global_server> {
       if (it == claims_.end()) continue;
       claim& c = it->second;
       if (c.arbiter == d.node && !c.committed) {
-        spdlog::info("otter: global: arbiter {} of '{}' went down; asking the next one", d.node,
-                     c.entry.name);
+        otter::detail::log().info("global: arbiter {} of '{}' went down; asking the next one",
+                                  d.node, c.entry.name);
         send_claim(txn, c);
       } else if (c.waiting.erase(d.node) > 0) {
         finish_claim(txn);
@@ -343,8 +344,8 @@ class global_server : public gen_server<global_server> {
     if (c.committed) {
       // Committed, but a member stays silent: it is about to be declared down. The name is
       // ours everywhere else.
-      spdlog::warn("otter: global: no acknowledgement from {} member(s) for '{}'; going on",
-                   c.waiting.size(), c.entry.name);
+      otter::detail::log().warn("global: no acknowledgement from {} member(s) for '{}'; going on",
+                                c.waiting.size(), c.entry.name);
       c.waiting.clear();
       finish_claim(t.txn);
       return;
@@ -358,8 +359,9 @@ class global_server : public gen_server<global_server> {
   void handle_info(const ack_deadline& t) {
     auto it = removals_.find(t.txn);
     if (it == removals_.end()) return;
-    spdlog::warn("otter: global: no acknowledgement from {} member(s) for removing '{}'; going on",
-                 it->second.waiting.size(), it->second.name);
+    otter::detail::log().warn(
+        "global: no acknowledgement from {} member(s) for removing '{}'; going on",
+        it->second.waiting.size(), it->second.name);
     it->second.waiting.clear();
     finish_removal(t.txn);
   }
@@ -518,8 +520,8 @@ class global_server : public gen_server<global_server> {
 
   void answer(claim& c, global_reply reply) {
     if (c.async && !reply.ok) {
-      spdlog::warn("otter: global: cannot register '{}' to {}: {}", c.entry.name,
-                   to_string(c.entry.holder), reply.message);
+      otter::detail::log().warn("global: cannot register '{}' to {}: {}", c.entry.name,
+                                to_string(c.entry.holder), reply.message);
       otter::exit(c.entry.holder, exit_reason("already_registered"));
     }
     c.caller.reply(std::move(reply));
@@ -566,9 +568,9 @@ class global_server : public gen_server<global_server> {
       const bool incoming_wins = keeps_name(e, *held);
       const global_entry& winner = incoming_wins ? e : *held;
       const global_entry& loser = incoming_wins ? *held : e;
-      spdlog::warn("otter: global: name conflict on '{}': {} on {} keeps it, {} on {} loses it",
-                   e.name, to_string(winner.holder), winner.node, to_string(loser.holder),
-                   loser.node);
+      otter::detail::log().warn(
+          "global: name conflict on '{}': {} on {} keeps it, {} on {} loses it", e.name,
+          to_string(winner.holder), winner.node, to_string(loser.holder), loser.node);
       if (incoming_wins || established) notify_loser(loser, winner.holder);
       if (!incoming_wins) return held->holder;
       remove_local(held->name, held->holder);
@@ -635,25 +637,50 @@ class global_server : public gen_server<global_server> {
 
 }  // namespace registry_detail
 
-global_registry::global_registry(node& n) : node_(&n), s_(std::make_unique<state>()) {}
+global_registry::global_registry(node& n) : s_(std::make_unique<state>()) {
+  s_->owner = &n;
+}
 global_registry::~global_registry() = default;
 
+namespace {
+// Registers a supervised child's global name (child_spec::global_name). A supervisor cannot
+// wait for the cluster inside its handler, so the request is sent and the start goes on;
+// should the name turn out taken, the registry ends the child with reason already_registered
+// and the supervisor's restart rules apply.
+result<void> register_child_globally(runtime&, const std::string& name, const pid& child) {
+  global_register req{name, child, static_cast<std::uint8_t>(conflict_policy::exit),
+                      registry_defaults::operation_timeout.count()};
+  return cast(global_server_name, std::move(req));
+}
+}  // namespace
+
 result<std::shared_ptr<global_registry>> global_registry::start(node& n) {
-  if (global_registry::of(n.rt()) != nullptr) {
+  runtime& rt = n.rt();
+  if (global_registry::of(rt) != nullptr) {
     return error{errc::already_registered, "the global registry already runs on " + n.name()};
   }
   std::shared_ptr<global_registry> g(new global_registry(n));
   start_options so;
   so.name = global_server_name;
-  auto p = n.rt().start_with<registry_detail::global_server>(so, n, g->s_.get());
+  auto p = rt.start_with<registry_detail::global_server>(so, n, g->s_.get());
   if (!p) return p.err();
-  n.keep(g);
-  n.rt().set_name_resolver(g.get());
+  // Kept by the runtime until it stops; the resolver and the registrar go with it.
+  detail::set_service(rt, g);
+  detail::set_service(rt, std::make_shared<detail::global_name_registrar>(
+                              detail::global_name_registrar{register_child_globally}));
+  detail::set_name_resolver(rt, g.get());
+  // The node is not to be used once it has shut down.
+  n.on_shutdown([weak = std::weak_ptr<global_registry>(g)](node&) {
+    if (auto self = weak.lock()) {
+      std::unique_lock<std::shared_mutex> l(self->s_->mutex);
+      self->s_->owner = nullptr;
+    }
+  });
   return g;
 }
 
-global_registry* global_registry::of(runtime& rt) noexcept {
-  return dynamic_cast<global_registry*>(rt.get_name_resolver());
+std::shared_ptr<global_registry> global_registry::of(const runtime& rt) {
+  return detail::find_service<global_registry>(rt);
 }
 
 std::optional<pid> global_registry::whereis(std::string_view name) const {
@@ -675,10 +702,13 @@ bool global_registry::wait_synced(std::chrono::milliseconds timeout) const {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   std::shared_lock<std::shared_mutex> l(s_->mutex);
   for (;;) {
+    if (s_->owner == nullptr) return false;  // the node has shut down
     bool all = true;
-    for (const auto& m : node_->nodes()) all = all && s_->synced.contains(m.name);
+    for (const auto& m : s_->owner->nodes()) all = all && s_->synced.contains(m.name);
     for (const auto& [peer, members] : s_->members_of) {
-      for (const auto& m : members) all = all && (m == node_->name() || s_->synced.contains(m));
+      for (const auto& m : members) {
+        all = all && (m == s_->owner->name() || s_->synced.contains(m));
+      }
     }
     if (all) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -695,10 +725,14 @@ result<void> to_result(result<global_reply> r) {
   e.holder = r->holder;
   return e;
 }
-global_registry& registry_of(runtime& rt) {
-  global_registry* g = global_registry::of(rt);
-  if (g == nullptr) throw std::logic_error("the global registry does not run on this node");
-  return *g;
+// The registry of a running node; null once it has stopped; a node without one is a mistake.
+std::shared_ptr<global_registry> registry_of(const runtime& rt) {
+  auto g = global_registry::of(rt);
+  if (g == nullptr && !rt.stopped()) {
+    throw std::logic_error("the global registry does not run on node " + rt.node_name() +
+                           " (start it with otter::start_node)");
+  }
+  return g;
 }
 }  // namespace
 
@@ -719,31 +753,18 @@ task<result<void>> unregister_global(std::string name, std::chrono::milliseconds
       co_await call<global_reply>(server, std::move(req), timeout + std::chrono::seconds(1)));
 }
 
-result<void> register_global(scoped_process& self, std::string name, pid holder,
-                             register_options o) {
-  global_register req{std::move(name), holder, static_cast<std::uint8_t>(o.on_conflict),
-                      o.timeout.count()};
-  return to_result(self.call<global_reply>(global_server_name, std::move(req),
-                                           o.timeout + std::chrono::seconds(1)));
-}
-
-result<void> unregister_global(scoped_process& self, std::string name,
-                               std::chrono::milliseconds timeout) {
-  return to_result(self.call<global_reply>(global_server_name,
-                                           global_unregister{std::move(name), timeout.count()},
-                                           timeout + std::chrono::seconds(1)));
-}
-
 std::optional<pid> whereis_global(runtime& rt, std::string_view name) {
-  return registry_of(rt).whereis(name);
+  auto g = registry_of(rt);
+  return g ? g->whereis(name) : std::nullopt;
 }
 
 std::optional<pid> whereis_global(std::string_view name) {
-  return registry_of(this_runtime()).whereis(name);
+  return whereis_global(this_runtime(), name);
 }
 
 std::vector<global_entry> registered_global(runtime& rt) {
-  return registry_of(rt).registered();
+  auto g = registry_of(rt);
+  return g ? g->registered() : std::vector<global_entry>{};
 }
 
 }  // namespace otter

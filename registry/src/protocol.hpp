@@ -17,7 +17,7 @@ struct greg_claim {
   global_entry entry;
   MSGPACK_DEFINE(txn, origin, entry);
 };
-OTTER_MESSAGE(greg_claim);
+OTTER_MESSAGE_AS(greg_claim, "greg_claim");
 
 // Arbiter -> every member, the registrant (`origin`) included: `entry` is registered. Every
 // member but the registrant acknowledges to the registrant (greg_ack with the claim's `txn`);
@@ -30,7 +30,7 @@ struct greg_commit {
   std::vector<std::string> waiting;
   MSGPACK_DEFINE(txn, origin, arbiter, entry, waiting);
 };
-OTTER_MESSAGE(greg_commit);
+OTTER_MESSAGE_AS(greg_commit, "greg_commit");
 
 // Any node -> every member: `name` is no longer held by `holder` (answer: greg_ack unless txn 0).
 // `exited`: the holder has exited, so no commit for it may be applied any more (a commit
@@ -43,7 +43,7 @@ struct greg_remove {
   bool exited = false;
   MSGPACK_DEFINE(txn, origin, name, holder, exited);
 };
-OTTER_MESSAGE(greg_remove);
+OTTER_MESSAGE_AS(greg_remove, "greg_remove");
 
 // Member -> origin: applied (ok), or refused because `holder` keeps the name (a conflict the
 // arbiter could not see).
@@ -54,7 +54,7 @@ struct greg_ack {
   pid holder;
   MSGPACK_DEFINE(txn, node, ok, holder);
 };
-OTTER_MESSAGE(greg_ack);
+OTTER_MESSAGE_AS(greg_ack, "greg_ack");
 
 // Arbiter -> registrant: greg_claim `txn` is refused (the name is taken).
 struct greg_outcome {
@@ -62,7 +62,7 @@ struct greg_outcome {
   global_reply reply;
   MSGPACK_DEFINE(txn, reply);
 };
-OTTER_MESSAGE(greg_outcome);
+OTTER_MESSAGE_AS(greg_outcome, "greg_outcome");
 
 // On connection, each side -> the other: every name held by a process of `node`, and the
 // members `node` is connected to (a joiner is ready once it has the names of all of them).
@@ -72,6 +72,6 @@ struct greg_sync {
   std::vector<std::string> members;
   MSGPACK_DEFINE(node, entries, members);
 };
-OTTER_MESSAGE(greg_sync);
+OTTER_MESSAGE_AS(greg_sync, "greg_sync");
 
 }  // namespace otter::registry_protocol

@@ -3,6 +3,8 @@
 
 #include <mutex>
 
+#include "otter/scoped_process.hpp"
+
 #include "otter/dynamic_supervisor.hpp"
 #include "supervisor_process.hpp"
 
@@ -51,9 +53,6 @@ std::string shutdown_policy::to_string() const {
 
 namespace {
 
-std::mutex registrar_mutex;  // protects registrar
-std::shared_ptr<const global_name_registrar> registrar;
-
 template <class... Args>
 result<pid> start_supervisor(runtime& rt, bool link, std::string name, Args&&... args) {
   start_options o;
@@ -63,19 +62,6 @@ result<pid> start_supervisor(runtime& rt, bool link, std::string name, Args&&...
 }
 
 }  // namespace
-
-void set_global_name_registrar(global_name_registrar r) {
-  auto installed = r ? std::make_shared<const global_name_registrar>(std::move(r)) : nullptr;
-  std::lock_guard<std::mutex> l(registrar_mutex);
-  registrar = std::move(installed);
-}
-
-namespace detail {
-std::shared_ptr<const global_name_registrar> installed_registrar() {
-  std::lock_guard<std::mutex> l(registrar_mutex);
-  return registrar;
-}
-}  // namespace detail
 
 namespace supervisor {
 
@@ -146,7 +132,7 @@ result<void> shutdown_root_supervisor(runtime& rt, std::chrono::milliseconds tim
   me.monitor(*root);
   // Its result does not matter: the DOWN says when the root is gone (the call fails with
   // `exited` if the root died meanwhile, `noproc` if it was already gone).
-  (void)supervisor::stop(me, *root, exit_reason::shutdown(), timeout);
+  (void)me.await(supervisor::stop(*root, exit_reason::shutdown(), timeout));
   auto remaining = [&] {
     return std::max(std::chrono::milliseconds(0),
                     std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -5,7 +5,7 @@
 #include <set>
 #include <string>
 
-#include <spdlog/spdlog.h>
+#include "otter/log.hpp"
 
 namespace otter::detail {
 
@@ -87,7 +87,7 @@ void supervisor_process::signal_and_forget(child& c) {
     // A delayed, untrappable kill: dropped if the child has exited by then.
     auto e = std::make_unique<reason_envelope>(sig::exit, exit_reason::kill());
     e->from = self();
-    rt().start_timer(p.time(), c.proc, std::move(e));
+    start_timer(rt(), p.time(), c.proc, std::move(e));
   }
 }
 
@@ -142,7 +142,9 @@ std::optional<supervisor_process::child_iter> supervisor_process::find_key(std::
 
 result<void> supervisor_process::on_child_started(const child_spec& spec, const pid& p) {
   if (spec.global_name.empty()) return ok();
-  if (auto registrar = installed_registrar()) return (*registrar)(rt(), spec.global_name, p);
+  if (auto registrar = find_service<global_name_registrar>(rt())) {
+    return registrar->fn(rt(), spec.global_name, p);
+  }
   return rt().register_name(spec.global_name, p);
 }
 
@@ -166,7 +168,7 @@ result<void> supervisor_process::start_process(child_iter c) {
   // OTP requires start functions to link; a local child that is not linked gets linked here.
   // (parent() is fixed before the process is published: safe to read from here.)
   bool linked = false;
-  rt().with_process(p, [&](process& proc) { linked = proc.parent() == self(); });
+  with_process(rt(), p, [&](process& proc) { linked = proc.parent() == self(); });
   if (!linked) otter::link(p);
   if (auto g = on_child_started(c->spec, p); !g) {
     otter::unlink(p);
@@ -212,8 +214,9 @@ void supervisor_process::handle_info(const exit_msg& x) {
     return;
   }
   if (!x.reason.is_normal() && !x.reason.is_shutdown()) {
-    spdlog::debug("{} {}: {} exited with reason '{}'", behaviour(), otter::to_string(self()),
-                  describe_child(c->spec, x.from), x.reason.str());
+    otter::detail::log().debug("{} {}: {} exited with reason '{}'", behaviour(),
+                               otter::to_string(self()), describe_child(c->spec, x.from),
+                               x.reason.str());
   }
   submit([this, c, key = c->key, incarnation = c->incarnation, reason = x.reason] {
     // Run later, a static child may have been deleted meanwhile (dynamic ones cannot be).
@@ -244,18 +247,19 @@ bool supervisor_process::add_restart() {
 
 void supervisor_process::restart(child_iter c) {
   if (!add_restart()) {
-    spdlog::warn("{} {}: more than {} restarts in {} s (last: {}); shutting down", behaviour(),
-                 otter::to_string(self()), max_restarts_, max_seconds_.count(),
-                 describe_child(c->spec, {}));
+    otter::detail::log().warn("{} {}: more than {} restarts in {} s (last: {}); shutting down",
+                              behaviour(), otter::to_string(self()), max_restarts_,
+                              max_seconds_.count(), describe_child(c->spec, {}));
     shut_down(exit_reason::shutdown(), std::nullopt);
     return;
   }
-  rt().count_restart();
+  count_restart(rt());
   if (dynamic_ || strategy_ == restart_strategy::one_for_one) {
     if (auto r = start_process(c); !r) {
       if (!c->restarting) {
-        spdlog::warn("{} {}: restart of {} failed: {}", behaviour(), otter::to_string(self()),
-                     describe_child(c->spec, {}), r.err().message);
+        otter::detail::log().warn("{} {}: restart of {} failed: {}", behaviour(),
+                                  otter::to_string(self()), describe_child(c->spec, {}),
+                                  r.err().message);
       }
       schedule_retry(c);
     }
@@ -293,8 +297,9 @@ void supervisor_process::start_from(child_iter first) {
     if (it->proc) continue;
     if (auto r = start_process(it); !r) {
       if (!it->restarting) {
-        spdlog::warn("{} {}: restart of {} failed: {}", behaviour(), otter::to_string(self()),
-                     describe_child(it->spec, {}), r.err().message);
+        otter::detail::log().warn("{} {}: restart of {} failed: {}", behaviour(),
+                                  otter::to_string(self()), describe_child(it->spec, {}),
+                                  r.err().message);
       }
       schedule_retry(it);  // the rest start with it, on the next attempt
       return;

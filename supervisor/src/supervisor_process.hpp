@@ -27,15 +27,12 @@
 
 namespace otter::detail {
 
-// The registrar installed with set_global_name_registrar, or nullptr.
-std::shared_ptr<const global_name_registrar> installed_registrar();
-
 // A failed restart is retried through this message to itself (OTP's try_again_restart).
 struct supervisor_try_again {
   std::uint64_t key = 0;
   MSGPACK_DEFINE(key);
 };
-OTTER_MESSAGE(supervisor_try_again);
+OTTER_MESSAGE_AS(supervisor_try_again, "supervisor_try_again");
 
 // A shutdown timeout of termination `op` fired: kill what is still alive. `arg` is the index
 // of the child (one-at-a-time terminations) or the timeout in ms (all-at-once terminations).
@@ -44,7 +41,7 @@ struct supervisor_shutdown_timeout {
   std::int64_t arg = 0;
   MSGPACK_DEFINE(op, arg);
 };
-OTTER_MESSAGE(supervisor_shutdown_timeout);
+OTTER_MESSAGE_AS(supervisor_shutdown_timeout, "supervisor_shutdown_timeout");
 
 // A move-only deferred piece of work (std::function needs copyable closures; ours hold `from`s).
 class supervisor_job {

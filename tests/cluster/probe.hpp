@@ -9,6 +9,8 @@
 #include <otter/global.hpp>
 #include <otter/node.hpp>
 
+#include "test_hooks.hpp"
+
 namespace cluster_test {
 
 using namespace std::chrono_literals;
@@ -102,7 +104,7 @@ struct where_reply {
   MSGPACK_DEFINE(holder);
 };
 OTTER_MESSAGE(where_reply);
-// node::set_blocked on the probe's node (a partition in a test).
+// test_hooks::set_blocked on the probe's node (a partition in a test).
 struct block_node {
   std::string node;
   bool blocked = true;
@@ -161,7 +163,7 @@ class probe : public otter::gen_server<probe> {
     return where_reply{otter::whereis_global(w.name).value_or(otter::pid{})};
   }
   otter::ok_reply handle_call(const block_node& b, otter::from&) {
-    if (n_ != nullptr) n_->set_blocked(b.node, b.blocked);
+    if (n_ != nullptr) otter::test_hooks::set_blocked(*n_, b.node, b.blocked);
     return {};
   }
   void handle_info(const otter::name_conflict& c) {

@@ -1,8 +1,9 @@
 // A raw ZeroMQ client (holding the secret, so CURVE lets it in) speaks to a real node: protocol
 // violations are refused and logged; the node stays up and serves everyone else.
 #include <catch2/catch.hpp>
-#include <otter/wire.hpp>
 #include <zmq.hpp>
+#include "keys.hpp"
+#include "wire.hpp"
 
 #include "cluster_fixture.hpp"
 
@@ -123,7 +124,7 @@ TEST_CASE("junk, truncated frames, forged Pids and early messages leave the node
     CHECK_FALSE(bad.next(1500));
   }
   // And the node keeps serving everyone else.
-  auto r = p.call<pong>(a->probe, ping{5});
+  auto r = p.await(otter::call<pong>(a->probe, ping{5}));
   REQUIRE(r);
   CHECK(r->seq == 5);
 }
@@ -140,7 +141,7 @@ TEST_CASE("a frame over the size limit is refused and the node stays up") {
     c.send(std::string((64u << 20) + 1024, 'x'));  // ZMQ_MAXMSGSIZE drops the connection
   }
   otter::scoped_process p(me->rt());
-  auto r = p.call<pong>(a->probe, ping{6});
+  auto r = p.await(otter::call<pong>(a->probe, ping{6}));
   REQUIRE(r);
   CHECK(r->seq == 6);
 }

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "cluster_fixture.hpp"
+#include "test_hooks.hpp"
 
 using namespace cluster_test;
 using otter::errc;
@@ -12,7 +13,7 @@ namespace registry_test {
 
 // whereis_global as seen from a child node (through its probe).
 otter::pid where_on(otter::scoped_process& p, const test_node& n, const std::string& name) {
-  auto r = p.call<where_reply>(n.probe, where_global{name});
+  auto r = p.await(otter::call<where_reply>(n.probe, where_global{name}));
   return r ? r->holder : otter::pid{};
 }
 
@@ -43,7 +44,7 @@ TEST_CASE("of every node racing to register one name, exactly one wins and all n
     for (std::size_t i = 0; i < 4; ++i) {
       racers.emplace_back([&, i] {
         otter::scoped_process q(c.me->rt());
-        auto r = q.call<reg_result>(c.kids[i]->probe, reg_global{name}, 15s);
+        auto r = q.await(otter::call<reg_result>(c.kids[i]->probe, reg_global{name}, 15s));
         if (r) results[i] = *r;
       });
     }
@@ -51,7 +52,7 @@ TEST_CASE("of every node racing to register one name, exactly one wins and all n
       otter::scoped_process q(c.me->rt());
       auto w = c.me->rt().start<probe>("g5-t");
       if (!w) return;
-      auto r = otter::register_global(q, name, *w);
+      auto r = q.await(otter::register_global(name, *w));
       results[4] = r ? reg_result{true, 0, *w}
                      : reg_result{false, static_cast<std::int32_t>(r.code()), r.err().holder};
     });
@@ -80,31 +81,31 @@ TEST_CASE("of every node racing to register one name, exactly one wins and all n
 TEST_CASE("a registration is visible on every node when it returns, and calls reach it by name") {
   cluster5 c;
   otter::scoped_process p(c.me->rt());
-  auto r = p.call<reg_result>(c.kids[1]->probe, reg_global{"svc", true});
+  auto r = p.await(otter::call<reg_result>(c.kids[1]->probe, reg_global{"svc", true}));
   REQUIRE(r);
   REQUIRE(r->ok);
   CHECK(r->holder == c.kids[1]->probe);
   for (auto& k : c.kids) CHECK(where_on(p, *k, "svc") == c.kids[1]->probe);
   CHECK(otter::whereis_global(c.me->rt(), "svc") == c.kids[1]->probe);
-  auto pong_r = p.call<pong>("svc", ping{42});
+  auto pong_r = p.await(otter::call<pong>("svc", ping{42}));
   REQUIRE(pong_r);
   CHECK(pong_r->node == "g5-b");
   REQUIRE(p.cast("svc", add{7}));
-  auto log = p.call<log_reply>("svc", get_log{});
+  auto log = p.await(otter::call<log_reply>("svc", get_log{}));
   REQUIRE(log);
   CHECK(log->values == std::vector<std::int64_t>{7});
   // A third node calls it by name too (the probe of a relays to the name's Pid).
-  auto relayed =
-      p.call<pong>(c.kids[0]->probe, relay{*otter::whereis_global(c.me->rt(), "svc"), 5});
+  auto relayed = p.await(
+      otter::call<pong>(c.kids[0]->probe, relay{*otter::whereis_global(c.me->rt(), "svc"), 5}));
   REQUIRE(relayed);
   CHECK(relayed->node == "g5-b");
   // Unregistering: gone everywhere on return.
-  auto u = p.call<reg_result>(c.kids[3]->probe, unreg_global{"svc"});
+  auto u = p.await(otter::call<reg_result>(c.kids[3]->probe, unreg_global{"svc"}));
   REQUIRE(u);
   CHECK(u->ok);
   for (auto& k : c.kids) CHECK(where_on(p, *k, "svc") == otter::pid{});
   CHECK_FALSE(otter::whereis_global(c.me->rt(), "svc"));
-  auto again = p.call<reg_result>(c.kids[3]->probe, unreg_global{"svc"});
+  auto again = p.await(otter::call<reg_result>(c.kids[3]->probe, unreg_global{"svc"}));
   REQUIRE(again);
   CHECK(again->code == static_cast<std::int32_t>(errc::not_registered));
 }
@@ -113,19 +114,19 @@ TEST_CASE("an unknown global name is a noproc error that names it") {
   scratch s;
   auto me = global_node("gu-t", s);
   otter::scoped_process p(me->rt());
-  auto r = p.call<pong>("no-such-name", ping{});
+  auto r = p.await(otter::call<pong>("no-such-name", ping{}));
   REQUIRE_FALSE(r);
   CHECK(r.code() == errc::noproc);
   CHECK(r.err().message.find("'no-such-name'") != std::string::npos);
   CHECK(p.send("no-such-name", add{1}).code() == errc::noproc);
-  auto bad = otter::register_global(p, "", p.self());
+  auto bad = p.await(otter::register_global("", p.self()));
   CHECK(bad.code() == errc::badarg);
 }
 
 TEST_CASE("a name disappears everywhere when its process exits, and can be taken at once") {
   cluster5 c;
   otter::scoped_process p(c.me->rt());
-  auto r = p.call<reg_result>(c.kids[2]->probe, reg_global{"short-lived"});
+  auto r = p.await(otter::call<reg_result>(c.kids[2]->probe, reg_global{"short-lived"}));
   REQUIRE(r);
   REQUIRE(r->ok);
   const otter::pid first = r->holder;
@@ -142,12 +143,12 @@ TEST_CASE("a name disappears everywhere when its process exits, and can be taken
     return true;
   }));
   // Registering a fresh process under the name works immediately, from any node.
-  auto again = p.call<reg_result>(c.kids[0]->probe, reg_global{"short-lived"});
+  auto again = p.await(otter::call<reg_result>(c.kids[0]->probe, reg_global{"short-lived"}));
   REQUIRE(again);
   CHECK(again->ok);
   // And on the holder's own node, a restart right after the exit takes the name over at once
   // (the registry frees the dead holder's name before its DOWN arrives).
-  auto third = p.call<reg_result>(c.kids[0]->probe, reg_global{"short-lived"});
+  auto third = p.await(otter::call<reg_result>(c.kids[0]->probe, reg_global{"short-lived"}));
   REQUIRE(third);
   CHECK(third->code == static_cast<std::int32_t>(errc::already_registered));
   auto watch_it = p.monitor(again->holder);
@@ -155,7 +156,7 @@ TEST_CASE("a name disappears everywhere when its process exits, and can be taken
   auto died = p.receive<otter::down>(10s);
   REQUIRE(died);
   CHECK(died->ref == watch_it);
-  auto fourth = p.call<reg_result>(c.kids[0]->probe, reg_global{"short-lived"});
+  auto fourth = p.await(otter::call<reg_result>(c.kids[0]->probe, reg_global{"short-lived"}));
   REQUIRE(fourth);
   CHECK(fourth->ok);
 }
@@ -163,8 +164,8 @@ TEST_CASE("a name disappears everywhere when its process exits, and can be taken
 TEST_CASE("names of a node that is SIGKILLed or shut down disappear on every other node") {
   cluster5 c;
   otter::scoped_process p(c.me->rt());
-  REQUIRE(p.call<reg_result>(c.kids[0]->probe, reg_global{"on-a", true})->ok);
-  REQUIRE(p.call<reg_result>(c.kids[1]->probe, reg_global{"on-b", true})->ok);
+  REQUIRE(p.await(otter::call<reg_result>(c.kids[0]->probe, reg_global{"on-a", true}))->ok);
+  REQUIRE(p.await(otter::call<reg_result>(c.kids[1]->probe, reg_global{"on-b", true}))->ok);
   c.kids[0]->proc->kill_now();       // SIGKILL
   c.kids[1]->proc->signal(SIGTERM);  // a clean leave
   CHECK(eventually([&] {
@@ -181,7 +182,8 @@ TEST_CASE("a node that joins late has the whole table when it is ready") {
   otter::scoped_process p(c.me->rt());
   std::vector<otter::pid> holders;
   for (int i = 0; i < 4; ++i) {
-    auto r = p.call<reg_result>(c.kids[i]->probe, reg_global{"late-" + std::to_string(i)});
+    auto r =
+        p.await(otter::call<reg_result>(c.kids[i]->probe, reg_global{"late-" + std::to_string(i)}));
     REQUIRE(r);
     REQUIRE(r->ok);
     holders.push_back(r->holder);
@@ -204,17 +206,17 @@ TEST_CASE("after a partition heals, one registration of a name survives and the 
   REQUIRE(me->wait_for_nodes(2, 20s));
   otter::scoped_process p(me->rt());
   // Before the split: "kept" and "gone" are held on b.
-  auto kept = p.call<reg_result>(b->probe, reg_global{"kept"});
+  auto kept = p.await(otter::call<reg_result>(b->probe, reg_global{"kept"}));
   REQUIRE(kept);
   REQUIRE(kept->ok);
-  REQUIRE(p.call<reg_result>(b->probe, reg_global{"gone"})->ok);
+  REQUIRE(p.await(otter::call<reg_result>(b->probe, reg_global{"gone"}))->ok);
   REQUIRE(eventually([&] { return where_on(p, *a, "gone") != otter::pid{}; }));
 
   // Split {a} | {b, t}.
   CHECK(command(*a, "block gp-b 1") == "BLOCK");
   CHECK(command(*a, "block gp-t 1") == "BLOCK");
   CHECK(command(*b, "block gp-a 1") == "BLOCK");
-  me->set_blocked("gp-a", true);
+  otter::test_hooks::set_blocked(*me, "gp-a", true);
   // Each side sees the other down, and the other's names go with it.
   REQUIRE(eventually([&] { return me->nodes().size() == 1; }, 20s));
   REQUIRE(eventually([&] { return where_on(p, *b, "gone") != otter::pid{}; }));
@@ -227,19 +229,19 @@ TEST_CASE("after a partition heals, one registration of a name survives and the 
   const std::string on_a2 = command(*a, "reg dup2 1");
   REQUIRE(on_a2.rfind("REG 1 0 ", 0) == 0);
   const otter::pid a_dup2 = *otter::parse_pid(on_a2.substr(8));
-  auto b_dup = p.call<reg_result>(b->probe, reg_global{"dup"});
+  auto b_dup = p.await(otter::call<reg_result>(b->probe, reg_global{"dup"}));
   REQUIRE(b_dup);
   REQUIRE(b_dup->ok);
-  auto b_dup2 = p.call<reg_result>(b->probe, reg_global{"dup2", false, 1});
+  auto b_dup2 = p.await(otter::call<reg_result>(b->probe, reg_global{"dup2", false, 1}));
   REQUIRE(b_dup2);
   REQUIRE(b_dup2->ok);
-  REQUIRE(p.call<reg_result>(b->probe, unreg_global{"gone"})->ok);
+  REQUIRE(p.await(otter::call<reg_result>(b->probe, unreg_global{"gone"}))->ok);
 
   // Heal.
   CHECK(command(*a, "block gp-b 0") == "BLOCK");
   CHECK(command(*a, "block gp-t 0") == "BLOCK");
   CHECK(command(*b, "block gp-a 0") == "BLOCK");
-  me->set_blocked("gp-a", false);
+  otter::test_hooks::set_blocked(*me, "gp-a", false);
   REQUIRE(eventually([&] { return me->nodes().size() == 2; }, 20s));
 
   // The rule: the registration from the lower node name ("gp-a") survives, on every node.
@@ -252,12 +254,12 @@ TEST_CASE("after a partition heals, one registration of a name survives and the 
       20s));
   // b's "dup" holder was told and exited with name_conflict (its monitor on b saw it)...
   REQUIRE(eventually([&] {
-    auto ev = p.call<events>(b->probe, events_q{});
+    auto ev = p.await(otter::call<events>(b->probe, events_q{}));
     return ev &&
            std::find(ev->items.begin(), ev->items.end(), "DOWN name_conflict") != ev->items.end();
   }));
   // ... and b's "dup2" holder (policy notify) got the message and still runs.
-  auto told = p.call<events>(b_dup2->holder, events_q{});
+  auto told = p.await(otter::call<events>(b_dup2->holder, events_q{}));
   REQUIRE(told);
   CHECK(std::find(told->items.begin(), told->items.end(),
                   "CONFLICT dup2 " + otter::to_string(a_dup2)) != told->items.end());
@@ -265,8 +267,8 @@ TEST_CASE("after a partition heals, one registration of a name survives and the 
   CHECK(where_on(p, *a, "kept") == kept->holder);
   CHECK(where_on(p, *a, "gone") == otter::pid{});
   CHECK_FALSE(otter::whereis_global(me->rt(), "gone"));
-  auto names = p.call<otter::global_names>(otter::dest::at(otter::global_server_name, "gp-b"),
-                                           otter::global_list{});
+  auto names = p.await(otter::call<otter::global_names>(
+      otter::dest::at(otter::global_server_name, "gp-b"), otter::global_list{}));
   REQUIRE(names);
   CHECK(names->stats.conflicts >= 2);
 }
@@ -279,7 +281,7 @@ TEST_CASE("a supervised child with a global name is called by name across a cras
   otter::scoped_process p(me->rt());
   REQUIRE(eventually([&] { return otter::whereis_global(me->rt(), "sup-svc").has_value(); }));
   const otter::pid first = *otter::whereis_global(me->rt(), "sup-svc");
-  auto hello = p.call<pong>("sup-svc", ping{1});
+  auto hello = p.await(otter::call<pong>("sup-svc", ping{1}));
   REQUIRE(hello);
   CHECK(hello->node == "gs-a");
   REQUIRE(p.cast(first, crash{"let it crash"}));
@@ -290,7 +292,7 @@ TEST_CASE("a supervised child with a global name is called by name across a cras
   std::string unexpected_error;
   REQUIRE(eventually(
       [&] {
-        auto r = p.call<pong>("sup-svc", ping{2}, 2s);
+        auto r = p.await(otter::call<pong>("sup-svc", ping{2}, 2s));
         if (r) {
           auto holder = otter::whereis_global(me->rt(), "sup-svc");
           if (holder && *holder != first) ++answered_by_new;

@@ -10,7 +10,7 @@
 // Commands on stdin (one per line; the answer is one line on stdout), for tests that cannot
 // reach the node through the cluster (a partition):
 //   reg NAME POLICY   the probe registers a new probe as NAME -> "REG <ok> <code> <pid>"
-//   block NODE 0|1    node::set_blocked                      -> "BLOCK"
+//   block NODE 0|1    test_hooks::set_blocked              -> "BLOCK"
 // End of input stops the node, as SIGTERM does.
 #include <signal.h>
 #include <unistd.h>
@@ -22,6 +22,7 @@
 #include <thread>
 
 #include <otter/otter.hpp>
+#include "test_hooks.hpp"
 
 #include "probe.hpp"
 
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
     auto spec = otter::worker<cluster_test::probe>("svc", o.name);
     spec.global_name = sup_name;
     auto root = otter::root_supervisor((*n)->rt());
-    if (!root || !otter::supervisor::start_child(me, *root, spec)) return 1;
+    if (!root || !me.await(otter::supervisor::start_child(*root, spec))) return 1;
   }
   otter::start_options so;
   so.name = "probe";
@@ -93,13 +94,13 @@ int main(int argc, char** argv) {
       in >> cmd >> arg >> flag;
       if (cmd == "reg") {
         otter::scoped_process me((*n)->rt());
-        auto r = me.call<cluster_test::reg_result>(
+        auto r = me.await(otter::call<cluster_test::reg_result>(
             *probe, cluster_test::reg_global{arg, false, static_cast<std::uint8_t>(flag)},
-            std::chrono::seconds(20));
+            std::chrono::seconds(20)));
         std::printf("REG %d %d %s\n", r && r->ok ? 1 : 0, r ? r->code : -1,
                     r ? otter::to_string(r->holder).c_str() : "-");
       } else if (cmd == "block") {
-        (*n)->set_blocked(arg, flag != 0);
+        otter::test_hooks::set_blocked(**n, arg, flag != 0);
         std::printf("BLOCK\n");
       } else {
         std::printf("ERROR unknown command\n");

@@ -2,6 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "cluster_fixture.hpp"
+#include "test_hooks.hpp"
 
 using namespace cluster_test;
 using otter::errc;
@@ -19,7 +20,7 @@ TEST_CASE("three nodes form a full mesh through one seed") {
   CHECK(got == std::vector<std::string>{"mesh-a", "mesh-b"});
   // b learnt about the test node through a: it can call a process of ours... and we of its.
   otter::scoped_process p(me->rt());
-  auto r = p.call<pong>(b->probe, ping{7});
+  auto r = p.await(otter::call<pong>(b->probe, ping{7}));
   REQUIRE(r);
   CHECK(r->node == "mesh-b");
   CHECK(r->seq == 7);
@@ -33,22 +34,22 @@ TEST_CASE("call, cast and send reach remote servers; remote errors come back as 
   otter::scoped_process p(me->rt());
   REQUIRE(p.cast(a->probe, add{1}));
   REQUIRE(p.send(a->probe, add{2}));
-  auto log = p.call<log_reply>(a->probe, get_log{});
+  auto log = p.await(otter::call<log_reply>(a->probe, get_log{}));
   REQUIRE(log);
   CHECK(log->values == std::vector<std::int64_t>{1, 2});
-  auto bad = p.call<pong>(a->probe, add{3});  // not a call type of the probe
+  auto bad = p.await(otter::call<pong>(a->probe, add{3}));  // not a call type of the probe
   REQUIRE_FALSE(bad);
   CHECK(bad.code() == errc::badarg);
-  auto slow = p.call<pong>(a->probe, nap{400}, 100ms);
+  auto slow = p.await(otter::call<pong>(a->probe, nap{400}, 100ms));
   CHECK(slow.code() == errc::timeout);
-  CHECK(p.call<pong>(a->probe, ping{5})->seq == 5);  // the late reply was discarded
+  CHECK(p.await(otter::call<pong>(a->probe, ping{5}))->seq == 5);  // the late reply was discarded
   CHECK_FALSE(p.receive<pong>(300ms));
-  auto crashed = p.call<pong>(a->probe, crash{"remote boom"});
+  auto crashed = p.await(otter::call<pong>(a->probe, crash{"remote boom"}));
   REQUIRE_FALSE(crashed);
   CHECK(crashed.code() == errc::exited);
   CHECK(crashed.err().reason.str() == "remote boom");
   // The probe is gone now: calls to its Pid fail with noproc from the remote node.
-  auto gone = p.call<pong>(a->probe, ping{});
+  auto gone = p.await(otter::call<pong>(a->probe, ping{}));
   CHECK(gone.code() == errc::noproc);
 }
 
@@ -85,13 +86,13 @@ TEST_CASE("a remote process monitors and links to a local one") {
   auto local = me->rt().start<probe>(std::string("rm-t"));
   REQUIRE(local);
   otter::scoped_process p(me->rt());
-  REQUIRE(p.call<otter::ok_reply>(a->probe, watch{*local}));
-  REQUIRE(p.stop(*local, otter::exit_reason("local_done")));
+  REQUIRE(p.await(otter::call<otter::ok_reply>(a->probe, watch{*local})));
+  REQUIRE(p.await(otter::stop(*local, otter::exit_reason("local_done"))));
   REQUIRE(eventually([&] {
-    auto ev = p.call<events>(a->probe, events_q{});
+    auto ev = p.await(otter::call<events>(a->probe, events_q{}));
     return ev && ev->items.size() == 2;
   }));
-  auto ev = p.call<events>(a->probe, events_q{});
+  auto ev = p.await(otter::call<events>(a->probe, events_q{}));
   std::sort(ev->items.begin(), ev->items.end());
   CHECK(ev->items == std::vector<std::string>{"DOWN local_done", "EXIT local_done"});
 }
@@ -104,13 +105,13 @@ TEST_CASE("a Pid sent inside a message works on a third node") {
   REQUIRE(me->wait_for_nodes(2, 15s));
   otter::scoped_process p(me->rt());
   // a's probe calls b's probe, whose Pid it only knows from our message.
-  auto r = p.call<pong>(a->probe, relay{b->probe, 42}, 10s);
+  auto r = p.await(otter::call<pong>(a->probe, relay{b->probe, 42}, 10s));
   REQUIRE(r);
   CHECK(r->node == "fw-b");
   CHECK(r->seq == 42);
   // And a Pid of ours, relayed through a, reaches back here.
   auto local = me->rt().start<probe>(std::string("fw-t"));
-  auto back = p.call<pong>(a->probe, relay{*local, 9}, 10s);
+  auto back = p.await(otter::call<pong>(a->probe, relay{*local, 9}, 10s));
   REQUIRE(back);
   CHECK(back->node == "fw-t");
 }
@@ -123,7 +124,7 @@ TEST_CASE("100,000 casts from one sender arrive at a remote server in order") {
   otter::scoped_process p(me->rt());
   constexpr int n = 100000;
   for (int i = 0; i < n; ++i) REQUIRE(p.cast(a->probe, add{i}));
-  auto log = p.call<log_reply>(a->probe, get_log{}, 60s);
+  auto log = p.await(otter::call<log_reply>(a->probe, get_log{}, 60s));
   REQUIRE(log);
   REQUIRE(log->values.size() == n);
   for (int i = 0; i < n; ++i) REQUIRE(log->values[i] == i);
@@ -140,7 +141,8 @@ TEST_CASE("SIGKILL of a node: calls in flight fail with nodedown, monitors fire 
   std::atomic<int> code{-1};
   std::thread caller([&] {
     otter::scoped_process p(me->rt());
-    auto r = p.call<pong>(a->probe, nap{60000}, 60s);  // far longer than failure detection
+    auto r =
+        p.await(otter::call<pong>(a->probe, nap{60000}, 60s));  // far longer than failure detection
     code = static_cast<int>(r.code());
   });
   std::this_thread::sleep_for(300ms);  // let the call reach the node (not a correctness wait)
@@ -157,7 +159,7 @@ TEST_CASE("SIGKILL of a node: calls in flight fail with nodedown, monitors fire 
   CHECK(me->nodes().empty());
   // Calls and casts to the dead node return at once.
   otter::scoped_process p(me->rt());
-  CHECK(p.call<pong>(a->probe, ping{}, 30s).code() == errc::nodedown);
+  CHECK(p.await(otter::call<pong>(a->probe, ping{}, 30s)).code() == errc::nodedown);
 }
 
 TEST_CASE("a killed node restarted with the same name reconnects; its old Pids are dead") {
@@ -177,8 +179,8 @@ TEST_CASE("a killed node restarted with the same name reconnects; its old Pids a
   CHECK(a->creation != old_probe.creation);
   REQUIRE(me->wait_for_nodes(1, 15s));
   otter::scoped_process p(me->rt());
-  CHECK(p.call<pong>(a->probe, ping{3})->node == "re-a");
-  auto stale = p.call<pong>(old_probe, ping{});
+  CHECK(p.await(otter::call<pong>(a->probe, ping{3}))->node == "re-a");
+  auto stale = p.await(otter::call<pong>(old_probe, ping{}));
   CHECK(stale.code() == errc::noproc);
   p.monitor(old_probe);
   auto d = p.receive<otter::down>(5s);
@@ -194,12 +196,12 @@ TEST_CASE("a node without the secret is refused; a hidden node is not listed") {
   REQUIRE(member->wait_for_nodes(1, 15s));
   CHECK_FALSE(intruder->wait_for_nodes(1, 2s));
   otter::scoped_process ip(intruder->rt());
-  CHECK_FALSE(ip.call<pong>(a->probe, ping{}, 2s));
+  CHECK_FALSE(ip.await(otter::call<pong>(a->probe, ping{}, 2s)));
 
   auto tool = local_node("sec-tool", s, {a->endpoint}, true);
   REQUIRE(eventually([&] { return tool->peers().size() == 1; }));
   otter::scoped_process tp(tool->rt());
-  CHECK(tp.call<pong>(a->probe, ping{1})->node == "sec-a");
+  CHECK(tp.await(otter::call<pong>(a->probe, ping{1}))->node == "sec-a");
   std::this_thread::sleep_for(500ms);
   for (auto& n : member->nodes()) CHECK(n.name != "sec-tool");
 }
@@ -209,14 +211,16 @@ TEST_CASE("a Python client written from docs/PROTOCOL.md calls a server by name"
   auto a = spawn_node("py-node", s);
   const std::string script = std::string(OTTER_SOURCE_DIR) + "/docs/examples/otter_client.py";
   {
-    child py({"/usr/bin/python3", script, a->endpoint, s.secret(), "probe", "ping", "[3]"});
+    child py({"/usr/bin/python3", script, a->endpoint, s.secret(), "probe", "cluster_test::ping",
+              "[3]"});
     auto line = py.read_line(20s);
     REQUIRE(line);
     CHECK(*line == R"([3, "py-node"])");
     CHECK(py.wait_exit() == 0);
   }
   {
-    child py({"/usr/bin/python3", script, a->endpoint, s.secret(), "nobody", "ping", "[3]"});
+    child py({"/usr/bin/python3", script, a->endpoint, s.secret(), "nobody", "cluster_test::ping",
+              "[3]"});
     CHECK_FALSE(py.read_line(20s));  // the error goes to stderr
     CHECK(py.wait_exit() == 1);
   }
@@ -235,16 +239,16 @@ TEST_CASE("a name registered on another node is reached as {name, node}") {
   auto me = local_node("na-t", s, {a->endpoint});
   REQUIRE(me->wait_for_nodes(1, 15s));
   otter::scoped_process p(me->rt());
-  auto r = p.call<pong>(otter::dest::at("probe", "na-a"), ping{4});
+  auto r = p.await(otter::call<pong>(otter::dest::at("probe", "na-a"), ping{4}));
   REQUIRE(r);
   CHECK(r->node == "na-a");
   REQUIRE(p.cast(otter::dest::at("probe", "na-a"), add{8}));
-  CHECK(p.call<log_reply>(otter::dest::at("probe", "na-a"), get_log{})->values ==
+  CHECK(p.await(otter::call<log_reply>(otter::dest::at("probe", "na-a"), get_log{}))->values ==
         std::vector<std::int64_t>{8});
-  auto missing = p.call<pong>(otter::dest::at("nobody", "na-a"), ping{});
+  auto missing = p.await(otter::call<pong>(otter::dest::at("nobody", "na-a"), ping{}));
   CHECK(missing.code() == errc::noproc);
   CHECK_THAT(missing.err().message, Catch::Contains("'nobody'"));
-  auto no_node = p.call<pong>(otter::dest::at("probe", "no-such-node"), ping{});
+  auto no_node = p.await(otter::call<pong>(otter::dest::at("probe", "no-such-node"), ping{}));
   CHECK(no_node.code() == errc::nodedown);
 }
 
@@ -276,15 +280,15 @@ TEST_CASE("a server is spawned on another node by its factory name") {
   auto b = local_node("sp-b", s, {a->endpoint()});
   REQUIRE(b->wait_for_nodes(1, 15s));
   otter::scoped_process p(b->rt());
-  auto started = otter::spawn_on(p, "sp-a", "counter", counter_args{41});
+  auto started = p.await(otter::spawn_on("sp-a", "counter", counter_args{41}));
   REQUIRE(started);
   CHECK(started->node == a->id());
-  CHECK(p.call<pong>(*started, ping{})->seq == 42);
-  auto failed = otter::spawn_on(p, "sp-a", "counter", counter_args{-1});
+  CHECK(p.await(otter::call<pong>(*started, ping{}))->seq == 42);
+  auto failed = p.await(otter::spawn_on("sp-a", "counter", counter_args{-1}));
   CHECK(failed.code() == errc::init_failed);
-  auto unknown = otter::spawn_on(p, "sp-a", "no_such_factory", counter_args{});
+  auto unknown = p.await(otter::spawn_on("sp-a", "no_such_factory", counter_args{}));
   CHECK(unknown.code() == errc::badarg);
-  auto nowhere = otter::spawn_on(p, "sp-zzz", "counter", counter_args{});
+  auto nowhere = p.await(otter::spawn_on("sp-zzz", "counter", counter_args{}));
   CHECK(nowhere.code() == errc::nodedown);
 }
 
@@ -298,19 +302,19 @@ TEST_CASE("a cut link makes both sides see nodedown; when restored, they reconne
   otter::scoped_process watcher(b->rt());
   auto ref = watcher.monitor(*srv);
   // Partition: each side drops the other's traffic.
-  a->set_blocked("cut-b", true);
-  b->set_blocked("cut-a", true);
+  otter::test_hooks::set_blocked(*a, "cut-b", true);
+  otter::test_hooks::set_blocked(*b, "cut-a", true);
   auto d = watcher.receive<otter::down>(10s);
   REQUIRE(d);
   CHECK(d->ref == ref);
   CHECK(d->reason == otter::exit_reason::noconnection());
   REQUIRE(eventually([&] { return a->nodes().empty() && b->nodes().empty(); }));
   // Heal: the handshake runs again and both see each other.
-  a->set_blocked("cut-b", false);
-  b->set_blocked("cut-a", false);
+  otter::test_hooks::set_blocked(*a, "cut-b", false);
+  otter::test_hooks::set_blocked(*b, "cut-a", false);
   REQUIRE(a->wait_for_nodes(1, 15s));
   REQUIRE(b->wait_for_nodes(1, 15s));
-  CHECK(watcher.call<pong>(*srv, ping{11})->seq == 11);
+  CHECK(watcher.await(otter::call<pong>(*srv, ping{11}))->seq == 11);
 }
 
 TEST_CASE("one side forgetting the other (a one-way cut) heals too") {
@@ -319,12 +323,12 @@ TEST_CASE("one side forgetting the other (a one-way cut) heals too") {
   auto b = local_node("half-b", s, {a->endpoint()});
   REQUIRE(a->wait_for_nodes(1, 15s));
   REQUIRE(b->wait_for_nodes(1, 15s));
-  a->set_blocked("half-b", true);  // only a stops hearing b
+  otter::test_hooks::set_blocked(*a, "half-b", true);  // only a stops hearing b
   REQUIRE(eventually([&] { return a->nodes().empty(); }));
-  a->set_blocked("half-b", false);
+  otter::test_hooks::set_blocked(*a, "half-b", false);
   REQUIRE(a->wait_for_nodes(1, 15s));
   REQUIRE(b->wait_for_nodes(1, 15s));
   auto srv = b->rt().start<probe>(std::string("half-b"));
   otter::scoped_process p(a->rt());
-  CHECK(p.call<pong>(*srv, ping{12})->seq == 12);
+  CHECK(p.await(otter::call<pong>(*srv, ping{12}))->seq == 12);
 }

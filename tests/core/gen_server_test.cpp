@@ -128,7 +128,7 @@ TEST_CASE("start returns the pid after init, and call gets the reply") {
   REQUIRE(srv);
   CHECK(rt.is_local(*srv));
   otter::scoped_process me(rt);
-  auto r = me.call<pong>(*srv, ping{41});
+  auto r = me.await(otter::call<pong>(*srv, ping{41}));
   REQUIRE(r);
   CHECK(r->seq == 41);
 }
@@ -137,17 +137,17 @@ TEST_CASE("a call of an unknown type fails with badarg and the server keeps runn
   otter::runtime rt(two_workers());
   auto srv = rt.start<recorder>();
   otter::scoped_process me(rt);
-  auto bad = me.call<pong>(*srv, add{1, 0});
+  auto bad = me.await(otter::call<pong>(*srv, add{1, 0}));
   REQUIRE_FALSE(bad);
   CHECK(bad.code() == errc::badarg);
-  CHECK(me.call<pong>(*srv, ping{1}));
+  CHECK(me.await(otter::call<pong>(*srv, ping{1})));
 }
 
 TEST_CASE("a reply of the wrong type is a badarg error, not a crash") {
   otter::runtime rt(two_workers());
   auto srv = rt.start<recorder>();
   otter::scoped_process me(rt);
-  auto r = me.call<log_reply>(*srv, ping{1});
+  auto r = me.await(otter::call<log_reply>(*srv, ping{1}));
   REQUIRE_FALSE(r);
   CHECK(r.code() == errc::badarg);
 }
@@ -158,7 +158,7 @@ TEST_CASE("messages from one sender arrive in the order sent") {
   otter::scoped_process me(rt);
   constexpr int n = 100000;
   for (int i = 0; i < n; ++i) REQUIRE(me.cast(*srv, add{i, 0}));
-  auto log = me.call<log_reply>(*srv, get_log{}, 30s);
+  auto log = me.await(otter::call<log_reply>(*srv, get_log{}, 30s));
   REQUIRE(log);
   REQUIRE(log->values.size() == n);
   for (int i = 0; i < n; ++i) REQUIRE(log->values[i] == i);
@@ -183,7 +183,7 @@ TEST_CASE("casts and sends from many senders keep each sender's order") {
   }
   for (auto& t : threads) t.join();
   otter::scoped_process me(rt);
-  auto log = me.call<log_reply>(*srv, get_log{}, 30s);
+  auto log = me.await(otter::call<log_reply>(*srv, get_log{}, 30s));
   REQUIRE(log);
   REQUIRE(log->values.size() == senders * per);
   std::vector<std::int64_t> next(senders, 0);
@@ -198,11 +198,11 @@ TEST_CASE("a call times out, and the late reply is discarded, never delivered") 
   otter::runtime rt(two_workers());
   auto srv = rt.start<recorder>();
   otter::scoped_process me(rt);
-  auto r = me.call<pong>(*srv, sleep_for{300}, 50ms);
+  auto r = me.await(otter::call<pong>(*srv, sleep_for{300}, 50ms));
   REQUIRE_FALSE(r);
   CHECK(r.code() == errc::timeout);
   // The server is fine and answers the next call with its own reply, not the late one.
-  auto next = me.call<pong>(*srv, ping{7});
+  auto next = me.await(otter::call<pong>(*srv, ping{7}));
   REQUIRE(next);
   CHECK(next->seq == 7);
   CHECK_FALSE(me.receive<pong>(100ms));
@@ -224,7 +224,7 @@ TEST_CASE("a call timeout inside a handler fires and the late reply is discarded
   };
   auto srv = rt.start<impatient>(*slow);
   otter::scoped_process me(rt);
-  auto r = me.call<pong>(*srv, ping{});
+  auto r = me.await(otter::call<pong>(*srv, ping{}));
   REQUIRE(r);
   CHECK(r->seq == 1);
 }
@@ -237,13 +237,13 @@ TEST_CASE("a deferred reply answers callers later, from another handler") {
   for (int i = 0; i < 3; ++i) {
     callers.emplace_back([&] {
       otter::scoped_process me(rt);
-      auto r = me.call<pong>(*srv, hold{});
+      auto r = me.await(otter::call<pong>(*srv, hold{}));
       if (r && r->seq == 99) answered.fetch_add(1);
     });
   }
   otter::scoped_process me(rt);
   REQUIRE(eventually([&] {
-    auto n = me.call<log_reply>(*srv, get_log{});
+    auto n = me.await(otter::call<log_reply>(*srv, get_log{}));
     return n && n->values.at(0) == 3;
   }));
   CHECK(answered.load() == 0);
@@ -256,35 +256,35 @@ TEST_CASE("a process calling itself gets calling_self at once") {
   otter::runtime rt(two_workers());
   auto srv = rt.start<self_caller>();
   otter::scoped_process me(rt);
-  auto r = me.call<pong>(*srv, ping{});
+  auto r = me.await(otter::call<pong>(*srv, ping{}));
   REQUIRE(r);
   CHECK(r->seq == static_cast<std::int64_t>(errc::calling_self));
-  auto own = me.call<pong>(me.self(), ping{});
+  auto own = me.await(otter::call<pong>(me.self(), ping{}));
   CHECK(own.code() == errc::calling_self);
 }
 
 TEST_CASE("calls to dead or unknown targets fail with noproc naming the target") {
   otter::runtime rt(two_workers());
   otter::scoped_process me(rt);
-  auto unknown = me.call<pong>("nobody", ping{});
+  auto unknown = me.await(otter::call<pong>("nobody", ping{}));
   REQUIRE_FALSE(unknown);
   CHECK(unknown.code() == errc::noproc);
   CHECK(unknown.err().message.find("'nobody'") != std::string::npos);
 
   auto srv = rt.start<recorder>();
-  REQUIRE(me.stop(*srv));
-  auto dead = me.call<pong>(*srv, ping{});
+  REQUIRE(me.await(otter::stop(*srv)));
+  auto dead = me.await(otter::call<pong>(*srv, ping{}));
   CHECK(dead.code() == errc::noproc);
   CHECK(me.send(*srv, ping{}).code() == errc::noproc);  // dropped, as in Erlang
   otter::pid never{rt.node_id(), 999999999, rt.creation()};
-  CHECK(me.call<pong>(never, ping{}).code() == errc::noproc);
+  CHECK(me.await(otter::call<pong>(never, ping{})).code() == errc::noproc);
 }
 
 TEST_CASE("a server that dies mid-call gives the caller its exit reason") {
   otter::runtime rt(two_workers());
   auto srv = rt.start<recorder>();
   otter::scoped_process me(rt);
-  auto r = me.call<pong>(*srv, crash{"boom"});
+  auto r = me.await(otter::call<pong>(*srv, crash{"boom"}));
   REQUIRE_FALSE(r);
   CHECK(r.code() == errc::exited);
   CHECK(r.err().reason == otter::exit_reason("boom"));
@@ -301,7 +301,7 @@ TEST_CASE("calls queued behind a crash fail with the crash's reason") {
   for (int i = 0; i < 4; ++i) {
     callers.emplace_back([&] {
       otter::scoped_process me(rt);
-      auto r = me.call<pong>(*srv, ping{});
+      auto r = me.await(otter::call<pong>(*srv, ping{}));
       if (r.code() == errc::exited && r.err().reason.str() == "queued_crash") ++exited_with_reason;
       if (r.code() == errc::noproc) ++noproc;
     });
@@ -345,7 +345,7 @@ TEST_CASE("stop runs terminate with the reason and returns once the server is go
   auto srv = rt.start<stoppable>();
   otter::scoped_process me(rt);
   auto ref = me.monitor(*srv);
-  REQUIRE(me.stop(*srv, otter::exit_reason("done")));
+  REQUIRE(me.await(otter::stop(*srv, otter::exit_reason("done"))));
   CHECK(terminated == 1);
   CHECK(last_terminate_reason == "done");
   CHECK_FALSE(rt.alive(*srv));
@@ -353,7 +353,7 @@ TEST_CASE("stop runs terminate with the reason and returns once the server is go
   REQUIRE(d);
   CHECK(d->ref == ref);
   CHECK(d->reason.str() == "done");
-  CHECK(me.stop(*srv).code() == errc::noproc);
+  CHECK(me.await(otter::stop(*srv)).code() == errc::noproc);
 }
 
 TEST_CASE("a server can stop itself from a handler, running terminate") {
@@ -384,7 +384,7 @@ TEST_CASE("a throwing handler ends its process with the message, the node stays 
   REQUIRE(x);
   CHECK(x->from == *srv);
   CHECK(x->reason.str() == "handler threw");
-  CHECK(me.call<pong>(*other, ping{3}));
+  CHECK(me.await(otter::call<pong>(*other, ping{3})));
 }
 
 TEST_CASE("a chain of 10,000 servers each calling the next completes on 2 threads") {
@@ -396,17 +396,17 @@ TEST_CASE("a chain of 10,000 servers each calling the next completes on 2 thread
     next = *p;
   }
   otter::scoped_process me(rt);
-  auto r = me.call<pong>(next, ping{0}, 60s);
+  auto r = me.await(otter::call<pong>(next, ping{0}, 60s));
   REQUIRE(r);
   CHECK(r->seq == 9999);
   // And again, concurrently from two callers (Catch's assertions stay on this thread).
   std::atomic<std::int64_t> other_seq{-1};
   std::thread t([&] {
     otter::scoped_process other(rt);
-    auto r = other.call<pong>(next, ping{1}, 60s);
+    auto r = other.await(otter::call<pong>(next, ping{1}, 60s));
     other_seq = r ? r->seq : -2;
   });
-  CHECK(me.call<pong>(next, ping{2}, 60s)->seq == 10001);
+  CHECK(me.await(otter::call<pong>(next, ping{2}, 60s))->seq == 10001);
   t.join();
   CHECK(other_seq == 10000);
 }
@@ -448,13 +448,13 @@ TEST_CASE("callers parked in a server's state get its exit reason when it crashe
   for (int i = 0; i < 2; ++i) {
     callers.emplace_back([&] {
       otter::scoped_process me(rt);
-      auto r = me.call<pong>(*srv, hold{}, 30s);
+      auto r = me.await(otter::call<pong>(*srv, hold{}, 30s));
       if (r.code() == errc::exited && r.err().reason.str() == "killed") ++got_reason;
     });
   }
   otter::scoped_process me(rt);
   REQUIRE(eventually([&] {
-    auto n = me.call<log_reply>(*srv, get_log{});
+    auto n = me.await(otter::call<log_reply>(*srv, get_log{}));
     return n && n->values.at(0) == 2;
   }));
   me.exit(*srv, otter::exit_reason::kill());

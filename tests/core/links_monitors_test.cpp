@@ -71,7 +71,7 @@ class watcher : public otter::gen_server<watcher> {
 };
 
 std::vector<std::string> events_of(otter::scoped_process& me, const otter::pid& w) {
-  auto r = me.call<got>(w, get_log{});
+  auto r = me.await(otter::call<got>(w, get_log{}));
   return r ? r->events : std::vector<std::string>{"<call failed>"};
 }
 
@@ -90,10 +90,10 @@ TEST_CASE("link semantics for each exit reason, without trap_exit") {
     auto victim = rt.start<recorder>();
     auto w = rt.start<watcher>();
     auto wref = me.monitor(*w);
-    REQUIRE(me.call<otter::ok_reply>(*w, link_to{*victim}));
-    REQUIRE(me.stop(*victim, exit_reason(r.reason)));
+    REQUIRE(me.await(otter::call<otter::ok_reply>(*w, link_to{*victim})));
+    REQUIRE(me.await(otter::stop(*victim, exit_reason(r.reason))));
     if (r.survives) {
-      CHECK(me.call<got>(*w, get_log{}));  // still answers
+      CHECK(me.await(otter::call<got>(*w, get_log{})));  // still answers
       CHECK(rt.alive(*w));
     } else {
       auto d = me.receive<otter::down>();
@@ -109,12 +109,12 @@ TEST_CASE("with trap_exit, linked exits arrive as exit_msg for every reason") {
   otter::runtime rt(two_workers());
   otter::scoped_process me(rt);
   auto w = rt.start<watcher>();
-  REQUIRE(me.call<otter::ok_reply>(*w, set_trap{true}));
+  REQUIRE(me.await(otter::call<otter::ok_reply>(*w, set_trap{true})));
   std::vector<std::string> expected;
   for (const char* reason : {"normal", "shutdown", "kill", "custom"}) {
     auto victim = rt.start<recorder>();
-    REQUIRE(me.call<otter::ok_reply>(*w, link_to{*victim}));
-    REQUIRE(me.stop(*victim, exit_reason(reason)));
+    REQUIRE(me.await(otter::call<otter::ok_reply>(*w, link_to{*victim})));
+    REQUIRE(me.await(otter::stop(*victim, exit_reason(reason))));
     expected.push_back(std::string("EXIT ") + reason);
   }
   REQUIRE(eventually([&] { return events_of(me, *w).size() == expected.size(); }));
@@ -125,7 +125,7 @@ TEST_CASE("otter::exit with kill is untrappable and reported as killed") {
   otter::runtime rt(two_workers());
   otter::scoped_process me(rt);
   auto w = rt.start<watcher>();
-  REQUIRE(me.call<otter::ok_reply>(*w, set_trap{true}));
+  REQUIRE(me.await(otter::call<otter::ok_reply>(*w, set_trap{true})));
   auto ref = me.monitor(*w);
   me.link(*w);
   me.exit(*w, exit_reason::kill());
@@ -143,12 +143,12 @@ TEST_CASE("otter::exit with other reasons: trapped becomes a message, normal is 
   otter::scoped_process me(rt);
   auto plain = rt.start<watcher>();
   me.exit(*plain, exit_reason::normal());
-  CHECK(me.call<got>(*plain, get_log{}));  // ignored
+  CHECK(me.await(otter::call<got>(*plain, get_log{})));  // ignored
   me.exit(*plain, exit_reason("bye"));
   REQUIRE(eventually([&] { return !rt.alive(*plain); }));
 
   auto trapping = rt.start<watcher>();
-  REQUIRE(me.call<otter::ok_reply>(*trapping, set_trap{true}));
+  REQUIRE(me.await(otter::call<otter::ok_reply>(*trapping, set_trap{true})));
   me.exit(*trapping, exit_reason("bye"));
   me.exit(*trapping, exit_reason::normal());
   REQUIRE(eventually([&] { return events_of(me, *trapping).size() == 2; }));
@@ -161,8 +161,8 @@ TEST_CASE("a link error propagates through a chain of links") {
   auto a = rt.start<watcher>();
   auto b = rt.start<watcher>();
   auto c = rt.start<recorder>();
-  REQUIRE(me.call<otter::ok_reply>(*a, link_to{*b}));
-  REQUIRE(me.call<otter::ok_reply>(*b, link_to{*c}));
+  REQUIRE(me.await(otter::call<otter::ok_reply>(*a, link_to{*b})));
+  REQUIRE(me.await(otter::call<otter::ok_reply>(*b, link_to{*c})));
   me.monitor(*a);
   (void)me.cast(*c, crash{"chain_reaction"});
   auto d = me.receive<otter::down>();
@@ -177,19 +177,19 @@ TEST_CASE("monitors carry the reason; demonitor stops the DOWN") {
   for (const char* reason : {"normal", "shutdown", "oops"}) {
     auto target = rt.start<recorder>();
     auto w = rt.start<watcher>();
-    REQUIRE(me.call<otter::ok_reply>(*w, watch{*target}));
-    REQUIRE(me.stop(*target, exit_reason(reason)));
+    REQUIRE(me.await(otter::call<otter::ok_reply>(*w, watch{*target})));
+    REQUIRE(me.await(otter::stop(*target, exit_reason(reason))));
     REQUIRE(eventually([&] { return events_of(me, *w).size() == 1; }));
     CHECK(events_of(me, *w).at(0) == std::string("DOWN ") + reason);
   }
   auto target = rt.start<recorder>();
   auto w = rt.start<watcher>();
-  REQUIRE(me.call<otter::ok_reply>(*w, watch{*target}));
-  REQUIRE(me.call<otter::ok_reply>(*w, unwatch{}));
-  REQUIRE(me.stop(*target));
+  REQUIRE(me.await(otter::call<otter::ok_reply>(*w, watch{*target})));
+  REQUIRE(me.await(otter::call<otter::ok_reply>(*w, unwatch{})));
+  REQUIRE(me.await(otter::stop(*target)));
   auto canary = rt.start<recorder>();
-  REQUIRE(me.call<otter::ok_reply>(*w, watch{*canary}));
-  REQUIRE(me.stop(*canary, exit_reason("canary")));
+  REQUIRE(me.await(otter::call<otter::ok_reply>(*w, watch{*canary})));
+  REQUIRE(me.await(otter::stop(*canary, exit_reason("canary"))));
   REQUIRE(eventually([&] { return events_of(me, *w).size() == 1; }));
   CHECK(events_of(me, *w) == std::vector<std::string>{"DOWN canary"});
 }
@@ -198,7 +198,7 @@ TEST_CASE("monitoring or linking a dead process reports noproc at once") {
   otter::runtime rt(two_workers());
   otter::scoped_process me(rt);
   auto target = rt.start<recorder>();
-  REQUIRE(me.stop(*target));
+  REQUIRE(me.await(otter::stop(*target)));
   auto ref = me.monitor(*target);
   auto d = me.receive<otter::down>(1s);
   REQUIRE(d);
@@ -220,6 +220,6 @@ TEST_CASE("unlink stops exit signals") {
   auto target = rt.start<recorder>();
   me.link(*target);
   me.unlink(*target);
-  REQUIRE(me.stop(*target, exit_reason("unlinked")));
+  REQUIRE(me.await(otter::stop(*target, exit_reason("unlinked"))));
   CHECK_FALSE(me.receive<otter::exit_msg>(200ms));
 }

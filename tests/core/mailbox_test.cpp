@@ -2,7 +2,7 @@
 #include <vector>
 
 #include <catch2/catch.hpp>
-#include <otter/mailbox.hpp>
+#include <otter/detail/mailbox.hpp>
 
 #include "test_servers.hpp"
 

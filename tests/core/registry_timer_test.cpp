@@ -22,14 +22,15 @@ TEST_CASE("a registered name resolves for call, cast and send, and is unique") {
   auto again = rt.register_name("rec", *rt.start<recorder>());
   REQUIRE_FALSE(again);
   CHECK(again.code() == errc::already_registered);
-  CHECK(me.call<pong>("rec", ping{5})->seq == 5);
+  CHECK(me.await(otter::call<pong>("rec", ping{5}))->seq == 5);
   REQUIRE(me.cast("rec", add{1, 0}));
   REQUIRE(me.send("rec", add{2, 0}));
-  CHECK(me.call<log_reply>("rec", get_log{})->values == std::vector<std::int64_t>{1, 2});
+  CHECK(me.await(otter::call<log_reply>("rec", get_log{}))->values ==
+        std::vector<std::int64_t>{1, 2});
   CHECK(rt.registered().size() == 1);
   CHECK(rt.unregister_name("rec"));
   CHECK_FALSE(rt.whereis("rec"));
-  CHECK(me.call<pong>("rec", ping{}).code() == errc::noproc);
+  CHECK(me.await(otter::call<pong>("rec", ping{})).code() == errc::noproc);
 }
 
 TEST_CASE("a name is removed automatically when its process exits, for any reason") {
@@ -44,7 +45,7 @@ TEST_CASE("a name is removed automatically when its process exits, for any reaso
     CHECK(rt.whereis("transient") == *srv);
     auto ref = me.monitor(*srv);
     if (std::string(how) == "stop") {
-      REQUIRE(me.stop(*srv));
+      REQUIRE(me.await(otter::stop(*srv)));
     } else if (std::string(how) == "kill") {
       me.exit(*srv, otter::exit_reason::kill());
     } else {
@@ -65,7 +66,7 @@ TEST_CASE("registering a dead pid fails with noproc") {
   otter::runtime rt(two_workers());
   otter::scoped_process me(rt);
   auto srv = rt.start<recorder>();
-  REQUIRE(me.stop(*srv));
+  REQUIRE(me.await(otter::stop(*srv)));
   CHECK(rt.register_name("ghost", *srv).code() == errc::noproc);
   CHECK_FALSE(rt.whereis("ghost"));
 }
@@ -79,8 +80,10 @@ TEST_CASE("send_after delivers once; a cancelled timer never fires") {
   CHECK(rt.cancel_timer(cancelled));
   CHECK_FALSE(rt.cancel_timer(cancelled));
   rt.send_after(100ms, *srv, add{3, 0});
-  REQUIRE(eventually([&] { return me.call<log_reply>(*srv, get_log{})->values.size() == 2; }));
-  CHECK(me.call<log_reply>(*srv, get_log{})->values == std::vector<std::int64_t>{1, 3});
+  REQUIRE(eventually(
+      [&] { return me.await(otter::call<log_reply>(*srv, get_log{}))->values.size() == 2; }));
+  CHECK(me.await(otter::call<log_reply>(*srv, get_log{}))->values ==
+        std::vector<std::int64_t>{1, 3});
 }
 
 TEST_CASE("timers fire in deadline order whatever order they were set in") {
@@ -90,8 +93,9 @@ TEST_CASE("timers fire in deadline order whatever order they were set in") {
   for (int d : {120, 20, 80, 40, 100, 60}) {
     rt.send_after(std::chrono::milliseconds(d), *srv, add{d, 0});
   }
-  REQUIRE(eventually([&] { return me.call<log_reply>(*srv, get_log{})->values.size() == 6; }));
-  CHECK(me.call<log_reply>(*srv, get_log{})->values ==
+  REQUIRE(eventually(
+      [&] { return me.await(otter::call<log_reply>(*srv, get_log{}))->values.size() == 6; }));
+  CHECK(me.await(otter::call<log_reply>(*srv, get_log{}))->values ==
         std::vector<std::int64_t>{20, 40, 60, 80, 100, 120});
 }
 
@@ -116,6 +120,8 @@ TEST_CASE("a process can set timers to itself from a handler") {
   auto srv = rt.start<ticker>();
   otter::scoped_process me(rt);
   REQUIRE(me.cast(*srv, ping{}));
-  REQUIRE(eventually([&] { return me.call<log_reply>(*srv, get_log{})->values.size() == 3; }));
-  CHECK(me.call<log_reply>(*srv, get_log{})->values == std::vector<std::int64_t>{1, 2, 3});
+  REQUIRE(eventually(
+      [&] { return me.await(otter::call<log_reply>(*srv, get_log{}))->values.size() == 3; }));
+  CHECK(me.await(otter::call<log_reply>(*srv, get_log{}))->values ==
+        std::vector<std::int64_t>{1, 2, 3});
 }

@@ -32,7 +32,7 @@ TEST_CASE("a process that floods itself cannot starve others, even on one worker
   otter::scoped_process me(rt);
   REQUIRE(me.cast(*flood, spin{}));
   for (int i = 0; i < 20; ++i) {
-    auto r = me.call<pong>(*srv, ping{i}, 10s);
+    auto r = me.await(otter::call<pong>(*srv, ping{i}, 10s));
     REQUIRE(r);
     CHECK(r->seq == i);
   }
@@ -58,7 +58,7 @@ TEST_CASE("processes run on a fixed pool: many busy processes, two threads") {
   for (auto& t : senders) t.join();
   otter::scoped_process me(rt);
   for (auto& s : servers) {
-    auto log = me.call<log_reply>(s, get_log{}, 30s);
+    auto log = me.await(otter::call<log_reply>(s, get_log{}, 30s));
     REQUIRE(log);
     REQUIRE(log->values.size() == 80);
   }
@@ -91,10 +91,10 @@ TEST_CASE("a call with 500,000 unrelated messages queued still matches its reply
   auto target = rt.start<recorder>();
   auto caller = rt.start<busy_caller>(*target);
   otter::scoped_process me(rt);
-  auto r = me.call<pong>(*caller, ping{10000}, 120s);
+  auto r = me.await(otter::call<pong>(*caller, ping{10000}, 120s));
   REQUIRE(r);
   CHECK(r->seq == 10000);
-  auto log = me.call<log_reply>(*caller, get_log{}, 120s);
+  auto log = me.await(otter::call<log_reply>(*caller, get_log{}, 120s));
   REQUIRE(log);
   REQUIRE(log->values.size() == 500000);
   for (std::int64_t i = 0; i < 500000; ++i) REQUIRE(log->values[i] == i);
@@ -132,7 +132,7 @@ std::thread hold_server(otter::runtime& rt, otter::pid srv) {
   gate_open = false;
   std::thread t([&rt, srv] {
     otter::scoped_process p(rt);
-    (void)p.call<pong>(srv, wait_gate{}, 30s);
+    (void)p.await(otter::call<pong>(srv, wait_gate{}, 30s));
   });
   while (!gate_entered) std::this_thread::sleep_for(1ms);
   return t;
@@ -150,17 +150,17 @@ TEST_CASE("a full mailbox drops the newest messages and counts them") {
   otter::scoped_process me(rt);
   auto holder = hold_server(rt, *srv);
   for (int i = 0; i < 1000; ++i) (void)me.cast(*srv, add{i, 0});
-  auto full = me.call<pong>(*srv, ping{1}, 5s);
+  auto full = me.await(otter::call<pong>(*srv, ping{1}, 5s));
   gate_open = true;
   holder.join();
   std::uint64_t dropped = 0;
-  rt.with_process(*srv, [&](otter::process& p) { dropped = p.messages_dropped(); });
+  dropped = rt.row(*srv)->dropped;
   CHECK(dropped == 951);  // 1000 casts + 1 call, 50 fit
   CHECK(full.code() == otter::errc::mailbox_full);
   // The 50 queued casts are still being handled: until then a call is refused too.
   otter::result<log_reply> log = otter::error{};
   REQUIRE(eventually([&] {
-    log = me.call<log_reply>(*srv, get_log{});
+    log = me.await(otter::call<log_reply>(*srv, get_log{}));
     return log.ok() || log.code() != otter::errc::mailbox_full;
   }));
   REQUIRE(log);

@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
                             : otter::dynamic::of(std::make_tuple(std::string("ping"), i));
     const std::int64_t start_ms = epoch_ms();
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = me.call<otter::dynamic>(target, std::move(req), timeout);
+    auto r = me.await(otter::call<otter::dynamic>(target, std::move(req), timeout));
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     max_call_ms = std::max(max_call_ms, ms);
@@ -120,8 +120,8 @@ int main(int argc, char** argv) {
   }
   long verified = 0, missing = 0;
   if (kv && !put_after_failure.empty()) {
-    auto keys = me.call<otter::dynamic>(
-        target, otter::dynamic::of(std::vector<std::string>{"keys"}), std::chrono::seconds(10));
+    auto keys = me.await(otter::call<otter::dynamic>(
+        target, otter::dynamic::of(std::vector<std::string>{"keys"}), std::chrono::seconds(10)));
     std::set<std::string> have;
     if (keys) {
       try {

@@ -10,7 +10,7 @@
 #include <sstream>
 
 #include <catch2/catch.hpp>
-#include <otter/wire.hpp>
+#include "wire.hpp"
 
 namespace {
 

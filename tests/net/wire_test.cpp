@@ -1,6 +1,6 @@
 // The wire codec: round trips, and malformed input rejected with an error value.
+#include "wire.hpp"
 #include <catch2/catch.hpp>
-#include <otter/wire.hpp>
 
 namespace {
 

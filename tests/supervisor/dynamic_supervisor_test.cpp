@@ -17,21 +17,21 @@ TEST_CASE("a dynamic supervisor starts, counts and terminates children by Pid") 
   REQUIRE(s);
   std::vector<otter::pid> kids;
   for (int i = 0; i < 3; ++i) {
-    auto p = dynsup::start_child(me, *s, fx.spec("w" + std::to_string(i)));
+    auto p = me.await(dynsup::start_child(*s, fx.spec("w" + std::to_string(i))));
     REQUIRE(p);
     kids.push_back(*p);
   }
-  auto n = dynsup::count_children(me, *s);
+  auto n = me.await(dynsup::count_children(*s));
   REQUIRE(n);
   CHECK(n->specs == 3);
   CHECK(n->active == 3);
   CHECK(n->workers == 3);
 
-  REQUIRE(dynsup::terminate_child(me, *s, kids[1]));
+  REQUIRE(me.await(dynsup::terminate_child(*s, kids[1])));
   CHECK(!rt.alive(kids[1]));
   CHECK(fx.log->with_prefix("stop") == std::vector<std::string>{"stop w1 shutdown"});
-  CHECK(dynsup::terminate_child(me, *s, kids[1]).code() == errc::not_found);
-  auto rows = dynsup::which_children(me, *s);
+  CHECK(me.await(dynsup::terminate_child(*s, kids[1])).code() == errc::not_found);
+  auto rows = me.await(dynsup::which_children(*s));
   REQUIRE(rows);
   REQUIRE(rows->size() == 2);
   CHECK((*rows)[0].child == kids[0]);
@@ -39,9 +39,9 @@ TEST_CASE("a dynamic supervisor starts, counts and terminates children by Pid") 
   CHECK((*rows)[0].status == child_status::running);
 
   std::string behaviour;
-  rt.with_process(*s, [&](otter::process& p) { behaviour = p.behaviour(); });
+  behaviour = rt.row(*s)->behaviour;
   CHECK(behaviour == "dynamic_supervisor");
-  REQUIRE(dynsup::stop(me, *s));
+  REQUIRE(me.await(dynsup::stop(*s)));
   for (auto& p : kids) CHECK(!rt.alive(p));
 }
 
@@ -51,9 +51,9 @@ TEST_CASE("a dynamic supervisor restarts permanent children and forgets temporar
   fixture fx;
   auto s = dynsup::start(rt);
   REQUIRE(s);
-  auto perm = dynsup::start_child(me, *s, fx.spec("perm"));
-  auto temp = dynsup::start_child(me, *s, fx.spec("temp", restart_type::temporary));
-  auto trans = dynsup::start_child(me, *s, fx.spec("trans", restart_type::transient));
+  auto perm = me.await(dynsup::start_child(*s, fx.spec("perm")));
+  auto temp = me.await(dynsup::start_child(*s, fx.spec("temp", restart_type::temporary)));
+  auto trans = me.await(dynsup::start_child(*s, fx.spec("trans", restart_type::transient)));
   REQUIRE((perm && temp && trans));
 
   const auto pref = me.monitor(*perm), tref = me.monitor(*temp), xref = me.monitor(*trans);
@@ -63,12 +63,12 @@ TEST_CASE("a dynamic supervisor restarts permanent children and forgets temporar
   CHECK(wait_down(me, pref) == "crashed_perm");
   CHECK(wait_down(me, tref) == "crashed_temp");
   CHECK(wait_down(me, xref) == "normal");
-  auto rows = dynsup::which_children(me, *s);
+  auto rows = me.await(dynsup::which_children(*s));
   REQUIRE(rows);
   REQUIRE(rows->size() == 1);  // the restarted permanent child only
   CHECK((*rows)[0].child != *perm);
-  CHECK(me.call<pong>((*rows)[0].child, ping{})->id == "perm");
-  REQUIRE(dynsup::stop(me, *s));
+  CHECK(me.await(otter::call<pong>((*rows)[0].child, ping{}))->id == "perm");
+  REQUIRE(me.await(dynsup::stop(*s)));
 }
 
 TEST_CASE("a dynamic supervisor refuses children beyond max_children") {
@@ -79,10 +79,10 @@ TEST_CASE("a dynamic supervisor refuses children beyond max_children") {
   o.max_children = 2;
   auto s = dynsup::start(rt, o);
   REQUIRE(s);
-  REQUIRE(dynsup::start_child(me, *s, fx.spec("a")));
-  REQUIRE(dynsup::start_child(me, *s, fx.spec("b")));
-  CHECK(dynsup::start_child(me, *s, fx.spec("c")).code() == errc::max_children);
-  REQUIRE(dynsup::stop(me, *s));
+  REQUIRE(me.await(dynsup::start_child(*s, fx.spec("a"))));
+  REQUIRE(me.await(dynsup::start_child(*s, fx.spec("b"))));
+  CHECK(me.await(dynsup::start_child(*s, fx.spec("c"))).code() == errc::max_children);
+  REQUIRE(me.await(dynsup::stop(*s)));
 }
 
 TEST_CASE(
@@ -100,11 +100,11 @@ TEST_CASE(
       fx.control("w" + std::to_string(i))->ignore_shutdown = true;
       spec.shutdown = otter::shutdown_policy::timeout(100ms);
     }
-    auto p = dynsup::start_child(me, *s, std::move(spec));
+    auto p = me.await(dynsup::start_child(*s, std::move(spec)));
     REQUIRE(p);
     kids.push_back(*p);
   }
-  REQUIRE(dynsup::stop(me, *s));
+  REQUIRE(me.await(dynsup::stop(*s)));
   for (auto& p : kids) CHECK(!rt.alive(p));
   CHECK(fx.log->with_prefix("stop").size() == 90);  // the 10 stubborn ones were killed
 }
@@ -116,12 +116,12 @@ TEST_CASE("a dynamic supervisor under a supervisor is restarted with no children
   auto top = otter::supervisor::start(rt, {}, {dynsup::child("pool")});
   REQUIRE(top);
   const auto pool = pid_of(me, *top, "pool");
-  auto w = dynsup::start_child(me, pool, fx.spec("w"));
+  auto w = me.await(dynsup::start_child(pool, fx.spec("w")));
   REQUIRE(w);
   const auto wref = me.monitor(*w);
   me.exit(pool, otter::exit_reason::kill());
   CHECK(wait_down(me, wref) == "killed");  // through its link to the killed pool
   REQUIRE(eventually([&] { return pid_of(me, *top, "pool") && pid_of(me, *top, "pool") != pool; }));
-  CHECK(dynsup::count_children(me, pid_of(me, *top, "pool"))->specs == 0);
-  REQUIRE(otter::supervisor::stop(me, *top));
+  CHECK(me.await(dynsup::count_children(pid_of(me, *top, "pool")))->specs == 0);
+  REQUIRE(me.await(otter::supervisor::stop(*top)));
 }

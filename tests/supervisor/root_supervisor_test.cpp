@@ -38,11 +38,12 @@ TEST_CASE("shutting the root supervisor down stops the whole tree in reverse sta
   fixture fx;
   auto root = otter::root_supervisor(rt);
   REQUIRE(root);
-  REQUIRE(sup::start_child(me, *root, sup::child("first", {}, {fx.spec("a1"), fx.spec("a2")})));
-  REQUIRE(sup::start_child(me, *root, fx.spec("middle")));
-  auto second = sup::start_child(me, *root, otter::dynamic_supervisor::child("second"));
+  REQUIRE(
+      me.await(sup::start_child(*root, sup::child("first", {}, {fx.spec("a1"), fx.spec("a2")}))));
+  REQUIRE(me.await(sup::start_child(*root, fx.spec("middle"))));
+  auto second = me.await(sup::start_child(*root, otter::dynamic_supervisor::child("second")));
   REQUIRE(second);
-  REQUIRE(otter::dynamic_supervisor::start_child(me, *second, fx.spec("b1")));
+  REQUIRE(me.await(otter::dynamic_supervisor::start_child(*second, fx.spec("b1"))));
   CHECK(fx.log->with_prefix("start") ==
         std::vector<std::string>{"start a1", "start a2", "start middle", "start b1"});
 

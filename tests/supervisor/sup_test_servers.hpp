@@ -148,7 +148,7 @@ inline otter::runtime_options two_workers() {
 // which_children as a map-like lookup.
 inline std::optional<otter::child_info> child_of(otter::scoped_process& me, const otter::pid& sup,
                                                  const std::string& id) {
-  auto r = otter::supervisor::which_children(me, sup, 10s);
+  auto r = me.await(otter::supervisor::which_children(sup, 10s));
   if (!r) return std::nullopt;
   for (auto& c : *r) {
     if (c.id == id) return c;

@@ -52,14 +52,14 @@ TEST_CASE("restart types and exit reasons decide whether a child is restarted, p
             type == restart_type::permanent ||
             (type == restart_type::transient && how != "normal" && how.rfind("shutdown", 0) != 0);
         // The supervisor handled b's EXIT before this call (it was queued first).
-        auto kids = sup::which_children(me, *s, 10s);
+        auto kids = me.await(sup::which_children(*s, 10s));
         REQUIRE(kids);
         auto row = child_of(me, *s, "b");
         if (restarted) {
           REQUIRE(row);
           CHECK(row->status == child_status::running);
           CHECK(row->child != b);
-          CHECK(me.call<pong>(row->child, ping{})->id == "b");
+          CHECK(me.await(otter::call<pong>(row->child, ping{}))->id == "b");
         } else if (type == restart_type::temporary) {
           CHECK(!row);  // a temporary child's spec is forgotten
         } else {
@@ -73,7 +73,7 @@ TEST_CASE("restart types and exit reasons decide whether a child is restarted, p
         CHECK((pid_of(me, *s, "c") != c) == c_restarted);
         CHECK(pid_of(me, *s, "a"));
         CHECK(pid_of(me, *s, "c"));
-        REQUIRE(sup::stop(me, *s));
+        REQUIRE(me.await(sup::stop(*s)));
       }
     }
   }
@@ -102,7 +102,7 @@ TEST_CASE(
     if (e.rfind("stop b", 0) != 0) got.push_back(e);  // b's own crash log is not ordered
   }
   CHECK(got == expected);
-  REQUIRE(sup::stop(me, *s));
+  REQUIRE(me.await(sup::stop(*s)));
 }
 
 TEST_CASE("a temporary child terminated as a bystander of a restart is not restarted") {
@@ -121,12 +121,12 @@ TEST_CASE("a temporary child terminated as a bystander of a restart is not resta
     (void)me.cast(a, crash{});
     CHECK(wait_down(me, ref) == "shutdown");
     REQUIRE(eventually([&] { return pid_of(me, *s, "a") && pid_of(me, *s, "a") != a; }));
-    auto kids = sup::which_children(me, *s);
+    auto kids = me.await(sup::which_children(*s));
     REQUIRE(kids);
     REQUIRE(kids->size() == 2);
     CHECK((*kids)[0].id == "a");
     CHECK((*kids)[1].id == "c");
-    REQUIRE(sup::stop(me, *s));
+    REQUIRE(me.await(sup::stop(*s)));
   }
 }
 
@@ -161,7 +161,7 @@ TEST_CASE(
     auto p = pid_of(me, *outer, "inner");
     return p && p != inner && pid_of(me, p, "w");
   }));
-  REQUIRE(sup::stop(me, *outer));
+  REQUIRE(me.await(sup::stop(*outer)));
 }
 
 TEST_CASE(
@@ -191,7 +191,7 @@ TEST_CASE("stopping a supervisor stops its children in reverse start order") {
   REQUIRE(s);
   const auto a = pid_of(me, *s, "a");
   const auto sref = me.monitor(*s);
-  REQUIRE(sup::stop(me, *s, otter::exit_reason::shutdown()));
+  REQUIRE(me.await(sup::stop(*s, otter::exit_reason::shutdown())));
   CHECK(fx.log->with_prefix("stop") ==
         std::vector<std::string>{"stop c shutdown", "stop b shutdown", "stop a shutdown"});
   CHECK(!rt.alive(a));
@@ -212,7 +212,7 @@ TEST_CASE("a child that traps exits and ignores shutdown is killed after its shu
   const auto sp = pid_of(me, *s, "stubborn"), bp = pid_of(me, *s, "brutal");
   const auto sref = me.monitor(sp), bref = me.monitor(bp);
   const auto t0 = std::chrono::steady_clock::now();
-  REQUIRE(sup::stop(me, *s));
+  REQUIRE(me.await(sup::stop(*s)));
   CHECK(std::chrono::steady_clock::now() - t0 >= 200ms);
   std::vector<std::string> reasons(2);
   for (int i = 0; i < 2; ++i) {
@@ -235,35 +235,35 @@ TEST_CASE(
   auto s = sup::start(rt, {}, {fx.spec("a")});
   REQUIRE(s);
 
-  auto b = sup::start_child(me, *s, fx.spec("b"));
+  auto b = me.await(sup::start_child(*s, fx.spec("b")));
   REQUIRE(b);
-  CHECK(me.call<pong>(*b, ping{})->id == "b");
-  CHECK(sup::start_child(me, *s, fx.spec("b")).code() == errc::already_started);
+  CHECK(me.await(otter::call<pong>(*b, ping{}))->id == "b");
+  CHECK(me.await(sup::start_child(*s, fx.spec("b"))).code() == errc::already_started);
 
-  REQUIRE(sup::terminate_child(me, *s, "b"));
+  REQUIRE(me.await(sup::terminate_child(*s, "b")));
   CHECK(!rt.alive(*b));
   CHECK(fx.log->with_prefix("stop b") == std::vector<std::string>{"stop b shutdown"});
   CHECK(child_of(me, *s, "b")->status == child_status::undefined);
-  CHECK(sup::start_child(me, *s, fx.spec("b")).code() == errc::already_present);
-  CHECK(sup::terminate_child(me, *s, "nope").code() == errc::not_found);
+  CHECK(me.await(sup::start_child(*s, fx.spec("b"))).code() == errc::already_present);
+  CHECK(me.await(sup::terminate_child(*s, "nope")).code() == errc::not_found);
 
-  auto b2 = sup::restart_child(me, *s, "b");
+  auto b2 = me.await(sup::restart_child(*s, "b"));
   REQUIRE(b2);
   CHECK(*b2 != *b);
-  CHECK(sup::restart_child(me, *s, "b").code() == errc::running);
-  CHECK(sup::delete_child(me, *s, "b").code() == errc::running);
-  REQUIRE(sup::terminate_child(me, *s, "b"));
-  REQUIRE(sup::delete_child(me, *s, "b"));
+  CHECK(me.await(sup::restart_child(*s, "b")).code() == errc::running);
+  CHECK(me.await(sup::delete_child(*s, "b")).code() == errc::running);
+  REQUIRE(me.await(sup::terminate_child(*s, "b")));
+  REQUIRE(me.await(sup::delete_child(*s, "b")));
   CHECK(!child_of(me, *s, "b"));
-  CHECK(sup::restart_child(me, *s, "b").code() == errc::not_found);
+  CHECK(me.await(sup::restart_child(*s, "b")).code() == errc::not_found);
 
   // A child whose start fails is not added.
   fx.control("x")->fail_after = 0;
-  auto x = sup::start_child(me, *s, fx.spec("x"));
+  auto x = me.await(sup::start_child(*s, fx.spec("x")));
   REQUIRE(!x);
   CHECK(x.err().reason.str() == "refused_x");
   CHECK(!child_of(me, *s, "x"));
-  REQUIRE(sup::stop(me, *s));
+  REQUIRE(me.await(sup::stop(*s)));
 }
 
 TEST_CASE("which_children and count_children describe every child") {
@@ -274,8 +274,8 @@ TEST_CASE("which_children and count_children describe every child") {
                       {fx.spec("a", restart_type::transient), sup::child("inner", {}, {}),
                        fx.spec("c", restart_type::temporary)});
   REQUIRE(s);
-  REQUIRE(sup::terminate_child(me, *s, "a"));
-  auto kids = sup::which_children(me, *s);
+  REQUIRE(me.await(sup::terminate_child(*s, "a")));
+  auto kids = me.await(sup::which_children(*s));
   REQUIRE(kids);
   REQUIRE(kids->size() == 3);
   const auto& a = (*kids)[0];
@@ -293,7 +293,7 @@ TEST_CASE("which_children and count_children describe every child") {
   CHECK(c.restart == restart_type::temporary);
   CHECK(otter::to_string(c.status) == "running");
 
-  auto n = sup::count_children(me, *s);
+  auto n = me.await(sup::count_children(*s));
   REQUIRE(n);
   CHECK(n->specs == 3);
   CHECK(n->active == 2);
@@ -309,9 +309,9 @@ TEST_CASE("which_children and count_children describe every child") {
   CHECK(back.children[1].type == otter::child_type::supervisor);
 
   std::string behaviour;
-  rt.with_process(*s, [&](otter::process& p) { behaviour = p.behaviour(); });
+  behaviour = rt.row(*s)->behaviour;
   CHECK(behaviour == "supervisor");
-  REQUIRE(sup::stop(me, *s));
+  REQUIRE(me.await(sup::stop(*s)));
 }
 
 TEST_CASE(
@@ -332,10 +332,10 @@ TEST_CASE(
     return row && row->status == child_status::restarting && fx.control("flaky")->starts > 10;
   }));
   CHECK(child_of(me, *s, "a")->status == child_status::running);
-  CHECK(sup::restart_child(me, *s, "flaky").code() == errc::restarting);
-  CHECK(sup::delete_child(me, *s, "flaky").code() == errc::restarting);
+  CHECK(me.await(sup::restart_child(*s, "flaky")).code() == errc::restarting);
+  CHECK(me.await(sup::delete_child(*s, "flaky")).code() == errc::restarting);
   const auto sref = me.monitor(*s);
-  REQUIRE(sup::stop(me, *s, otter::exit_reason::shutdown(), 10s));
+  REQUIRE(me.await(sup::stop(*s, otter::exit_reason::shutdown(), 10s)));
   CHECK(wait_down(me, sref) == "shutdown");
 }
 
@@ -356,7 +356,7 @@ TEST_CASE("a restarting child comes back once its start works again") {
   CHECK(!rt.alive(after));  // rest_for_one: terminated with it, waits for it
   fx.control("flaky")->fail_after = -1;
   REQUIRE(eventually([&] { return pid_of(me, *s, "flaky") && pid_of(me, *s, "after"); }));
-  REQUIRE(sup::stop(me, *s));
+  REQUIRE(me.await(sup::stop(*s)));
 }
 
 TEST_CASE("a child's global name is registered on every start") {
@@ -376,29 +376,42 @@ TEST_CASE("a child's global name is registered on every start") {
   }));
   CHECK(rt.whereis("the_named_one") == pid_of(me, *s, "named"));
 
-  // An installed registrar is used instead; its failure is a start failure.
+  // A registrar installed on the runtime (the global registry installs one) is used instead;
+  // its failure is a start failure. It belongs to that runtime only.
   std::vector<std::string> registered;
   std::mutex m;  // protects registered
-  otter::set_global_name_registrar(
-      [&](otter::runtime&, const std::string& name, otter::pid) -> otter::result<void> {
-        std::lock_guard<std::mutex> l(m);
-        registered.push_back(name);
-        if (name == "taken") return otter::error{errc::already_registered, "'taken' is taken"};
-        return otter::ok();
-      });
+  otter::detail::set_service(
+      rt,
+      std::make_shared<otter::detail::global_name_registrar>(otter::detail::global_name_registrar{
+          [&](otter::runtime&, const std::string& name, const otter::pid&) -> otter::result<void> {
+            std::lock_guard<std::mutex> l(m);
+            registered.push_back(name);
+            if (name == "taken") return otter::error{errc::already_registered, "'taken' is taken"};
+            return otter::ok();
+          }}));
+  otter::runtime other(two_workers());
+  {
+    otter::scoped_process other_me(other);
+    auto other_sup = sup::start(other, {}, {});
+    REQUIRE(other_sup);
+    auto o = fx.spec("o");
+    o.global_name = "other_named";
+    REQUIRE(other_me.await(sup::start_child(*other_sup, o)));
+    CHECK(other.whereis("other_named"));  // registered locally: no registrar on `other`
+  }
   auto g = fx.spec("g");
   g.global_name = "global_g";
-  CHECK(sup::start_child(me, *s, g));
+  CHECK(me.await(sup::start_child(*s, g)));
   auto t = fx.spec("t");
   t.global_name = "taken";
-  CHECK(sup::start_child(me, *s, t).code() == errc::already_registered);
-  otter::set_global_name_registrar(nullptr);
+  CHECK(me.await(sup::start_child(*s, t)).code() == errc::already_registered);
+  otter::detail::set_service<otter::detail::global_name_registrar>(rt, nullptr);
   {
     std::lock_guard<std::mutex> l(m);
     CHECK(registered == std::vector<std::string>{"global_g", "taken"});
   }
   CHECK(!rt.whereis("global_g"));
-  REQUIRE(sup::stop(me, *s));
+  REQUIRE(me.await(sup::stop(*s)));
 }
 
 TEST_CASE("otter::stop on a supervisor tells its children to shut down") {
@@ -408,7 +421,7 @@ TEST_CASE("otter::stop on a supervisor tells its children to shut down") {
   auto s = sup::start(rt, {}, {fx.spec("a"), fx.spec("b")});
   REQUIRE(s);
   const auto aref = me.monitor(pid_of(me, *s, "a")), bref = me.monitor(pid_of(me, *s, "b"));
-  REQUIRE(me.stop(*s));
+  REQUIRE(me.await(otter::stop(*s)));
   CHECK(wait_down(me, aref) == "shutdown");
   CHECK(wait_down(me, bref) == "shutdown");
   auto stops = fx.log->with_prefix("stop");
@@ -471,7 +484,7 @@ TEST_CASE(
   fixture fx;
   auto builder = rt.start<tree_builder>(&fx);
   REQUIRE(builder);
-  auto r = me.call<tree_report>(*builder, build_tree{}, 20s);
+  auto r = me.await(otter::call<tree_report>(*builder, build_tree{}, 20s));
   REQUIRE(r);
   CHECK(r->steps == std::vector<std::string>{"started b", "again: already_started", "terminated a",
                                              "a undefined", "b running", "active 1", "deleted a"});
@@ -479,7 +492,7 @@ TEST_CASE(
   const auto b = pid_of(me, r->sup, "b");
   const auto sref = me.monitor(r->sup);
   const auto bref = me.monitor(b);
-  REQUIRE(me.stop(*builder, otter::exit_reason("builder_done")));
+  REQUIRE(me.await(otter::stop(*builder, otter::exit_reason("builder_done"))));
   CHECK(wait_down(me, sref) == "builder_done");
   CHECK(wait_down(me, bref) == "shutdown");
 }

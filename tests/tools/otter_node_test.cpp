@@ -173,44 +173,44 @@ TEST_CASE("the demo servers answer, and a bad request is badarg without stopping
   auto me = tester("demo-tester", s, d->endpoint);
   otter::scoped_process p(me->rt());
 
-  auto echoed = p.call<otter::dynamic>("echo@demo-a", req("hello", "world"));
+  auto echoed = p.await(otter::call<otter::dynamic>("echo@demo-a", req("hello", "world")));
   REQUIRE(echoed);
   CHECK(echoed->as<std::vector<std::string>>() == std::vector<std::string>{"hello", "world"});
 
-  auto one = p.call<otter::dynamic>("counter@demo-a", req("incr"));
+  auto one = p.await(otter::call<otter::dynamic>("counter@demo-a", req("incr")));
   REQUIRE(one);
   CHECK(one->as<std::int64_t>() == 1);
-  auto six = p.call<otter::dynamic>("counter@demo-a",
-                                    otter::dynamic::of(std::make_tuple(std::string("incr"), 5)));
+  auto six = p.await(otter::call<otter::dynamic>(
+      "counter@demo-a", otter::dynamic::of(std::make_tuple(std::string("incr"), 5))));
   REQUIRE(six);
   CHECK(six->as<std::int64_t>() == 6);
-  auto bad = p.call<otter::dynamic>("counter@demo-a", req("decr"));
+  auto bad = p.await(otter::call<otter::dynamic>("counter@demo-a", req("decr")));
   REQUIRE_FALSE(bad);
   CHECK(bad.code() == otter::errc::badarg);
-  auto still = p.call<otter::dynamic>("counter@demo-a", req("get"));
+  auto still = p.await(otter::call<otter::dynamic>("counter@demo-a", req("get")));
   REQUIRE(still);
   CHECK(still->as<std::int64_t>() == 6);
 
   // This node is alone, so its kv server holds `kv`.
-  auto ok = p.call<otter::dynamic>("kv", req("put", "a", "1"));
+  auto ok = p.await(otter::call<otter::dynamic>("kv", req("put", "a", "1")));
   REQUIRE(ok);
   CHECK(ok->as<std::string>() == "ok");
-  REQUIRE(p.call<otter::dynamic>("kv", req("put", "b", "2")));
-  auto a = p.call<otter::dynamic>("kv", req("get", "a"));
+  REQUIRE(p.await(otter::call<otter::dynamic>("kv", req("put", "b", "2"))));
+  auto a = p.await(otter::call<otter::dynamic>("kv", req("get", "a")));
   REQUIRE(a);
   CHECK(a->as<std::string>() == "1");
-  auto keys = p.call<otter::dynamic>("kv@demo-a", req("keys"));
+  auto keys = p.await(otter::call<otter::dynamic>("kv@demo-a", req("keys")));
   REQUIRE(keys);
   CHECK(keys->as<std::vector<std::string>>() == std::vector<std::string>{"a", "b"});
-  REQUIRE(p.call<otter::dynamic>("kv", req("delete", "a")));
-  auto gone = p.call<otter::dynamic>("kv", req("get", "a"));
+  REQUIRE(p.await(otter::call<otter::dynamic>("kv", req("delete", "a"))));
+  auto gone = p.await(otter::call<otter::dynamic>("kv", req("get", "a")));
   REQUIRE(gone);
   CHECK(gone->get().type == msgpack::type::NIL);
-  auto bad_kv = p.call<otter::dynamic>(
-      "kv", otter::dynamic::of(std::make_tuple(std::string("put"), 1, 2)));  // key not a string
+  auto bad_kv = p.await(otter::call<otter::dynamic>(
+      "kv", otter::dynamic::of(std::make_tuple(std::string("put"), 1, 2))));  // key not a string
   REQUIRE_FALSE(bad_kv);
   CHECK(bad_kv.code() == otter::errc::badarg);
-  auto b = p.call<otter::dynamic>("kv", req("get", "b"));
+  auto b = p.await(otter::call<otter::dynamic>("kv", req("get", "b")));
   REQUIRE(b);
   CHECK(b->as<std::string>() == "2");
 }
@@ -225,7 +225,7 @@ TEST_CASE("a kv standby takes the name over when the holder's node is killed") {
   auto holder = otter::whereis_global(me->rt(), "kv");
   REQUIRE(holder);
   otter::scoped_process p(me->rt());
-  REQUIRE(p.call<otter::dynamic>("kv", req("put", "a", "1")));
+  REQUIRE(p.await(otter::call<otter::dynamic>("kv", req("put", "a", "1"))));
 
   const bool first_holds = holder->node == otter::node_id_of("kv-a");
   node_process& victim = first_holds ? *first : *second;
@@ -238,11 +238,11 @@ TEST_CASE("a kv standby takes the name over when the holder's node is killed") {
     return h && h->node == otter::node_id_of(survivor);
   }));
   // The survivor's map is its own: the data is not replicated.
-  auto a = p.call<otter::dynamic>("kv", req("get", "a"));
+  auto a = p.await(otter::call<otter::dynamic>("kv", req("get", "a")));
   REQUIRE(a);
   CHECK(a->get().type == msgpack::type::NIL);
-  REQUIRE(p.call<otter::dynamic>("kv", req("put", "a", "2")));
-  auto again = p.call<otter::dynamic>("kv", req("get", "a"));
+  REQUIRE(p.await(otter::call<otter::dynamic>("kv", req("put", "a", "2"))));
+  auto again = p.await(otter::call<otter::dynamic>("kv", req("get", "a")));
   REQUIRE(again);
   CHECK(again->as<std::string>() == "2");
 }

@@ -126,7 +126,7 @@ TEST_CASE("otterctl call, cast, info, tree, kill and ping act on servers by name
   CHECK(json::parse(call.out) == json::array({5, "ctl-b"}));
   auto call_j = json::parse(c.ctl({"call", otter::to_string(c.a->probe), "[6]"}, true).out);
   CHECK(call_j["reply"] == json::array({6, "ctl-a"}));
-  CHECK(call_j["type"] == "pong");
+  CHECK(call_j["type"] == "cluster_test::pong");  // its namespace-qualified wire name
 
   const auto handled = [&] {
     return json::parse(c.ctl({"info", "svc-a"}, true).out)["handled"].get<std::uint64_t>();

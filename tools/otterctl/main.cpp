@@ -146,8 +146,8 @@ class session {
 
   otter::node_status status_of(const std::string& node_name) {
     reach(node_name);
-    auto r = me_->call<otter::node_status>(otter::dest::at(otter::agent_name, node_name),
-                                           otter::node_status_q{}, timeout());
+    auto r = me_->await(otter::call<otter::node_status>(
+        otter::dest::at(otter::agent_name, node_name), otter::node_status_q{}, timeout()));
     if (!r) throw failure{failed, "node " + node_name + ": " + r.err().message};
     return std::move(*r);
   }
@@ -196,8 +196,8 @@ class session {
   // The global registry as the seed has it, asked once per command (see forget_names).
   const otter::global_names& global_names() {
     if (!names_) {
-      auto r = me_->call<otter::global_names>(otter::dest::at(otter::global_server_name, seed_),
-                                              otter::global_list{}, timeout());
+      auto r = me_->await(otter::call<otter::global_names>(
+          otter::dest::at(otter::global_server_name, seed_), otter::global_list{}, timeout()));
       if (!r) throw failure{failed, "the global registry of " + seed_ + ": " + r.err().message};
       names_ = std::move(*r);
     }
@@ -217,8 +217,8 @@ class session {
         return e.holder;
       }
     }
-    auto r = me_->call<otter::process_info>(otter::dest::at(target, seed_), otter::sys_get_status{},
-                                            timeout());
+    auto r = me_->await(otter::call<otter::process_info>(otter::dest::at(target, seed_),
+                                                         otter::sys_get_status{}, timeout()));
     if (r) return r->row.id;
     throw failure{failed,
                   "no process registered as '" + target + "' (globally or on " + seed_ + ")"};
@@ -303,8 +303,8 @@ std::vector<ps_row> collect_ps(session& s, const std::string& only_node) {
       only_node.empty() ? s.members() : std::vector<std::string>{only_node};
   for (const auto& n : nodes) {
     s.reach(n);
-    auto r = s.me().call<otter::ps_reply>(otter::dest::at(otter::agent_name, n), otter::ps_q{},
-                                          s.timeout());
+    auto r = s.me().await(otter::call<otter::ps_reply>(otter::dest::at(otter::agent_name, n),
+                                                       otter::ps_q{}, s.timeout()));
     if (!r) throw failure{failed, "node " + n + ": " + r.err().message};
     for (auto& row : r->processes) {
       auto g = global.find(row.id);
@@ -354,7 +354,7 @@ int cmd_ps(session& s, const std::string& only_node, bool as_json) {
 
 int cmd_info(session& s, const std::string& target, bool as_json) {
   const otter::pid p = s.resolve(target);
-  auto r = s.me().call<otter::process_info>(p, otter::sys_get_status{}, s.timeout());
+  auto r = s.me().await(otter::call<otter::process_info>(p, otter::sys_get_status{}, s.timeout()));
   if (!r) throw failure{failed, target + ": " + r.err().message};
   std::string global;
   for (const auto& e : s.global_names().entries) {
@@ -363,7 +363,8 @@ int cmd_info(session& s, const std::string& target, bool as_json) {
   // Its supervisor: the parent, when the parent is one.
   std::string parent_kind;
   if (r->row.parent) {
-    auto pr = s.me().call<otter::process_info>(r->row.parent, otter::sys_get_status{}, s.timeout());
+    auto pr = s.me().await(
+        otter::call<otter::process_info>(r->row.parent, otter::sys_get_status{}, s.timeout()));
     if (pr) parent_kind = pr->row.behaviour;
   }
   const bool supervised = parent_kind == "supervisor" || parent_kind == "dynamic_supervisor";
@@ -407,8 +408,8 @@ int cmd_info(session& s, const std::string& target, bool as_json) {
 }
 
 json tree_of(session& s, const otter::dest& sup, int depth) {
-  auto r =
-      s.me().call<otter::which_children_reply>(sup, otter::which_children_request{}, s.timeout());
+  auto r = s.me().await(
+      otter::call<otter::which_children_reply>(sup, otter::which_children_request{}, s.timeout()));
   if (!r) throw failure{failed, "which_children: " + r.err().message};
   json children = json::array();
   for (const auto& c : r->children) {
@@ -445,7 +446,8 @@ int cmd_tree(session& s, const std::string& only_node, bool as_json) {
   for (const auto& n : nodes) {
     s.reach(n);
     const otter::dest root = otter::dest::at(std::string(otter::supervisor_defaults::root_name), n);
-    auto info = s.me().call<otter::process_info>(root, otter::sys_get_status{}, s.timeout());
+    auto info =
+        s.me().await(otter::call<otter::process_info>(root, otter::sys_get_status{}, s.timeout()));
     json node = {{"node", n}, {"root", info ? to_json(info->row.id) : json(nullptr)}};
     node["children"] = info ? tree_of(s, root, 0) : json::array();
     if (!as_json) {
@@ -465,8 +467,9 @@ int cmd_tree(session& s, const std::string& only_node, bool as_json) {
   return ok;
 }
 
-// JSON text -> an untyped call/cast envelope (msgpack body, empty type name).
-otter::detail::envelope_ptr untyped(otter::detail::sig kind, const std::string& text) {
+// JSON text -> an untyped value (msgpack), sent with an empty type name: the server takes the
+// first of its request types the body converts to.
+otter::dynamic untyped(const std::string& text) {
   json payload;
   try {
     payload = json::parse(text);
@@ -474,23 +477,21 @@ otter::detail::envelope_ptr untyped(otter::detail::sig kind, const std::string& 
     throw failure{usage, "the payload is not valid JSON: " + std::string(e.what())};
   }
   const std::vector<std::uint8_t> bytes = json::to_msgpack(payload);
-  auto zone = std::make_shared<msgpack::zone>();
-  msgpack::object obj =
-      msgpack::unpack(*zone, reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  return std::make_unique<otter::detail::remote_envelope>(kind, std::string(), obj, zone);
+  auto handle = msgpack::unpack(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+  return otter::dynamic(handle.get());
 }
 
 int cmd_call(session& s, const std::string& target, const std::string& payload, int timeout_ms,
              bool as_json) {
-  auto request = untyped(otter::detail::sig::call, payload);
+  const otter::dynamic request = untyped(payload);
   const otter::pid p = s.resolve(target);
-  auto r = s.me().call_raw(p, std::move(request), std::chrono::milliseconds(timeout_ms));
+  auto r = s.me().await(otter::call_untyped(p, request, std::chrono::milliseconds(timeout_ms)));
   if (!r) {
     throw failure{failed, fmt::format("call to {} failed: {}: {}", target,
                                       otter::to_string(r.err().code), r.err().message)};
   }
   msgpack::sbuffer buf;
-  (*r)->pack_payload(buf);
+  msgpack::pack(buf, r->get());
   json reply;
   try {
     reply = json::from_msgpack(std::string_view(buf.data(), buf.size()));
@@ -498,8 +499,7 @@ int cmd_call(session& s, const std::string& target, const std::string& payload, 
     throw failure{failed, "the reply is not representable as JSON: " + std::string(e.what())};
   }
   if (as_json) {
-    std::printf("%s\n",
-                json({{"reply", reply}, {"type", std::string((*r)->type_name())}}).dump().c_str());
+    std::printf("%s\n", json({{"reply", reply}, {"type", r->type_name()}}).dump().c_str());
   } else {
     std::printf("%s\n", reply.dump().c_str());
   }
@@ -507,10 +507,9 @@ int cmd_call(session& s, const std::string& target, const std::string& payload, 
 }
 
 int cmd_cast(session& s, const std::string& target, const std::string& payload, bool as_json) {
-  auto request = untyped(otter::detail::sig::cast, payload);
+  const otter::dynamic message = untyped(payload);
   const otter::pid p = s.resolve(target);
-  request->from = s.me().self();
-  if (auto r = s.node().rt().send_envelope(p, std::move(request)); !r) {
+  if (auto r = s.me().cast(p, message); !r) {
     throw failure{failed, "cast to " + target + " failed: " + r.err().message};
   }
   if (as_json) {
@@ -541,8 +540,8 @@ int cmd_kill(session& s, const std::string& target, const std::string& reason, b
 int cmd_ping(session& s, const std::string& node_name, bool as_json) {
   s.reach(node_name);
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = s.me().call<otter::node_status>(otter::dest::at(otter::agent_name, node_name),
-                                           otter::node_status_q{}, s.timeout());
+  auto r = s.me().await(otter::call<otter::node_status>(
+      otter::dest::at(otter::agent_name, node_name), otter::node_status_q{}, s.timeout()));
   const double ms =
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (!r) throw failure{failed, "pang: " + node_name + ": " + r.err().message};
@@ -754,7 +753,7 @@ int main(int argc, char** argv) {
   try {
     if (call->parsed() || cast->parsed()) {
       // A payload that is not JSON is a usage error, found before connecting.
-      (void)untyped(otter::detail::sig::call, payload);
+      (void)untyped(payload);
     }
     session s(o);
     if (nodes->parsed()) return cmd_nodes(s, o.as_json);

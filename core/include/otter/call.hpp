@@ -1,11 +1,13 @@
 // Calls, and `from`: the caller's half of a call.
 //
 // Inside a coroutine handler:   result<pong> r = co_await otter::call<pong>("srv", ping{});
+// From a thread that owns an otter::scoped_process:   auto r = me.await(otter::call<pong>(...));
 // The calling process takes no other message until the reply, the timeout or a failure; the
 // worker thread is free meanwhile. Errors are values: timeout, noproc, nodedown, calling_self,
 // badarg (the reply had another type), exited (the server ended mid-call; error::reason says
-// why). A reply that arrives after the timeout is discarded, never seen as a stray message.
-// Matching a reply never scans the mailbox.
+// why), shutting_down (the caller's runtime has stopped). A reply that arrives after the
+// timeout is discarded, never seen as a stray message. Matching a reply never scans the
+// mailbox.
 #pragma once
 
 #include <chrono>
@@ -16,7 +18,7 @@
 #include <utility>
 
 #include "otter/defaults.hpp"
-#include "otter/envelope.hpp"
+#include "otter/detail/envelope.hpp"
 #include "otter/error.hpp"
 #include "otter/process.hpp"
 #include "otter/runtime.hpp"
@@ -77,6 +79,8 @@ error noproc_error(const dest& d);
 error reply_type_error(const envelope& e, std::string_view expected);
 error error_of(const envelope& e);
 std::string describe(const pid& p);
+// Any reply as a dynamic (packed when it is a local typed value), with its type name.
+dynamic to_dynamic(envelope& e);
 }  // namespace detail
 
 // The awaitable returned by otter::call. R = void accepts any reply.
@@ -91,7 +95,12 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
     self_ = detail::current_process();
     if (self_ == nullptr) {
       result_.emplace(error{errc::no_process_context,
-                            "otter::call used outside a process; use scoped_process::call"});
+                            "otter::call used outside a process; use scoped_process::await"});
+      return true;
+    }
+    if (self_->rt().stopped()) {
+      result_.emplace(error{errc::shutting_down,
+                            "the runtime of node " + self_->rt().node_name() + " has shut down"});
       return true;
     }
     if (auto* at = to_.as_name_at(); at != nullptr && at->node != self_->rt().node_name()) {
@@ -113,7 +122,7 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
 
   bool await_suspend(std::coroutine_handle<> h) {
     runtime& rt = self_->rt();
-    const std::uint64_t ref = rt.make_ref();
+    const std::uint64_t ref = detail::make_ref(rt);
     request_->from = self_->self();
     request_->ref = ref;
     // Registered before sending: the reply may be pushed before deliver() returns.
@@ -121,8 +130,8 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
                               ? std::chrono::steady_clock::time_point::max()
                               : std::chrono::steady_clock::now() + timeout_;
     self_->await_reply(ref, this, h, deadline);
-    const bool sent = target_ ? rt.deliver(target_, std::move(request_))
-                              : rt.deliver_to(to_, std::move(request_));
+    const bool sent = target_ ? detail::deliver(rt, target_, std::move(request_))
+                              : detail::deliver_to(rt, to_, std::move(request_));
     if (!sent) {
       self_->cancel_await();
       result_.emplace(target_ ? detail::noproc_error(target_) : detail::noproc_error(to_));
@@ -139,6 +148,8 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
       result_.emplace(detail::error_of(*e));
     } else if constexpr (std::is_void_v<R>) {
       result_.emplace();
+    } else if constexpr (std::is_same_v<R, dynamic>) {
+      result_.emplace(detail::to_dynamic(*e));
     } else if (R* v = detail::payload_as<R>(*e)) {
       result_.emplace(std::move(*v));
     } else {

@@ -1,12 +1,16 @@
 // otter::dynamic: an untyped msgpack value, for tools and peers in other languages.
 //
-// A server that lists `dynamic` among its request types receives any body (from
-// `otterctl call kv '["get","a"]'`, or a Python client) and inspects it; a typed C++ caller
-// can send one built from any msgpack-able value. It owns its data (a private zone) and
-// copies deeply.
+// - A server that lists `dynamic` among its request types receives any body (from
+//   `otterctl call kv '["get","a"]'`, or a Python client) and inspects it.
+// - A dynamic *sent* travels untyped (an empty type name on the wire): the receiving server
+//   takes the first of its listed types that the body converts to, as for a foreign client.
+//   otter::call_untyped(to, dynamic::of(...)) is a call of that kind (call.hpp).
+// - Asked for as a reply type, it accepts any reply; type_name() says what the server sent.
+// Values are immutable and share their data (a zone) between copies.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <utility>
 
 #include <msgpack.hpp>
@@ -30,6 +34,11 @@ class dynamic {
   }
 
   const msgpack::object& get() const noexcept { return value_; }
+  // The wire type name this value arrived with ("" when untyped or built here).
+  const std::string& type_name() const noexcept { return type_; }
+  void set_type_name(std::string t) { type_ = std::move(t); }
+  // The zone holding the value (for otter's envelopes).
+  const std::shared_ptr<msgpack::zone>& zone() const noexcept { return zone_; }
   // The value as T; throws msgpack::type_error when it does not convert.
   template <class T>
   T as() const {
@@ -39,6 +48,7 @@ class dynamic {
  private:
   std::shared_ptr<msgpack::zone> zone_;  // shared by copies: values are immutable
   msgpack::object value_;
+  std::string type_;
 };
 
 template <>

@@ -25,6 +25,11 @@
 //   otter::stop, or (trapping exits) its parent exits. Not when killed by an untrapped signal.
 // A handler that throws ends the server with the exception's message as the reason. A call
 // of a type not listed fails with badarg for the caller; the server keeps running.
+//
+// Checked at compile time: every listed type has its handler; a handler whose message type is
+// not listed is an error (it would never run); a request that declares its reply_type
+// (message.hpp) is answered with that type. (A handler that is a template, or two unlisted
+// handlers of one kind at once, escape the unlisted check.)
 #pragma once
 
 #include <string>
@@ -64,6 +69,61 @@ auto infos_of() {
     return typename S::infos{};
   else
     return msgs<>{};
+}
+
+// Converts to any type not in the list (nor a built-in message): a handler overload that accepts
+// it takes a type the server did not list.
+template <class List>
+struct unlisted_probe;
+template <class... Ts>
+struct unlisted_probe<msgs<Ts...>> {
+  template <class T>
+  requires(!(std::is_same_v<std::remove_cv_t<T>, Ts> || ...) &&
+           !std::is_same_v<std::remove_cv_t<T>, exit_msg> &&
+           !std::is_same_v<std::remove_cv_t<T>, down> && !std::is_same_v<std::remove_cv_t<T>, from>)
+  operator T&() const;
+};
+// Converts to nothing: only a handler template accepts it.
+struct template_probe {};
+
+template <class S, class List>
+constexpr bool has_unlisted_call = requires(S& s, from& f) {
+  s.handle_call(unlisted_probe<List>{}, f);
+}
+&&!requires(S & s, from& f) {
+  s.handle_call(template_probe{}, f);
+};
+template <class S, class List>
+constexpr bool has_unlisted_cast = requires(S& s) {
+  s.handle_cast(unlisted_probe<List>{});
+}
+&&!requires(S & s) {
+  s.handle_cast(template_probe{});
+};
+template <class S, class List>
+constexpr bool has_unlisted_info = requires(S& s) {
+  s.handle_info(unlisted_probe<List>{});
+}
+&&!requires(S & s) {
+  s.handle_info(template_probe{});
+};
+
+template <class>
+struct task_value {
+  using type = void;
+};
+template <class T>
+struct task_value<task<T>> {
+  using type = T;
+};
+
+// What a handle_call for request T may return when T declares its reply_type.
+template <class T, class R>
+constexpr bool answers_with_reply_type() {
+  using Reply = typename T::reply_type;
+  using V = std::conditional_t<is_task<R>::value, typename task_value<R>::type, R>;
+  return std::is_same_v<V, Reply> || std::is_same_v<V, noreply_t> ||
+         (std::is_void_v<V> && std::is_same_v<Reply, ok_reply>);
 }
 
 template <class R>
@@ -110,6 +170,15 @@ class gen_server : public process {
   }
 
   void handle_envelope(detail::envelope_ptr e) override {
+    static_assert(!detail::has_unlisted_call<Derived, decltype(detail::calls_of<Derived>())>,
+                  "gen_server: a handle_call overload takes a request type that is not listed in "
+                  "`using calls = otter::msgs<...>`: list it (or remove the handler)");
+    static_assert(!detail::has_unlisted_cast<Derived, decltype(detail::casts_of<Derived>())>,
+                  "gen_server: a handle_cast overload takes a message type that is not listed in "
+                  "`using casts = otter::msgs<...>`: list it (or remove the handler)");
+    static_assert(!detail::has_unlisted_info<Derived, decltype(detail::infos_of<Derived>())>,
+                  "gen_server: a handle_info overload takes a message type that is not listed in "
+                  "`using infos = otter::msgs<...>`: list it (or remove the handler)");
     switch (e->kind) {
       case detail::sig::call:
         if (!dispatch_call(e, detail::calls_of<Derived>())) {
@@ -137,9 +206,17 @@ class gen_server : public process {
 
   template <class T>
   bool try_call(detail::envelope_ptr& e) {
+    static_assert(
+        requires(Derived & d, T & m, from & f) { d.handle_call(m, f); },
+        "gen_server: a type listed in `calls` has no handle_call(const T&, otter::from&)");
     T* m = detail::payload_as<T>(*e);
     if (m == nullptr) return false;
     using R = decltype(derived().handle_call(*m, std::declval<from&>()));
+    if constexpr (declares_reply<T>) {
+      static_assert(detail::answers_with_reply_type<T, R>(),
+                    "gen_server: this handle_call returns another type than its request's "
+                    "reply_type (return reply_type, task<reply_type>, or otter::noreply)");
+    }
     if constexpr (detail::is_task<R>::value) {
       // The task may outlive this frame: `from` and the message live as long as it does.
       auto f = std::make_unique<from>(&rt(), e->from, e->ref);
@@ -172,6 +249,15 @@ class gen_server : public process {
 
   template <bool Cast, class T>
   bool try_async(detail::envelope_ptr& e) {
+    if constexpr (Cast) {
+      static_assert(
+          requires(Derived & d, T & m) { d.handle_cast(m); },
+          "gen_server: a type listed in `casts` has no handle_cast(const T&)");
+    } else {
+      static_assert(
+          requires(Derived & d, T & m) { d.handle_info(m); },
+          "gen_server: a type listed in `infos` has no handle_info(const T&)");
+    }
     T* m = detail::payload_as<T>(*e);
     if (m == nullptr) return false;
     auto invoke = [&] {

@@ -37,7 +37,7 @@ struct process_row {
 struct sys_get_status {
   MSGPACK_DEFINE();
 };
-OTTER_MESSAGE(sys_get_status);
+OTTER_MESSAGE_AS(sys_get_status, "sys_get_status");
 
 struct process_info {
   process_row row;
@@ -47,6 +47,6 @@ struct process_info {
   std::vector<pid> monitored_by;  // processes monitoring it
   MSGPACK_DEFINE(row, trap_exit, links, monitors, monitored_by);
 };
-OTTER_MESSAGE(process_info);
+OTTER_MESSAGE_AS(process_info, "process_info");
 
 }  // namespace otter

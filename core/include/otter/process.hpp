@@ -24,9 +24,9 @@
 #include <optional>
 #include <string_view>
 
-#include "otter/envelope.hpp"
+#include "otter/detail/envelope.hpp"
+#include "otter/detail/mailbox.hpp"
 #include "otter/introspection.hpp"
-#include "otter/mailbox.hpp"
 #include "otter/task.hpp"
 
 namespace otter {
@@ -164,6 +164,9 @@ class process {
   void discard() noexcept;
   // Asks the runtime to run this process (it became runnable).
   virtual void wake();
+  // The runtime shuts down with this process still alive (its workers are gone): drop what it
+  // holds, silently. A process owned by another thread (scoped_process) only wakes it.
+  virtual void orphan() noexcept;
   // Runs once, in the starter's thread with this process current, before anyone else can
   // reach it; an error aborts the start and leaves no trace.
   virtual result<void> init_process() { return ok(); }
@@ -201,6 +204,8 @@ class process {
   // For blocking (scoped) processes: ingestion without the scheduler.
   void ingest_inbox() { ingest(inbox_.take_all()); }
   bool await_done() const noexcept { return await_done_; }
+  // The awaited reply has arrived: resume the coroutine that waits for it.
+  void resume_awaited() { resume_awaiting(); }
   void clear_await() noexcept {
     await_ref_ = 0;
     await_sink_ = nullptr;

@@ -1,9 +1,15 @@
 // The runtime of one node: worker threads, the process table, the timer service and the
-// node-local name registry. A program (or a test) creates one runtime per node it runs; the
-// network layer plugs into it through `remote_router` and `name_resolver`.
+// node-local name registry. A program (or a test) creates one runtime per node it runs
+// (otter::start_node creates it for a node, which owns it); the network layer plugs into it.
 //
-// Thread-safety: every member may be called from any thread. Destroying the runtime stops the
-// workers and frees every remaining process without running its terminate.
+// Thread-safety: every member may be called from any thread.
+//
+// Lifetime of what refers to a runtime (docs/ARCHITECTURE.md, "Lifetimes"):
+// - shutdown() stops it; the object stays valid until destroyed, as a stopped runtime.
+// - A Pid is a value: after shutdown, sends to it fail (noproc) and calls fail at once.
+// - A scoped_process may outlive shutdown() and even the runtime object: it becomes a dead
+//   handle whose calls fail with shutting_down and whose destructor is harmless.
+// - A `from` belongs to the server that received it: it must not outlive the runtime.
 #pragma once
 
 #include <atomic>
@@ -18,7 +24,8 @@
 #include <vector>
 
 #include "otter/defaults.hpp"
-#include "otter/envelope.hpp"
+#include "otter/detail/envelope.hpp"
+#include "otter/detail/runtime_ops.hpp"
 #include "otter/error.hpp"
 #include "otter/process.hpp"
 
@@ -75,40 +82,6 @@ class dest {
   std::variant<pid, std::string, name_at> v_;
 };
 
-// Installed by the network layer: carries envelopes to processes on other nodes.
-class remote_router {
- public:
-  virtual ~remote_router() = default;
-  // Takes the envelope for `to` (a Pid of another node). False when the node is known to be
-  // unreachable or `to` is of a dead incarnation; the envelope is then dropped.
-  virtual bool route(const pid& to, detail::envelope_ptr e) = 0;
-  // Takes the envelope for the process registered as `name` on node `node` (an id).
-  virtual bool route_name(std::uint64_t node, std::string_view name, detail::envelope_ptr e) = 0;
-};
-
-// Installed by the network layer: its sockets are served by the runtime's worker threads. An
-// idle worker takes the I/O token and blocks in wait() instead of parking, so inbound
-// messages are handled, and replies sent, on one thread (no hand-off to an I/O thread).
-class io_driver {
- public:
-  virtual ~io_driver() = default;
-  // Non-blocking: take in what arrived, send what is queued, run due timers (heartbeats).
-  virtual void service() = 0;
-  // Blocks until socket activity, wake(), or `max` has passed.
-  virtual void wait(std::chrono::milliseconds max) = 0;
-  // Any thread: makes a current or next wait() return at once.
-  virtual void wake() = 0;
-  // Cheap check, any thread: is there something to send?
-  virtual bool wants_service() const noexcept = 0;
-};
-
-// Installed by the registry layer: resolves names that are not registered locally.
-class name_resolver {
- public:
-  virtual ~name_resolver() = default;
-  virtual std::optional<pid> resolve(std::string_view name) = 0;
-};
-
 // Counters the node tool shows.
 struct runtime_stats {
   std::uint64_t processes = 0;
@@ -123,9 +96,15 @@ struct runtime_stats {
                  restarts, uptime_ms);
 };
 
+namespace detail {
+struct runtime_state;
+struct runtime_internals;
+}  // namespace detail
+
 class runtime {
  public:
   explicit runtime(runtime_options options = {});
+  // Calls shutdown().
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;
@@ -151,7 +130,7 @@ class runtime {
     } catch (const std::exception& e) {
       return error{errc::init_failed, std::string("constructor threw: ") + e.what(), e.what()};
     }
-    return spawn(std::move(p), opts);
+    return detail::spawn(*this, std::move(p), opts);
   }
 
   // Local registry: one name, one Pid. Names vanish when their process exits.
@@ -160,25 +139,28 @@ class runtime {
   std::optional<pid> whereis(std::string_view name) const;
   std::vector<std::pair<std::string, pid>> registered() const;
 
+  // A Pid, or a name resolved here (local names first, then the cluster-wide registry).
   std::optional<pid> resolve(const dest& d) const;
   bool alive(const pid& p) const;
   std::size_t process_count() const;
   // Every live process (see otter/introspection.hpp), in Pid order.
   std::vector<process_row> processes() const;
+  // One live local process's row, or nullopt.
+  std::optional<process_row> row(const pid& p) const;
   // The name `p` is registered under on this node, or "".
   std::string name_of(const pid& p) const;
-  // Counted in stats().restarts (supervisors call it).
-  void count_restart() noexcept;
   runtime_stats stats() const;
 
   // Sends from outside any process (the sender is nil).
   template <class T>
   result<void> send(const dest& to, T&& msg) {
-    return send_envelope(to, detail::make_message(detail::sig::info, std::forward<T>(msg)));
+    return detail::send_envelope(*this, to,
+                                 detail::make_message(detail::sig::info, std::forward<T>(msg)));
   }
   template <class T>
   result<void> cast(const dest& to, T&& msg) {
-    return send_envelope(to, detail::make_message(detail::sig::cast, std::forward<T>(msg)));
+    return detail::send_envelope(*this, to,
+                                 detail::make_message(detail::sig::cast, std::forward<T>(msg)));
   }
   // Sends an exit signal from outside any process (kill, shutdown, ...).
   result<void> exit(const dest& to, exit_reason reason);
@@ -186,54 +168,23 @@ class runtime {
   // Delivers `msg` to `to` after `delay`, from outside any process; cancel with cancel_timer.
   template <class T>
   std::uint64_t send_after(std::chrono::milliseconds delay, const pid& to, T&& msg) {
-    return start_timer(delay, to, detail::make_message(detail::sig::info, std::forward<T>(msg)));
+    return detail::start_timer(*this, delay, to,
+                               detail::make_message(detail::sig::info, std::forward<T>(msg)));
   }
   bool cancel_timer(std::uint64_t timer);
 
-  void set_remote_router(remote_router* r) noexcept;
-  // Installs (or, with nullptr, removes and waits out) the network's I/O driver.
-  void set_io_driver(io_driver* io);
-  // The driver has work queued: make a worker serve it soon.
-  void wake_io();
-  // The driver queued a send (`first`: its queue was empty): see scheduler::network_send.
-  void network_send(bool first);
-  // Serves the driver now on this thread if no worker is inside it (back-pressure helper).
-  bool try_service_io();
-  void set_name_resolver(name_resolver* r) noexcept;
-  name_resolver* get_name_resolver() const noexcept;
-
-  // ---- plumbing for the other layers (net, registry, supervisor); not for applications ----
-  std::uint64_t make_ref() noexcept;
-  // Sends `e` to `to`, local or remote. False when the target is known dead (e is dropped).
-  bool deliver(const pid& to, detail::envelope_ptr e);
-  // The same for any destination; a name on another node is resolved there.
-  bool deliver_to(const dest& to, detail::envelope_ptr e);
-  result<void> send_envelope(const dest& to, detail::envelope_ptr e);
-  result<pid> spawn(std::unique_ptr<process> p, const start_options& opts);
-  std::uint64_t start_timer(std::chrono::milliseconds delay, const pid& to, detail::envelope_ptr e);
-  void arm_call_timer(detail::timer_node& n);
-  void disarm_call_timer(detail::timer_node& n) noexcept;
-  detail::scheduler& scheduler() noexcept;
-  // Runs `fn(process&)` for the live local process `p`, holding a reference; false if none.
-  // fn runs concurrently with the process: read only what is safe to read (atomics).
-  template <class Fn>
-  bool with_process(const pid& p, Fn&& fn) const {
-    process* proc = acquire(p);
-    if (proc == nullptr) return false;
-    fn(*proc);
-    release(proc);
-    return true;
-  }
-  // A reference on the live local process `p` (release it), or nullptr.
-  process* acquire(const pid& p) const;
-  void add_ref(process* p) const noexcept;
-  void release(process* p) const noexcept;
-  void process_exited(process& p);
-  void unregister_all(const pid& p);
+  // Stops the workers and the timer thread and frees every process without running its
+  // terminate (no exit signals, no DOWN: the node is gone). Idempotent; call it from a thread
+  // that is not one of this runtime's workers. Afterwards the object is a stopped runtime:
+  // starts fail with shutting_down, sends and calls fail at once, and handles of it
+  // (scoped_process, Pids) are dead but safe to use and to destroy.
+  void shutdown();
+  bool stopped() const noexcept;
 
  private:
-  struct impl;
-  std::unique_ptr<impl> impl_;
+  friend struct detail::runtime_internals;
+  // Shared with the handles that may outlive this object (scoped_process).
+  std::shared_ptr<detail::runtime_state> state_;
 };
 
 }  // namespace otter

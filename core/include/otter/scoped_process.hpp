@@ -1,7 +1,19 @@
 // scoped_process: a process owned by an ordinary thread (main, a test, a tool), so code outside
-// the runtime can call servers, receive messages, link and monitor. Its calls block the
-// owning thread (unlike otter::call inside a handler). It traps exits, so a linked process's
-// death arrives as an exit_msg. When it goes out of scope it exits `normal`.
+// the runtime can call servers, receive messages, link and monitor. It traps exits, so a
+// linked process's death arrives as an exit_msg. When it goes out of scope it exits `normal`.
+//
+// Everything a handler would co_await, it awaits with await(), blocking its thread until the
+// result is there; there is one form of each operation, the awaitable:
+//
+//   otter::scoped_process me(node->rt());
+//   auto v = me.await(otter::call<value>("kv", get{"a"}));          // result<value>
+//   me.await(otter::register_global("kv", *pid));                   // result<void>
+//   me.await(otter::supervisor::which_children(sup));               // result<vector<...>>
+//   me.await(otter::stop(server));                                  // result<void>
+//
+// Lifetime: it may outlive its runtime's shutdown (node::shutdown) and even the runtime object.
+// It then is a dead handle: await() gives `shutting_down`, sends fail, receive() gives
+// nothing, and destroying it is harmless.
 //
 // Not thread-safe: use it from the thread that created it.
 #pragma once
@@ -10,17 +22,28 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
+#include <type_traits>
 #include <utility>
 
 #include "otter/call.hpp"
-#include "otter/envelope.hpp"
+#include "otter/detail/envelope.hpp"
 #include "otter/runtime.hpp"
+#include "otter/task.hpp"
 
 namespace otter {
 
 namespace detail {
 class blocking_process;
-}
+
+template <class A>
+using await_result_t = decltype(std::declval<A&>().await_resume());
+
+template <class>
+struct is_result : std::false_type {};
+template <class T>
+struct is_result<result<T>> : std::true_type {};
+}  // namespace detail
 
 class scoped_process {
  public:
@@ -29,46 +52,53 @@ class scoped_process {
   scoped_process(const scoped_process&) = delete;
   scoped_process& operator=(const scoped_process&) = delete;
 
+  // Its Pid (nil for a dead handle made on a stopped runtime).
   const pid& self() const noexcept;
-  runtime& rt() const noexcept { return rt_; }
+  // The runtime it was made on; valid while that object lives.
+  runtime& rt() const noexcept { return *rt_; }
+  // False once its runtime has shut down, or it was killed.
+  bool alive() const noexcept;
 
-  template <class R, class T>
-  result<R> call(const dest& to, T&& request,
-                 std::chrono::milliseconds timeout = defaults::call_timeout) {
-    result<R> out = error{errc::timeout, ""};
-    call_envelope(
-        to, detail::make_message(detail::sig::call, std::forward<T>(request)), timeout,
-        [&](detail::envelope_ptr e) {
-          if (e->kind != detail::sig::reply) {
-            out = detail::error_of(*e);
-          } else if constexpr (std::is_void_v<R>) {
-            out = result<void>{};
-          } else if (R* v = detail::payload_as<R>(*e)) {
-            out = std::move(*v);
-          } else {
-            out = detail::reply_type_error(*e, message_traits<R>::name);
-          }
-        },
-        [&](error err) { out = std::move(err); });
-    return out;
+  // Runs `awaitable` (otter::call, otter::stop, register_global, a supervisor operation, any
+  // otter::task) to completion as this process, blocking the thread meanwhile; returns what
+  // `co_await awaitable` would. Messages that arrive meanwhile stay queued for receive(). A
+  // dead handle, or one killed while waiting, gives `shutting_down` / `exited` when the result
+  // type is a result<...> (and throws std::logic_error otherwise).
+  template <class A>
+  detail::await_result_t<A> await(A&& awaitable) {
+    using R = detail::await_result_t<A>;
+    if constexpr (std::is_void_v<R>) {
+      bool done = false;
+      auto t = [](std::decay_t<A> a, bool* out) -> task<void> {
+        co_await std::move(a);
+        *out = true;
+      }(std::forward<A>(awaitable), &done);
+      if (auto e = drive(t); !e.ok()) throw std::logic_error(e.err().message);
+      return;
+    } else {
+      std::optional<R> out;
+      auto t = [](std::decay_t<A> a, std::optional<R>* o) -> task<void> {
+        o->emplace(co_await std::move(a));
+      }(std::forward<A>(awaitable), &out);
+      if (auto e = drive(t); !e.ok()) {
+        if constexpr (detail::is_result<R>::value) {
+          return R(e.err());
+        } else {
+          throw std::logic_error(e.err().message);
+        }
+      }
+      return std::move(*out);
+    }
   }
 
   template <class T>
   result<void> send(const dest& to, T&& msg) {
-    auto e = detail::make_message(detail::sig::info, std::forward<T>(msg));
-    e->from = self();
-    return rt_.send_envelope(to, std::move(e));
+    return send_envelope(to, detail::make_message(detail::sig::info, std::forward<T>(msg)));
   }
   template <class T>
   result<void> cast(const dest& to, T&& msg) {
-    auto e = detail::make_message(detail::sig::cast, std::forward<T>(msg));
-    e->from = self();
-    return rt_.send_envelope(to, std::move(e));
+    return send_envelope(to, detail::make_message(detail::sig::cast, std::forward<T>(msg)));
   }
-
-  // Synchronous stop of a server (OTP's gen_server:stop).
-  result<void> stop(const dest& server, exit_reason reason = exit_reason::normal(),
-                    std::chrono::milliseconds timeout = defaults::call_timeout);
 
   void link(const pid& other);
   void unlink(const pid& other);
@@ -87,35 +117,18 @@ class scoped_process {
     return out;
   }
 
-  // Plumbing for tools: a call whose request envelope is built by hand (an untyped body, as
-  // otterctl sends); the reply envelope as it came (its payload packs as msgpack).
-  result<detail::envelope_ptr> call_raw(const dest& to, detail::envelope_ptr request,
-                                        std::chrono::milliseconds timeout) {
-    result<detail::envelope_ptr> out = error{errc::timeout, "no reply"};
-    call_envelope(
-        to, std::move(request), timeout,
-        [&](detail::envelope_ptr e) {
-          if (e->kind != detail::sig::reply) {
-            out = detail::error_of(*e);
-          } else {
-            out = std::move(e);
-          }
-        },
-        [&](error err) { out = std::move(err); });
-    return out;
-  }
-
  private:
-  void call_envelope(const dest& to, detail::envelope_ptr request,
-                     std::chrono::milliseconds timeout,
-                     const std::function<void(detail::envelope_ptr)>& on_reply,
-                     const std::function<void(error)>& on_error);
+  // Runs `t` to completion; rethrows what it threw. An error when it could not run or finish.
+  result<void> drive(task<void>& t);
+  result<void> send_envelope(const dest& to, detail::envelope_ptr e);
   void receive_envelope(const std::function<bool(detail::envelope&)>& match,
                         const std::function<void(detail::envelope&)>& take,
                         std::chrono::milliseconds timeout);
+  bool usable() const noexcept;
 
-  runtime& rt_;
-  detail::blocking_process* proc_;
+  runtime* rt_;
+  std::shared_ptr<detail::runtime_state> state_;  // outlives the runtime object if need be
+  detail::blocking_process* proc_ = nullptr;      // null: made on a stopped runtime
 };
 
 }  // namespace otter

@@ -20,7 +20,7 @@ inline constexpr const char* agent_name = "otter.node";
 struct node_status_q {
   MSGPACK_DEFINE();
 };
-OTTER_MESSAGE(node_status_q);
+OTTER_MESSAGE_AS(node_status_q, "node_status_q");
 struct node_status {
   node_info self;                  // up_ms: how long this node has run
   std::vector<node_info> members;  // connected visible members (not this node)
@@ -28,17 +28,17 @@ struct node_status {
   net_stats net;
   MSGPACK_DEFINE(self, members, runtime, net);
 };
-OTTER_MESSAGE(node_status);
+OTTER_MESSAGE_AS(node_status, "node_status");
 
 struct ps_q {
   MSGPACK_DEFINE();
 };
-OTTER_MESSAGE(ps_q);
+OTTER_MESSAGE_AS(ps_q, "ps_q");
 struct ps_reply {
   std::string node;
   std::vector<process_row> processes;
   MSGPACK_DEFINE(node, processes);
 };
-OTTER_MESSAGE(ps_reply);
+OTTER_MESSAGE_AS(ps_reply, "ps_reply");
 
 }  // namespace otter

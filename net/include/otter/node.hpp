@@ -20,6 +20,7 @@
 //   unless `insecure` (for benchmarks) is set.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,8 @@ inline constexpr std::size_t batch_bytes = 64 * 1024;
 inline constexpr int high_water_mark = 10000;
 // Bytes queued for the network above which senders wait (back-pressure, never loss).
 inline constexpr std::size_t max_outbound_bytes = std::size_t{256} << 20;
+// How long otter::start_node waits to join its seeds and sync the registry (node_options).
+inline constexpr std::chrono::milliseconds join_timeout{10000};
 }  // namespace net_defaults
 
 struct node_options {
@@ -62,6 +65,10 @@ struct node_options {
   std::uint32_t creation = 0;                // 0: derived from the clock
   std::chrono::milliseconds heartbeat_interval = net_defaults::heartbeat_interval;
   std::chrono::milliseconds failure_timeout = net_defaults::failure_timeout;
+  // otter::start_node only: how long it waits, when there are seeds, until the node has joined
+  // one of them and its registry holds every member's names; it fails (and stops the node)
+  // when that does not happen in time. 0: return at once and join in the background.
+  std::chrono::milliseconds join_timeout = net_defaults::join_timeout;
 };
 
 struct node_info {
@@ -78,13 +85,13 @@ struct nodeup {
   std::string node;
   MSGPACK_DEFINE(node);
 };
-OTTER_MESSAGE(nodeup);
+OTTER_MESSAGE_AS(nodeup, "nodeup");
 struct nodedown {
   std::string node;
   std::string reason;  // "noconnection" (silent or unreachable), "shutdown" (left cleanly)
   MSGPACK_DEFINE(node, reason);
 };
-OTTER_MESSAGE(nodedown);
+OTTER_MESSAGE_AS(nodedown, "nodedown");
 
 struct net_stats {
   std::uint64_t frames_in = 0, frames_out = 0;
@@ -95,6 +102,9 @@ struct net_stats {
 };
 
 class transport;
+namespace detail {
+struct node_internals;
+}
 
 class node {
  public:
@@ -119,6 +129,9 @@ class node {
   void connect(const std::string& endpoint);
   // True once `n` other visible members are connected, waiting up to `timeout`.
   bool wait_for_nodes(std::size_t n, std::chrono::milliseconds timeout) const;
+  // True once this node has joined a cluster (a hidden node: reached a peer), waiting up to
+  // `timeout`.
+  bool wait_joined(std::chrono::milliseconds timeout) const;
   // `subscriber` receives nodeup / nodedown messages (or stops, with on = false).
   void monitor_nodes(const pid& subscriber, bool on = true);
   // Called (on a worker thread, between activations) for each peer that goes down or comes
@@ -128,31 +141,25 @@ class node {
   net_stats stats() const;
 
   // Runs the shutdown hooks (newest first: the supervision tree, then the registry), says
-  // goodbye to every peer (they see `nodedown` with reason shutdown at once) and stops.
-  // Idempotent; the destructor calls it.
+  // goodbye to every peer (they see `nodedown` with reason shutdown at once) and stops the
+  // runtime (runtime::shutdown). Idempotent; the destructor calls it. The node and its runtime
+  // stay valid objects afterwards, stopped: nodes() is empty, calls fail, and handles of the
+  // runtime (scoped_process) are dead but safe to use and to destroy.
   void shutdown();
   // `fn` runs at the start of shutdown(), while the network is still up (on the calling
   // thread, which must not be a worker of this node).
   void on_shutdown(std::function<void(node&)> fn);
-  // Keeps `service` alive until the node's runtime has stopped (the layers above attach their
-  // state here: the global registry, the root supervisor).
-  void keep(std::shared_ptr<void> service);
-  // Test hook: treat `node_name` as unreachable (drop its traffic both ways) or reachable
-  // again. Simulates a partition without touching the network.
-  void set_blocked(std::string_view node_name, bool blocked);
-
-  transport& net() noexcept { return *net_; }
-
   // Makes `name` startable here from other nodes (see otter/spawn.hpp).
   void add_factory(std::string name, factory_fn fn);
 
  private:
+  friend struct detail::node_internals;
   struct factory_table;
   node() = default;
   std::shared_ptr<factory_table> factories_;
-  std::mutex hooks_mutex_;  // protects shutdown_hooks_ and services_
+  std::atomic<bool> shut_{false};  // shutdown() has begun
+  std::mutex hooks_mutex_;         // protects shutdown_hooks_
   std::vector<std::function<void(node&)>> shutdown_hooks_;
-  std::vector<std::shared_ptr<void>> services_;
   std::unique_ptr<runtime> rt_;
   std::unique_ptr<transport> net_;
 };

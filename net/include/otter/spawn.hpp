@@ -4,8 +4,8 @@
 //   otter::register_factory<counter, counter_args>(node, "counter");
 //   // from anywhere in the cluster, inside a coroutine handler:
 //   result<pid> p = co_await otter::spawn_on("shop-2", "counter", counter_args{5});
-//   // or from outside a process:
-//   result<pid> p = otter::spawn_on(scoped, "shop-2", "counter", counter_args{5});
+//   // or from a thread owning a scoped_process:
+//   result<pid> p = me.await(otter::spawn_on("shop-2", "counter", counter_args{5}));
 //
 // The request goes to the node's `otter.spawner` server (started with every node), which runs
 // the factory there: the server's init runs before the answer, and an init error comes back as
@@ -26,12 +26,12 @@ struct spawn_request {
   dynamic args;
   MSGPACK_DEFINE(factory, args);
 };
-OTTER_MESSAGE(spawn_request);
+OTTER_MESSAGE_AS(spawn_request, "spawn_request");
 struct spawn_reply {
   pid started;
   MSGPACK_DEFINE(started);
 };
-OTTER_MESSAGE(spawn_reply);
+OTTER_MESSAGE_AS(spawn_reply, "spawn_reply");
 
 inline constexpr const char* spawner_name = "otter.spawner";
 
@@ -55,7 +55,7 @@ void register_factory(node& n, std::string name) {
   });
 }
 
-// co_await spawn_on(node, factory, args): from a coroutine handler.
+// co_await spawn_on(node, factory, args) (or scoped_process::await).
 template <class Args>
 task<result<pid>> spawn_on(std::string node_name, std::string factory, Args args) {
   // Locals, not temporaries in the co_await expression: g++ 12 destroys those twice (GCC bug
@@ -65,16 +65,6 @@ task<result<pid>> spawn_on(std::string node_name, std::string factory, Args args
   auto r = co_await call<spawn_reply>(to, std::move(req));
   if (!r) co_return r.err();
   co_return r->started;
-}
-
-// From outside a process, blocking the calling thread.
-template <class Args>
-result<pid> spawn_on(scoped_process& self, const std::string& node_name, std::string factory,
-                     const Args& args) {
-  auto r = self.call<spawn_reply>(dest::at(spawner_name, node_name),
-                                  spawn_request{std::move(factory), dynamic::of(args)});
-  if (!r) return r.err();
-  return r->started;
 }
 
 }  // namespace otter

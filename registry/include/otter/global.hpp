@@ -1,7 +1,7 @@
 // The global name registry: one name, one Pid, across every connected node (Erlang's
 // `global`, without its cluster-wide lock).
 //
-//   // in a coroutine handler:
+//   // in a coroutine handler (or me.await(...) from a thread owning a scoped_process):
 //   auto r = co_await otter::register_global("kv", otter::self());
 //   if (!r && r.err().code == otter::errc::already_registered) ... r.err().holder ...
 //   // anywhere, a local read (no network):
@@ -26,8 +26,12 @@
 //   (trappable: a process trapping exits can hand its state over, then stop).
 //
 // Thread-safety: whereis_global / registered_global from any thread; registration goes
-// through the node's `otter.global` server and is callable from a handler (co_await) or from
-// a scoped_process on any thread.
+// through the node's `otter.global` server and is awaited in a handler (co_await) or from a
+// thread owning a scoped_process (scoped_process::await).
+//
+// Lifetime: otter::start_node starts the registry with its node; it stops with the node's
+// runtime. A shared_ptr from global_registry::of() stays a valid object after that: whereis
+// then finds nothing and wait_synced() returns false.
 #pragma once
 
 #include <chrono>
@@ -75,7 +79,7 @@ struct name_conflict {
   pid winner;
   MSGPACK_DEFINE(name, winner);
 };
-OTTER_MESSAGE(name_conflict);
+OTTER_MESSAGE_AS(name_conflict, "name_conflict");
 
 struct global_entry {
   std::string name;
@@ -101,13 +105,13 @@ struct global_register {
   std::int64_t timeout_ms = registry_defaults::operation_timeout.count();
   MSGPACK_DEFINE(name, holder, policy, timeout_ms);
 };
-OTTER_MESSAGE(global_register);
+OTTER_MESSAGE_AS(global_register, "global_register");
 struct global_unregister {
   std::string name;
   std::int64_t timeout_ms = registry_defaults::operation_timeout.count();
   MSGPACK_DEFINE(name, timeout_ms);
 };
-OTTER_MESSAGE(global_unregister);
+OTTER_MESSAGE_AS(global_unregister, "global_unregister");
 // Answer to both: ok, or an error code (errc) with a message and, for already_registered, the
 // holder.
 struct global_reply {
@@ -117,26 +121,26 @@ struct global_reply {
   pid holder;
   MSGPACK_DEFINE(ok, code, message, holder);
 };
-OTTER_MESSAGE(global_reply);
+OTTER_MESSAGE_AS(global_reply, "global_reply");
 // Lists every name (answer: global_names); what `otterctl names` asks.
 struct global_list {
   MSGPACK_DEFINE();
 };
-OTTER_MESSAGE(global_list);
+OTTER_MESSAGE_AS(global_list, "global_list");
 struct global_names {
   std::vector<global_entry> entries;
   registry_stats stats;
   MSGPACK_DEFINE(entries, stats);
 };
-OTTER_MESSAGE(global_names);
+OTTER_MESSAGE_AS(global_names, "global_names");
 
 // One per node: the local replica, read without a message; its server keeps it up to date.
-class global_registry final : public name_resolver {
+class global_registry final : private detail::name_resolver {
  public:
   // Starts the registry on `n` (once; otter::start_node does it for every visible node).
   static result<std::shared_ptr<global_registry>> start(node& n);
   // The registry of the node `rt` belongs to, or null.
-  static global_registry* of(runtime& rt) noexcept;
+  static std::shared_ptr<global_registry> of(const runtime& rt);
   ~global_registry() override;
 
   std::optional<pid> whereis(std::string_view name) const;
@@ -146,27 +150,19 @@ class global_registry final : public name_resolver {
   // `timeout`: a node that joins reports itself ready after this.
   bool wait_synced(std::chrono::milliseconds timeout) const;
 
-  std::optional<pid> resolve(std::string_view name) override { return whereis(name); }
-
   struct state;  // shared with the server (global.cpp)
 
  private:
   explicit global_registry(node& n);
-  node* node_;
+  std::optional<pid> resolve(std::string_view name) override { return whereis(name); }
   std::unique_ptr<state> s_;
 };
 
 // ---- the API ----
-// From a coroutine handler.
+// Awaitables: co_await in a handler, or scoped_process::await.
 task<result<void>> register_global(std::string name, pid holder, register_options o = {});
 task<result<void>> unregister_global(
     std::string name, std::chrono::milliseconds timeout = registry_defaults::operation_timeout);
-// From a thread outside the runtime (blocking it).
-result<void> register_global(scoped_process& self, std::string name, pid holder,
-                             register_options o = {});
-result<void> unregister_global(
-    scoped_process& self, std::string name,
-    std::chrono::milliseconds timeout = registry_defaults::operation_timeout);
 // Local reads.
 std::optional<pid> whereis_global(runtime& rt, std::string_view name);
 std::optional<pid> whereis_global(std::string_view name);  // in a handler: its node's replica

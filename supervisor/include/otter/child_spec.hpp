@@ -95,9 +95,9 @@ struct child_spec {
   // Unset: supervisor_defaults::worker_shutdown for a worker, infinity for a supervisor.
   std::optional<shutdown_policy> shutdown;
   child_type type = child_type::worker;
-  // Registered to the child on every (re)start, through the registrar installed with
-  // set_global_name_registrar (the global registry), or locally when none is installed. A
-  // registration failure is a start failure.
+  // Registered to the child on every (re)start: in the global registry when the runtime runs
+  // one (otter::start_node), else node-locally. See docs/SUPERVISION.md for how a refused
+  // name ends the child.
   std::string global_name;
 
   shutdown_policy effective_shutdown() const noexcept {
@@ -128,7 +128,7 @@ struct child_info {
   child_status status = child_status::undefined;
   MSGPACK_DEFINE(id, child, type, restart, status);
 };
-OTTER_MESSAGE(child_info);
+OTTER_MESSAGE_AS(child_info, "child_info");
 
 // count_children: `specs` children in all, `active` of them running, and by type.
 struct child_counts {
@@ -138,13 +138,6 @@ struct child_counts {
   std::int64_t workers = 0;
   MSGPACK_DEFINE(specs, active, supervisors, workers);
 };
-OTTER_MESSAGE(child_counts);
-
-// Installed by the global registry: registers `name` cluster-wide for `child`. Unset, a
-// child's global name is registered node-locally (runtime::register_name).
-using global_name_registrar =
-    std::function<result<void>(runtime&, const std::string& name, pid child)>;
-// Thread-safe; replaces any earlier registrar (nullptr removes it).
-void set_global_name_registrar(global_name_registrar r);
+OTTER_MESSAGE_AS(child_counts, "child_counts");
 
 }  // namespace otter

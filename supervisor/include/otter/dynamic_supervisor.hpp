@@ -48,19 +48,11 @@ inline detail::supervisor_call<child_started> start_child(const dest& sup, child
                                                           milliseconds timeout = default_timeout) {
   return detail::sup_call<child_started>(sup, start_child_request{std::move(spec)}, timeout);
 }
-inline result<pid> start_child(scoped_process& me, const dest& sup, child_spec spec,
-                               milliseconds timeout = default_timeout) {
-  return detail::sup_call<child_started>(me, sup, start_child_request{std::move(spec)}, timeout);
-}
 
 // Stops the child `child` and forgets it (error: not_found).
 inline detail::supervisor_call<ok_reply> terminate_child(const dest& sup, const pid& child,
                                                          milliseconds timeout = default_timeout) {
   return detail::sup_call<ok_reply>(sup, terminate_child_pid_request{child}, timeout);
-}
-inline result<void> terminate_child(scoped_process& me, const dest& sup, const pid& child,
-                                    milliseconds timeout = default_timeout) {
-  return detail::sup_call<ok_reply>(me, sup, terminate_child_pid_request{child}, timeout);
 }
 
 using supervisor::count_children;

@@ -25,9 +25,11 @@
 //   handled after that, as in OTP where the supervisor is busy in a receive.
 //
 // Every operation is a call with a plain message (below), so it works on a supervisor on
-// another node too, except start_child, whose start function cannot travel. Each has two
-// forms, as otter::call has: `co_await supervisor::which_children(sup)` inside a handler, and
-// `supervisor::which_children(me, sup)` from a thread owning an otter::scoped_process.
+// another node too, except start_child, whose start function cannot travel. Each is an
+// awaitable, as otter::call is: `co_await supervisor::which_children(sup)` inside a handler,
+// `me.await(supervisor::which_children(sup))` from a thread owning an otter::scoped_process.
+// Their default timeout is infinity, as OTP's: stopping a child may take its whole shutdown
+// timeout.
 #pragma once
 
 #include <chrono>
@@ -43,7 +45,6 @@
 #include "otter/child_spec.hpp"
 #include "otter/message.hpp"
 #include "otter/runtime.hpp"
-#include "otter/scoped_process.hpp"
 #include "otter/supervisor_defaults.hpp"
 
 namespace otter {
@@ -69,53 +70,53 @@ struct start_child_request {
   child_spec spec;
   MSGPACK_DEFINE(spec);
 };
-OTTER_MESSAGE(start_child_request);
+OTTER_MESSAGE_AS(start_child_request, "start_child_request");
 struct child_started {
   pid child;  // nil when the start function returned `ignore`
   MSGPACK_DEFINE(child);
 };
-OTTER_MESSAGE(child_started);
+OTTER_MESSAGE_AS(child_started, "child_started");
 struct terminate_child_request {
   std::string id;
   MSGPACK_DEFINE(id);
 };
-OTTER_MESSAGE(terminate_child_request);
+OTTER_MESSAGE_AS(terminate_child_request, "terminate_child_request");
 // A dynamic supervisor's children are named by Pid.
 struct terminate_child_pid_request {
   pid child;
   MSGPACK_DEFINE(child);
 };
-OTTER_MESSAGE(terminate_child_pid_request);
+OTTER_MESSAGE_AS(terminate_child_pid_request, "terminate_child_pid_request");
 struct restart_child_request {
   std::string id;
   MSGPACK_DEFINE(id);
 };
-OTTER_MESSAGE(restart_child_request);
+OTTER_MESSAGE_AS(restart_child_request, "restart_child_request");
 struct delete_child_request {
   std::string id;
   MSGPACK_DEFINE(id);
 };
-OTTER_MESSAGE(delete_child_request);
+OTTER_MESSAGE_AS(delete_child_request, "delete_child_request");
 struct which_children_request {
   MSGPACK_DEFINE();
 };
-OTTER_MESSAGE(which_children_request);
+OTTER_MESSAGE_AS(which_children_request, "which_children_request");
 struct which_children_reply {
   std::vector<child_info> children;  // in start order
   MSGPACK_DEFINE(children);
 };
-OTTER_MESSAGE(which_children_reply);
+OTTER_MESSAGE_AS(which_children_reply, "which_children_reply");
 struct count_children_request {
   MSGPACK_DEFINE();
 };
-OTTER_MESSAGE(count_children_request);
+OTTER_MESSAGE_AS(count_children_request, "count_children_request");
 // Stops the children (reverse order, each within its shutdown policy), replies, then exits
 // with `reason`.
 struct stop_supervisor_request {
   exit_reason reason;
   MSGPACK_DEFINE(reason);
 };
-OTTER_MESSAGE(stop_supervisor_request);
+OTTER_MESSAGE_AS(stop_supervisor_request, "stop_supervisor_request");
 
 namespace detail {
 
@@ -161,11 +162,6 @@ template <class Reply, class Request>
 supervisor_call<Reply> sup_call(const dest& sup, Request&& req, std::chrono::milliseconds timeout) {
   return supervisor_call<Reply>(otter::call<Reply>(sup, std::forward<Request>(req), timeout));
 }
-template <class Reply, class Request>
-result<unwrapped_t<Reply>> sup_call(scoped_process& me, const dest& sup, Request&& req,
-                                    std::chrono::milliseconds timeout) {
-  return supervisor_call<Reply>::unwrap(me.call<Reply>(sup, std::forward<Request>(req), timeout));
-}
 
 }  // namespace detail
 
@@ -189,19 +185,11 @@ inline detail::supervisor_call<child_started> start_child(const dest& sup, child
                                                           milliseconds timeout = default_timeout) {
   return detail::sup_call<child_started>(sup, start_child_request{std::move(spec)}, timeout);
 }
-inline result<pid> start_child(scoped_process& me, const dest& sup, child_spec spec,
-                               milliseconds timeout = default_timeout) {
-  return detail::sup_call<child_started>(me, sup, start_child_request{std::move(spec)}, timeout);
-}
 
 // Stops a running child; its spec stays (a temporary child's is forgotten). not_found.
 inline detail::supervisor_call<ok_reply> terminate_child(const dest& sup, std::string id,
                                                          milliseconds timeout = default_timeout) {
   return detail::sup_call<ok_reply>(sup, terminate_child_request{std::move(id)}, timeout);
-}
-inline result<void> terminate_child(scoped_process& me, const dest& sup, std::string id,
-                                    milliseconds timeout = default_timeout) {
-  return detail::sup_call<ok_reply>(me, sup, terminate_child_request{std::move(id)}, timeout);
 }
 
 // Starts a child whose spec is kept but which is not running (errors: running, restarting,
@@ -210,19 +198,11 @@ inline detail::supervisor_call<child_started> restart_child(
     const dest& sup, std::string id, milliseconds timeout = default_timeout) {
   return detail::sup_call<child_started>(sup, restart_child_request{std::move(id)}, timeout);
 }
-inline result<pid> restart_child(scoped_process& me, const dest& sup, std::string id,
-                                 milliseconds timeout = default_timeout) {
-  return detail::sup_call<child_started>(me, sup, restart_child_request{std::move(id)}, timeout);
-}
 
 // Forgets the spec of a child that is not running (errors: running, restarting, not_found).
 inline detail::supervisor_call<ok_reply> delete_child(const dest& sup, std::string id,
                                                       milliseconds timeout = default_timeout) {
   return detail::sup_call<ok_reply>(sup, delete_child_request{std::move(id)}, timeout);
-}
-inline result<void> delete_child(scoped_process& me, const dest& sup, std::string id,
-                                 milliseconds timeout = default_timeout) {
-  return detail::sup_call<ok_reply>(me, sup, delete_child_request{std::move(id)}, timeout);
 }
 
 // Every child in start order (also for dynamic supervisors, whose ids are empty).
@@ -230,18 +210,10 @@ inline detail::supervisor_call<which_children_reply> which_children(
     const dest& sup, milliseconds timeout = default_timeout) {
   return detail::sup_call<which_children_reply>(sup, which_children_request{}, timeout);
 }
-inline result<std::vector<child_info>> which_children(scoped_process& me, const dest& sup,
-                                                      milliseconds timeout = default_timeout) {
-  return detail::sup_call<which_children_reply>(me, sup, which_children_request{}, timeout);
-}
 
 inline detail::supervisor_call<child_counts> count_children(
     const dest& sup, milliseconds timeout = default_timeout) {
   return detail::sup_call<child_counts>(sup, count_children_request{}, timeout);
-}
-inline result<child_counts> count_children(scoped_process& me, const dest& sup,
-                                           milliseconds timeout = default_timeout) {
-  return detail::sup_call<child_counts>(me, sup, count_children_request{}, timeout);
 }
 
 // Stops the supervisor's children in reverse order (each within its shutdown policy), then
@@ -251,11 +223,6 @@ inline detail::supervisor_call<ok_reply> stop(const dest& sup,
                                               exit_reason reason = exit_reason::normal(),
                                               milliseconds timeout = default_timeout) {
   return detail::sup_call<ok_reply>(sup, stop_supervisor_request{std::move(reason)}, timeout);
-}
-inline result<void> stop(scoped_process& me, const dest& sup,
-                         exit_reason reason = exit_reason::normal(),
-                         milliseconds timeout = default_timeout) {
-  return detail::sup_call<ok_reply>(me, sup, stop_supervisor_request{std::move(reason)}, timeout);
 }
 
 }  // namespace supervisor

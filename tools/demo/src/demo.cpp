@@ -21,7 +21,7 @@ child_spec supervisor_spec(const std::string& node_name) {
 result<pid> start(scoped_process& me, const std::string& node_name) {
   auto root = root_supervisor(me.rt());
   if (!root) return root.err();
-  return supervisor::start_child(me, *root, supervisor_spec(node_name));
+  return me.await(supervisor::start_child(*root, supervisor_spec(node_name)));
 }
 
 }  // namespace otter::demo

@@ -79,7 +79,7 @@ class counter : public gen_server<counter> {
 struct kv_claim {
   MSGPACK_DEFINE();
 };
-OTTER_MESSAGE(kv_claim);
+OTTER_MESSAGE_AS(kv_claim, "kv_claim");
 
 // kv@NODE, and `kv` on one node of the cluster. Its role:
 // - holder: registered as `kv` (conflict_policy::notify, so losing the name after a partition

@@ -10,7 +10,7 @@
 #include <atomic>
 #include <cstdint>
 
-#include "otter/envelope.hpp"
+#include "otter/detail/envelope.hpp"
 
 namespace otter::detail {
 

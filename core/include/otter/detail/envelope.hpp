@@ -1,5 +1,5 @@
-// Internal: what travels through a mailbox. Public only because templates build envelopes;
-// user code never touches it.
+// Internal: what travels through a mailbox. In the headers only because templates build
+// envelopes; user code never touches it.
 //
 // An envelope is one allocation holding the routing header and, for a message, the value
 // itself (value_envelope<T>). Signals (links, monitors, exits) share the same queue so that
@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "otter/dynamic.hpp"
 #include "otter/error.hpp"
 #include "otter/exit_reason.hpp"
 #include "otter/message.hpp"
@@ -131,6 +132,7 @@ struct remote_envelope final : envelope {
       try {
         auto v = std::make_unique<T>();
         body.convert(*v);
+        if constexpr (std::is_same_v<T, dynamic>) v->set_type_name(name);
         if (decoded_ != nullptr) destroy_(decoded_);
         decoded_ = v.release();
         decoded_type_ = &type_of<T>();
@@ -152,7 +154,12 @@ struct remote_envelope final : envelope {
 
 template <class T>
 envelope_ptr make_message(sig k, T&& value) {
-  return std::make_unique<value_envelope<std::decay_t<T>>>(k, std::forward<T>(value));
+  if constexpr (std::is_same_v<std::decay_t<T>, dynamic>) {
+    // Untyped, locally as across nodes: the receiver takes the first of its types that fits.
+    return std::make_unique<remote_envelope>(k, std::string(), value.get(), value.zone());
+  } else {
+    return std::make_unique<value_envelope<std::decay_t<T>>>(k, std::forward<T>(value));
+  }
 }
 
 // The payload as a T, or nullptr when the envelope holds another type (or, from another node,

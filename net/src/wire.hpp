@@ -16,7 +16,7 @@
 #include <vector>
 
 #include <msgpack.hpp>
-#include <otter/envelope.hpp>
+#include <otter/detail/envelope.hpp>
 #include <otter/error.hpp>
 #include <otter/pid.hpp>
 
