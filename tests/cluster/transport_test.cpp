@@ -332,3 +332,45 @@ TEST_CASE("one side forgetting the other (a one-way cut) heals too") {
   otter::scoped_process p(a->rt());
   CHECK(p.await(otter::call<pong>(*srv, ping{12}))->seq == 12);
 }
+
+namespace shop {
+struct get {
+  std::int64_t n = 0;
+  MSGPACK_DEFINE(n);
+};
+OTTER_MESSAGE(get);
+}  // namespace shop
+namespace admin {
+struct get {
+  std::int64_t n = 0;
+  MSGPACK_DEFINE(n);
+};
+OTTER_MESSAGE(get);
+}  // namespace admin
+
+namespace {
+// Handles shop::get only.
+class shop_server : public otter::gen_server<shop_server> {
+ public:
+  using calls = otter::msgs<shop::get>;
+  std::int64_t handle_call(const shop::get& g, otter::from&) { return g.n * 10; }
+};
+}  // namespace
+
+TEST_CASE("messages of one name in two namespaces do not collide on the wire") {
+  scratch s;
+  auto a = local_node("ns-a", s);
+  auto b = local_node("ns-b", s, {a->endpoint()});
+  REQUIRE(b->wait_for_nodes(1, 15s));
+  auto srv = a->rt().start<shop_server>();
+  REQUIRE(srv);
+  otter::scoped_process p(b->rt());
+  auto right = p.await(otter::call<std::int64_t>(*srv, shop::get{4}));
+  REQUIRE(right);
+  CHECK(*right == 40);
+  // Same short name, same fields, other namespace: not a request this server takes.
+  auto wrong = p.await(otter::call<std::int64_t>(*srv, admin::get{4}));
+  REQUIRE_FALSE(wrong);
+  CHECK(wrong.code() == errc::badarg);
+  CHECK(wrong.err().message.find("admin::get") != std::string::npos);
+}

@@ -213,6 +213,17 @@ TEST_CASE("the demo servers answer, and a bad request is badarg without stopping
   auto b = p.await(otter::call<otter::dynamic>("kv", req("get", "b")));
   REQUIRE(b);
   CHECK(b->as<std::string>() == "2");
+
+  // Casts change state without a reply; one that cannot apply is dropped, the server lives on.
+  REQUIRE(p.cast("counter@demo-a", req("incr")));
+  REQUIRE(p.cast("counter@demo-a", req("get")));  // a read: dropped with a warning
+  REQUIRE(p.cast("kv", req("put", "c", "3")));
+  auto seven = p.await(otter::call<otter::dynamic>("counter@demo-a", req("get")));
+  REQUIRE(seven);
+  CHECK(seven->as<std::int64_t>() == 7);
+  auto c = p.await(otter::call<otter::dynamic>("kv", req("get", "c")));
+  REQUIRE(c);
+  CHECK(c->as<std::string>() == "3");
 }
 
 TEST_CASE("a kv standby takes the name over when the holder's node is killed") {

@@ -1,4 +1,6 @@
 // counter@NODE (see otter/demo.hpp).
+#include <spdlog/spdlog.h>
+
 #include "otter/demo.hpp"
 #include "request.hpp"
 
@@ -11,6 +13,18 @@ constexpr std::string_view counter_usage = R"(["incr"], ["incr", n] or ["get"])"
 noreply_t counter::handle_call(const dynamic& request, from& caller) {
   detail::answer(caller, handle(request));
   return noreply;
+}
+
+void counter::handle_cast(const dynamic& request) {
+  auto r = detail::split(request);
+  if (!r || r->command != "incr") {
+    spdlog::warn("{}: dropped a cast it cannot apply (casts take {}): {}", name_,
+                 R"(["incr"] or ["incr", n])", detail::to_text(request.get()));
+    return;
+  }
+  if (auto done = handle(request); !done) {
+    spdlog::warn("{}: dropped a cast: {}", name_, done.err().message);
+  }
 }
 
 result<dynamic> counter::handle(const dynamic& request) {

@@ -21,6 +21,18 @@ noreply_t kv::handle_call(const dynamic& request, from& caller) {
   return noreply;
 }
 
+void kv::handle_cast(const dynamic& request) {
+  auto r = detail::split(request);
+  if (!r || (r->command != "put" && r->command != "delete")) {
+    spdlog::warn("{}: dropped a cast it cannot apply (casts take put and delete): {}", name_,
+                 detail::to_text(request.get()));
+    return;
+  }
+  if (auto done = handle(request); !done) {
+    spdlog::warn("{}: dropped a cast: {}", name_, done.err().message);
+  }
+}
+
 result<dynamic> kv::handle(const dynamic& request) {
   auto r = detail::split(request);
   if (!r) return detail::bad_request(name_, kv_usage, request);

@@ -10,17 +10,18 @@
 // re-registered whenever its supervisor restarts it):
 // - echo@NODE:    replies with the request itself.
 // - counter@NODE: ["incr"] and ["incr", n] add 1 or n and reply the new value; ["get"] replies
-//                 the value.
+//                 the value. Casts of ["incr"] / ["incr", n] add without a reply.
 // - kv@NODE:      a key-value store; the instances of every demo node also compete for the
 //                 global name `kv` (one holds it, the others are standbys that take it over
 //                 when the holder or its node dies). ["put",k,v] -> "ok", ["get",k] -> v or
 //                 nil, ["delete",k] -> "ok", ["keys"] -> [k, ...]. Keys are strings, values any
-//                 msgpack (JSON) value.
+//                 msgpack (JSON) value. Casts of put and delete change the map without a reply.
 //                 THE DATA IS NOT REPLICATED: each instance keeps its own map in memory, so a
 //                 standby that takes `kv` over starts empty, and what the old holder stored is
 //                 lost with it.
 // Any other request is answered with the error badarg, naming what was expected; the server
 // keeps running (a throwing handler would crash it, and its supervisor would restart it empty).
+// A cast it cannot apply (a read, or malformed) is dropped with a warning in the node's log.
 #pragma once
 
 #include <chrono>
@@ -65,8 +66,10 @@ class echo : public gen_server<echo> {
 class counter : public gen_server<counter> {
  public:
   using calls = msgs<dynamic>;
+  using casts = msgs<dynamic>;
   explicit counter(std::string name) : name_(std::move(name)) {}
   noreply_t handle_call(const dynamic& request, from& caller);
+  void handle_cast(const dynamic& request);
 
  private:
   result<dynamic> handle(const dynamic& request);
@@ -92,12 +95,14 @@ OTTER_MESSAGE_AS(kv_claim, "kv_claim");
 class kv : public gen_server<kv> {
  public:
   using calls = msgs<dynamic>;
+  using casts = msgs<dynamic>;
   using infos = msgs<kv_claim, name_conflict>;
   explicit kv(std::string name, std::string global_name = demo_defaults::kv_name)
       : name_(std::move(name)), global_name_(std::move(global_name)) {}
 
   void init();
   noreply_t handle_call(const dynamic& request, from& caller);
+  void handle_cast(const dynamic& request);
   task<void> handle_info(const kv_claim&);
   void handle_info(const name_conflict& c);
   void handle_info(const down& d);
