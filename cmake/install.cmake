@@ -26,6 +26,9 @@ write_basic_package_version_file(${PROJECT_BINARY_DIR}/otterConfigVersion.cmake
 install(FILES ${PROJECT_BINARY_DIR}/otterConfig.cmake ${PROJECT_BINARY_DIR}/otterConfigVersion.cmake
         DESTINATION ${otter_cmake_dir})
 
+# otter.pc finds its prefix from where it lies, so `cmake --install --prefix P` needs no rewrite.
+file(RELATIVE_PATH otter_pc_to_prefix ${CMAKE_INSTALL_FULL_LIBDIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
+string(REGEX REPLACE "/$" "" otter_pc_to_prefix "${otter_pc_to_prefix}")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/otter.pc.in ${PROJECT_BINARY_DIR}/otter.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/otter.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 

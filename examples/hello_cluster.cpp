@@ -59,15 +59,18 @@ int main(int argc, char** argv) {
   for (int i = 2; i + 1 < argc; i += 2) {
     (std::string(argv[i]) == "--seed" ? o.seeds.emplace_back() : o.listen) = argv[i + 1];
   }
-  auto node = otter::start_node(o);  // the node, its global registry and root supervisor
+  // The node, its global registry and root supervisor; with a seed, it returns once joined
+  // and holding every member's names (node_options::join_timeout).
+  auto node = otter::start_node(o);
   if (!node) return std::fprintf(stderr, "%s\n", node.err().message.c_str()), 1;
   auto& rt = (*node)->rt();
-  if (!o.seeds.empty()) (*node)->wait_for_nodes(1, std::chrono::seconds(10));
-  otter::global_registry::of(rt)->wait_synced(std::chrono::seconds(10));
 
   otter::scoped_process me(rt);  // lets main call servers
   auto g = rt.start<greeter>(o.name);
-  if (!g || !me.await(otter::register_global("greeter@" + o.name, *g))) return 1;
+  if (!g) return std::fprintf(stderr, "%s\n", g.err().message.c_str()), 1;
+  if (auto r = me.await(otter::register_global("greeter@" + o.name, *g)); !r) {
+    return std::fprintf(stderr, "%s\n", r.err().message.c_str()), 1;
+  }
   std::printf("%s: up at %s, greeter@%s registered\n", o.name.c_str(), (*node)->endpoint().c_str(),
               o.name.c_str());
 

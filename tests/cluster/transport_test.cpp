@@ -4,6 +4,11 @@
 #include "cluster_fixture.hpp"
 #include "test_hooks.hpp"
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <otter/log.hpp>
+
 using namespace cluster_test;
 using otter::errc;
 
@@ -373,4 +378,26 @@ TEST_CASE("messages of one name in two namespaces do not collide on the wire") {
   REQUIRE_FALSE(wrong);
   CHECK(wrong.code() == errc::badarg);
   CHECK(wrong.err().message.find("admin::get") != std::string::npos);
+}
+
+TEST_CASE("an application's own spdlog default logger survives starting a node") {
+  scratch s;
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
+  auto app_logger = std::make_shared<spdlog::logger>("my-app", sink);
+  spdlog::set_default_logger(app_logger);
+  const auto app_level = spdlog::get_level();
+  {
+    auto a = local_node("log-a", s);
+    auto b = local_node("log-b", s, {a->endpoint()});
+    REQUIRE(b->wait_for_nodes(1, 15s));  // both log "member node ... is up" through otter's logger
+    spdlog::info("the application speaks");
+    CHECK(spdlog::default_logger() == app_logger);
+    CHECK(spdlog::get_level() == app_level);
+  }
+  CHECK(spdlog::default_logger() == app_logger);
+  const auto lines = sink->last_formatted();
+  REQUIRE(lines.size() == 1);  // only its own line went to the application's logger
+  CHECK(lines[0].find("the application speaks") != std::string::npos);
+  CHECK(otter::logger()->name() == "otter");
+  spdlog::set_default_logger(spdlog::stderr_color_mt("restored-default"));
 }

@@ -20,7 +20,7 @@ constexpr std::array<std::string_view, 8> config_keys = {
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:
-  name = "n1"                        listen = "tcp://0.0.0.0:7001"
+  name = "n1"                        listen = "tcp://10.0.0.1:7001"
   seeds = ["tcp://host1:7001"]       secret_file = "/etc/otter/secret"
   demo = true                        log_level = "info"
   workers = 0                        insecure = false

@@ -3,7 +3,7 @@
 //
 //   # node.toml
 //   name = "n1"
-//   listen = "tcp://0.0.0.0:7001"
+//   listen = "tcp://10.0.0.1:7001"   # an address the other hosts reach (not a wildcard)
 //   seeds = ["tcp://host1:7001"]
 //   secret_file = "/etc/otter/secret"
 //   demo = true

@@ -20,6 +20,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 #include <otter/demo.hpp>
+#include <otter/log.hpp>
 #include <otter/otter.hpp>
 
 #include "config.hpp"
@@ -130,8 +131,12 @@ int main(int argc, char** argv) {
   if (!parsed.config) return parsed.exit_code;
 
   // Logs go to stderr: stdout carries the READY line for scripts.
+  // otter-node's own lines (and the demo servers') go through its logger; the libraries' through
+  // otter's ("otter"). --log-level sets both.
   spdlog::set_default_logger(spdlog::stderr_color_mt("otter-node"));
-  spdlog::set_level(spdlog::level::from_str(parsed.config->log_level));
+  const auto level = spdlog::level::from_str(parsed.config->log_level);
+  spdlog::set_level(level);
+  otter::set_log_level(level);
   try {
     return run(*parsed.config, stop_signals);
   } catch (const std::exception& e) {

@@ -30,6 +30,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <otter/agent.hpp>
+#include <otter/log.hpp>
 #include <otter/otter.hpp>
 
 namespace otterctl {
@@ -690,7 +691,7 @@ int cmd_top(session& s, const std::string& only_node, int iterations, int interv
 
 int main(int argc, char** argv) {
   using namespace otterctl;
-  spdlog::set_level(spdlog::level::warn);
+  otter::set_log_level(spdlog::level::warn);  // the tool's own node: quiet unless asked
   options o;
   if (const char* env = std::getenv("OTTER_NODE")) o.node = env;
   if (const char* env = std::getenv("OTTER_SECRET_FILE")) o.secret_file = env;
@@ -749,7 +750,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "otterctl: %s (see otterctl --help)\n", e.what());
     return usage;
   }
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  otter::set_log_level(spdlog::level::from_str(log_level));
   try {
     if (call->parsed() || cast->parsed()) {
       // A payload that is not JSON is a usage error, found before connecting.

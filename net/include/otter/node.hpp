@@ -2,7 +2,7 @@
 //
 //   otter::node_options o;
 //   o.name = "shop-1";
-//   o.listen = "tcp://0.0.0.0:7001";           // port 0 picks a free port; see endpoint()
+//   o.listen = "tcp://10.0.0.1:7001";          // reachable by the others; port 0: any port
 //   o.seeds = {"tcp://10.0.0.2:7001"};          // any member; the rest are learnt (full mesh)
 //   auto n = otter::node::start(o);             // result<std::unique_ptr<node>>
 //   auto pid = (*n)->rt().start<my_server>();
