@@ -196,7 +196,7 @@ int run_registry(std::string_view only) {
       auto srv = c.nodes[1]->rt().start<echo_srv>();
       if (!srv) return 1;
       otter::scoped_process remote(c.nodes[1]->rt());
-      if (!otter::register_global(remote, "bench-echo", *srv)) return 1;
+      if (!remote.await(otter::register_global("bench-echo", *srv))) return 1;
       (void)me.await(otter::call<timings>(*drv, call_run{*srv, "bench-echo", 2000}, 600s));
       auto r = me.await(otter::call<timings>(*drv, call_run{*srv, "bench-echo", 20000}, 600s));
       if (!r || r->failures != 0) return 1;
