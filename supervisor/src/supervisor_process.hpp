@@ -111,6 +111,9 @@ class supervisor_process final : public gen_server<supervisor_process> {
   using child_iter = std::list<child>::iterator;
 
   struct termination {
+    // User-provided: clang 14 otherwise judges it not default-constructible while the
+    // enclosing class is being defined (its default member initializers are not parsed yet).
+    termination() noexcept {}  // NOLINT(modernize-use-equals-default)
     std::uint64_t serial = 0;
     std::vector<child_iter> order;
     bool concurrent = false;            // all signalled at once (dynamic) or one at a time
