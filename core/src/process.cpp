@@ -385,26 +385,15 @@ void process::exit_now() {
     append(e);
   }
   const pid me = pid_;
+  const error gone{errc::exited, "process " + detail::describe(me) + " exited: " + reason.str(),
+                   reason};
   while (envelope* raw = cache_head_) {
     cache_head_ = raw->next;
     envelope_ptr e(raw);
-    switch (e->kind) {
-      case sig::call:
-        from(rt_, e->from, e->ref)
-            .reply_error(error{errc::exited,
-                               "process " + detail::describe(me) + " exited: " + reason.str(),
-                               reason});
-        break;
-      case sig::stop_request: from(rt_, e->from, e->ref).reply(ok_reply{}); break;
-      case sig::monitor: {
-        detail::deliver(*rt_, e->from, detail::make_signal(sig::down, me, e->ref, reason));
-        break;
-      }
-      case sig::link: {
-        detail::deliver(*rt_, e->from, detail::make_signal(sig::link_exit, me, 0, reason));
-        break;
-      }
-      default: break;
+    if (e->kind == sig::stop_request) {
+      from(rt_, e->from, e->ref).reply(ok_reply{});  // it did stop
+    } else {
+      detail::answer_for(*rt_, e->kind, e->from, me, e->ref, gone);
     }
   }
   cache_tail_ = nullptr;
@@ -464,12 +453,12 @@ void process::discard() noexcept {
       rest = e->next;
       append(e);
     }
+    // As for a process that never existed: calls fail noproc, monitors fire noproc.
+    const error never = detail::noproc_error(me);
     while (envelope* raw = cache_head_) {
       cache_head_ = raw->next;
       envelope_ptr e(raw);
-      if (e->kind == sig::call) {
-        from(rt_, e->from, e->ref).reply_error(detail::noproc_error(me));
-      }
+      detail::answer_for(*rt_, e->kind, e->from, me, e->ref, never);
     }
     cache_tail_ = nullptr;
     if (rel_) {

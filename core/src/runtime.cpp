@@ -5,11 +5,13 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "manual_executor.hpp"
 #include "otter/call.hpp"
 #include "otter/log.hpp"
 #include "process_table.hpp"
 #include "runtime_access.hpp"
 #include "scheduler.hpp"
+#include "simulation.hpp"
 #include "timer_service.hpp"
 
 namespace otter {
@@ -41,13 +43,21 @@ struct runtime_state {
   std::atomic<std::uint64_t> exited{0};
   std::atomic<std::uint64_t> dropped{0};
   std::atomic<std::uint64_t> restarts{0};
-  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point started;
 
-  std::unique_ptr<scheduler> sched;
+  std::unique_ptr<executor> sched;
   std::unique_ptr<timer_service> timers;
+  const manual_clock* clock = nullptr;  // set: a simulated runtime (simulation.hpp)
+
+  std::chrono::steady_clock::time_point now() const noexcept {
+    return clock != nullptr ? clock->now : std::chrono::steady_clock::now();
+  }
 };
 
 struct runtime_internals {
+  static std::unique_ptr<runtime> make_manual(runtime_options options, const manual_clock& clock) {
+    return std::unique_ptr<runtime>(new runtime(std::move(options), &clock));
+  }
   static runtime_state& state(const runtime& rt) noexcept { return *rt.state_; }
   static const std::shared_ptr<runtime_state>& shared(const runtime& rt) noexcept {
     return rt.state_;
@@ -191,11 +201,15 @@ result<pid> spawn(runtime& rt, std::unique_ptr<process> owned, const start_optio
   return id;
 }
 
+std::chrono::steady_clock::time_point now(const runtime& rt) noexcept {
+  return st(rt).now();
+}
+
 std::uint64_t start_timer(runtime& rt, std::chrono::milliseconds delay, const pid& to,
                           envelope_ptr e) {
   runtime_state& s = st(rt);
   if (!s.running.load(std::memory_order_acquire)) return 0;
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = s.now();
   const auto deadline = delay >= std::chrono::duration_cast<std::chrono::milliseconds>(
                                      std::chrono::steady_clock::time_point::max() - now)
                             ? std::chrono::steady_clock::time_point::max()
@@ -209,8 +223,18 @@ void arm_call_timer(runtime& rt, timer_node& n) {
 void disarm_call_timer(runtime& rt, timer_node& n) noexcept {
   if (n.armed()) st(rt).timers->disarm(n);
 }
-scheduler& scheduler_of(runtime& rt) noexcept {
+executor& scheduler_of(runtime& rt) noexcept {
   return *st(rt).sched;
+}
+
+std::unique_ptr<runtime> make_manual_runtime(runtime_options options, const manual_clock& clock) {
+  return runtime_internals::make_manual(std::move(options), clock);
+}
+manual_executor& manual_executor_of(runtime& rt) noexcept {
+  return static_cast<manual_executor&>(*st(rt).sched);
+}
+manual_timers& manual_timers_of(runtime& rt) noexcept {
+  return static_cast<manual_timers&>(*st(rt).timers);
 }
 
 process* acquire(const runtime& rt, const pid& p) {
@@ -236,6 +260,27 @@ void process_exited(runtime& rt, process& p) {
     auto range = s.names_of.equal_range(p.self().id);
     for (auto i = range.first; i != range.second; ++i) s.names.erase(i->second);
     s.names_of.erase(p.self().id);
+  }
+}
+
+bool answer_for(runtime& rt, sig kind, const pid& requester, const pid& speaker, std::uint64_t ref,
+                const error& err) {
+  switch (kind) {
+    case sig::call:
+    case sig::stop_request: {
+      auto e = std::make_unique<error_envelope>(err);
+      e->from = speaker;
+      e->ref = ref;
+      deliver(rt, requester, std::move(e));
+      return true;
+    }
+    case sig::monitor:
+      deliver(rt, requester, make_signal(sig::down, speaker, ref, err.reason));
+      return true;
+    case sig::link:
+      deliver(rt, requester, make_signal(sig::link_exit, speaker, 0, err.reason));
+      return true;
+    default: return false;
   }
 }
 
@@ -295,17 +340,27 @@ runtime* runtime_of(runtime_state& s) noexcept {
 
 using detail::runtime_access;
 
-runtime::runtime(runtime_options options) : state_(std::make_shared<detail::runtime_state>()) {
+runtime::runtime(runtime_options options) : runtime(std::move(options), nullptr) {}
+
+runtime::runtime(runtime_options options, const detail::manual_clock* clock)
+    : state_(std::make_shared<detail::runtime_state>()) {
   detail::runtime_state& s = *state_;
   s.owner = this;
+  s.clock = clock;
   s.node_name = options.node_name.empty() ? defaults::node_name : options.node_name;
   s.node_id = node_id_of(s.node_name);
   s.creation = options.creation != 0 ? options.creation : detail::fresh_creation();
-  unsigned n = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
-  s.sched = std::make_unique<detail::scheduler>(n == 0 ? 2 : n);
+  if (clock != nullptr) {
+    s.sched = std::make_unique<detail::manual_executor>();
+    s.timers = std::make_unique<detail::manual_timers>(*this);
+  } else {
+    unsigned n = options.workers != 0 ? options.workers : std::thread::hardware_concurrency();
+    s.sched = std::make_unique<detail::scheduler>(n == 0 ? 2 : n);
+    s.timers = std::make_unique<detail::threaded_timers>(*this);
+  }
+  s.started = s.now();
   s.sched->set_table(&s.table);
   s.table.set_epochs(s.sched.get());
-  s.timers = std::make_unique<detail::timer_service>(*this);
   s.sched->start();
 }
 
@@ -467,9 +522,7 @@ runtime_stats runtime::stats() const {
   r.messages_dropped = s.dropped.load(std::memory_order_relaxed);
   s.sched->dispatch_counts(r.messages_handled, r.calls_handled);
   r.restarts = s.restarts.load(std::memory_order_relaxed);
-  r.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::steady_clock::now() - s.started)
-                    .count();
+  r.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(s.now() - s.started).count();
   return r;
 }
 

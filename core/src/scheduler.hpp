@@ -20,41 +20,37 @@
 
 #include "process_table.hpp"
 
-#include "otter/detail/runtime_ops.hpp"
-
-namespace otter {
-class process;
-}  // namespace otter
+#include "executor.hpp"
 
 namespace otter::detail {
 
-class scheduler final : public process_table::epochs {
+class scheduler final : public executor {
  public:
   explicit scheduler(unsigned workers);
-  ~scheduler();
+  ~scheduler() override;
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
 
-  void start();
+  void start() override;
   // Stops and joins the workers; processes still queued are left for the owner to free.
-  void stop();
+  void stop() override;
 
   // `p` became runnable (its inbox went from blocked to non-empty). Any thread.
-  void schedule(process* p);
+  void schedule(process* p) override;
 
-  // The network's driver (see otter::io_driver); nullptr removes it, waiting until no worker
-  // uses it any more.
-  void set_io(io_driver* io);
+  // The network's driver (see io_driver); nullptr removes it, waiting until no worker uses it
+  // any more.
+  void set_io(io_driver* io) override;
   // Runs the driver's service() now if no other worker is in it; false if it could not.
-  bool try_service_io();
+  bool try_service_io() override;
   // The driver has work: wake the worker waiting in it, or an idle one to take the token.
-  void wake_io();
+  void wake_io() override;
   // A handler queued something for the network (`first`: the queue was empty). On a worker the
   // worker serves it after the activation, unless the handler keeps sending: then an idle
   // worker is asked to serve it in parallel. Elsewhere a worker is woken.
-  void network_send(bool first);
+  void network_send(bool first) override;
 
-  unsigned size() const noexcept { return static_cast<unsigned>(workers_.size()); }
+  unsigned size() const noexcept override { return static_cast<unsigned>(workers_.size()); }
 
   // Quiescent-state reclamation (see process_table): an epoch for a retired process, and
   // whether every worker has started an activation (or parked) since.
@@ -66,16 +62,15 @@ class scheduler final : public process_table::epochs {
   // process is on the list, so the woken worker finds it.
   void retired() noexcept override;
   bool grace_passed(std::uint64_t epoch) const noexcept override;
-  void set_table(process_table* t) noexcept { table_ = t; }
 
   // Counts a send by the running handler (for spreading work to idle workers).
   static void note_send() noexcept;
   // Counts a message handled on this worker (for runtime_stats).
   static void note_dispatch(bool call) noexcept;
   // Sums of note_dispatch over the workers.
-  void dispatch_counts(std::uint64_t& handled, std::uint64_t& calls) const noexcept;
+  void dispatch_counts(std::uint64_t& handled, std::uint64_t& calls) const noexcept override;
   // True on a worker thread of this scheduler.
-  bool on_worker() const noexcept;
+  bool on_worker() const noexcept override;
 
  private:
   struct worker {
@@ -121,7 +116,6 @@ class scheduler final : public process_table::epochs {
   std::atomic<io_driver*> io_{nullptr};
   std::mutex io_mutex_;  // the I/O token: held by the worker inside the driver
   std::atomic<bool> io_waiting_{false};
-  process_table* table_ = nullptr;
 };
 
 }  // namespace otter::detail

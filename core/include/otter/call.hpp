@@ -128,7 +128,7 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
     // Registered before sending: the reply may be pushed before deliver() returns.
     const auto deadline = timeout_ == std::chrono::milliseconds::max()
                               ? std::chrono::steady_clock::time_point::max()
-                              : std::chrono::steady_clock::now() + timeout_;
+                              : detail::now(rt) + timeout_;
     self_->await_reply(ref, this, h, deadline);
     const bool sent = target_ ? detail::deliver(rt, target_, std::move(request_))
                               : detail::deliver_to(rt, to_, std::move(request_));

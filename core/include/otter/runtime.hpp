@@ -183,6 +183,8 @@ class runtime {
 
  private:
   friend struct detail::runtime_internals;
+  // A runtime without threads, driven by the deterministic simulator (core/src/simulation.hpp).
+  runtime(runtime_options options, const detail::manual_clock* clock);
   // Shared with the handles that may outlive this object (scoped_process).
   std::shared_ptr<detail::runtime_state> state_;
 };

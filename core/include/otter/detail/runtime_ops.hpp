@@ -21,11 +21,12 @@ class runtime;
 class process;
 class dest;
 struct start_options;
+struct runtime_options;
 }  // namespace otter
 
 namespace otter::detail {
 
-class scheduler;
+class executor;
 struct timer_node;
 struct runtime_state;
 
@@ -75,7 +76,9 @@ std::uint64_t start_timer(runtime& rt, std::chrono::milliseconds delay, const pi
                           envelope_ptr e);
 void arm_call_timer(runtime& rt, timer_node& n);
 void disarm_call_timer(runtime& rt, timer_node& n) noexcept;
-scheduler& scheduler_of(runtime& rt) noexcept;
+executor& scheduler_of(runtime& rt) noexcept;
+// The runtime's clock: steady_clock, or the simulator's.
+std::chrono::steady_clock::time_point now(const runtime& rt) noexcept;
 
 // A reference on the live local process `p` (release it), or nullptr.
 process* acquire(const runtime& rt, const pid& p);
@@ -94,6 +97,14 @@ bool with_process(const runtime& rt, const pid& p, Fn&& fn) {
   return true;
 }
 void process_exited(runtime& rt, process& p);
+
+// Answers, on behalf of `speaker`, which cannot (it has exited, never existed, or its node is
+// unreachable), a request of kind `kind` that `requester` sent it under `ref`: a call or a stop
+// fails with `err`, a monitor fires `down` with err.reason, a link comes back as an exit signal
+// (link_exit) with err.reason. Other kinds need no answer (false). The one place that does this
+// for the runtime (an exiting process's mailbox) and the network (a dead target, a lost node).
+bool answer_for(runtime& rt, sig kind, const pid& requester, const pid& speaker, std::uint64_t ref,
+                const error& err);
 // Counted in stats().restarts (supervisors call it).
 void count_restart(runtime& rt) noexcept;
 
@@ -127,6 +138,14 @@ void set_service(runtime& rt, std::shared_ptr<T> service) {
 struct global_name_registrar {
   std::function<result<void>(runtime&, const std::string& name, const pid& child)> fn;
 };
+
+// The deterministic simulator's clock, read by every manual runtime made with it.
+struct manual_clock {
+  std::chrono::steady_clock::time_point now{};
+};
+// A runtime without threads: its processes run one activation at a time, and its timers fire,
+// when the simulator says (core/src/simulation.hpp).
+std::unique_ptr<runtime> make_manual_runtime(runtime_options options, const manual_clock& clock);
 
 // The shared state behind a runtime, kept by handles that may outlive the runtime object.
 std::shared_ptr<runtime_state> state_of(const runtime& rt) noexcept;
