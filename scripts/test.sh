@@ -48,13 +48,13 @@ phase "consumer"
 scripts/consumer_test.sh build/release
 
 build clang -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER=clang++
-run_tests clang -LE "hosts|compile"
+run_tests clang -LE "hosts|compile|sim"
 # A g++ node and a clang node understand each other (wire names, codec).
 tests/examples/run_hello_cluster.sh build/release/examples/hello_cluster build/clang/examples/hello_cluster
 
 build asan -DCMAKE_BUILD_TYPE=Debug -DOTTER_SANITIZE=address -DOTTER_BUILD_BENCH=OFF
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_tests asan -LE "hosts|compile"
+run_tests asan -LE "hosts|compile|sim"
 phase "consumer (ASan)"
 scripts/consumer_test.sh build/asan "-fsanitize=address,undefined"
 unset ASAN_OPTIONS UBSAN_OPTIONS

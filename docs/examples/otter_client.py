@@ -49,7 +49,12 @@ def main(argv):
     me = [node_id(name), 1, creation]
     sent = False
     deadline = time.time() + 10
+    next_beat = time.time() + 0.2
     while time.time() < deadline:
+        # Once welcomed, a peer silent for 1.5 s is dropped: heartbeat while waiting.
+        if sent and time.time() >= next_beat:
+            sock.send(msgpack.packb([4]))
+            next_beat = time.time() + 0.2
         if not sock.poll(100):
             continue
         unpacker = msgpack.Unpacker()
@@ -59,7 +64,7 @@ def main(argv):
             if kind == 2 and not sent:  # welcome: now call
                 sock.send(msgpack.packb([12, target, me, 1, tag, json.loads(body)]))
                 sent = True
-            elif kind == 3:
+            elif kind == 3:  # [3, reason, code]
                 print("refused:", env[1], file=sys.stderr)
                 return 1
             elif kind == 13 and env[3] == 1:

@@ -2,20 +2,64 @@
 
 #include <thread>
 
+#include "otter/detail/membership.hpp"
 #include "otter/log.hpp"
+#include "otter/secret.hpp"
 
 #include "agent.hpp"
+#include "sim_hooks.hpp"
 #include "spawner.hpp"
 #include "test_hooks.hpp"
 #include "transport.hpp"
+#include "zmq_io.hpp"
 
 namespace otter {
 
 namespace detail {
 struct node_internals {
   static transport& net(node& n) { return *n.net_; }
+  // The parts of a node, around a runtime and a network made by the caller.
+  static result<std::unique_ptr<node>> assemble(
+      node_options options, const cluster_keys& keys, std::unique_ptr<runtime> rt,
+      const std::function<std::unique_ptr<net_detail::link_io>(const node_options&, runtime&)>&
+          make_io);
+  static void crash(node& n);
 };
 }  // namespace detail
+
+namespace {
+// The node's membership as the layers above see it (otter/detail/membership.hpp).
+class node_membership final : public detail::membership_view {
+ public:
+  node_membership(std::string name, transport* net) : name_(std::move(name)), net_(net) {}
+  const std::string& node_name() const noexcept override { return name_; }
+  std::vector<node_info> members() const override {
+    std::lock_guard<std::mutex> l(mutex_);
+    return net_ != nullptr ? net_->peers(false) : std::vector<node_info>{};
+  }
+  bool joined() const override {
+    std::lock_guard<std::mutex> l(mutex_);
+    return net_ != nullptr && net_->joined();
+  }
+  bool active() const override {
+    std::lock_guard<std::mutex> l(mutex_);
+    return net_ != nullptr;
+  }
+  void monitor_nodes(const pid& subscriber, bool on) override {
+    std::lock_guard<std::mutex> l(mutex_);
+    if (net_ != nullptr) net_->monitor_nodes(subscriber, on);
+  }
+  void detach() {
+    std::lock_guard<std::mutex> l(mutex_);
+    net_ = nullptr;
+  }
+
+ private:
+  const std::string name_;
+  mutable std::mutex mutex_;  // protects net_
+  transport* net_;
+};
+}  // namespace
 
 struct node::factory_table : spawner::table {};
 
@@ -24,29 +68,55 @@ void node::add_factory(std::string name, factory_fn fn) {
   factories_->fns[std::move(name)] = std::move(fn);
 }
 
-result<std::unique_ptr<node>> node::start(node_options options) {
+namespace {
+error check_name(const node_options& options) {
   if (options.name.empty()) return error{errc::badarg, "a node needs a name"};
   if (options.name.find_first_of(" #\t\n") != std::string::npos) {
     return error{errc::badarg, "node name '" + options.name + "' contains a space or '#'"};
   }
+  return error{};
+}
+}  // namespace
+
+result<std::unique_ptr<node>> node::start(node_options options) {
+  if (auto bad = check_name(options); bad.code != errc{}) return bad;
   const std::string path =
       options.secret_file.empty() ? default_secret_path() : options.secret_file;
   auto secret = load_or_create_secret(path);
   if (!secret) return secret.err();
-  std::unique_ptr<node> n(new node());
-  runtime_options ro;
-  ro.node_name = options.name;
-  ro.workers = options.workers;
-  ro.creation = options.creation;
-  n->rt_ = std::make_unique<runtime>(ro);
   if (options.insecure) {
     otter::detail::log().warn(
         "node {} runs WITHOUT encryption (--insecure): traffic is readable and "
         "forgeable by anyone on the network",
         options.name);
   }
+  runtime_options ro;
+  ro.node_name = options.name;
+  ro.workers = options.workers;
+  ro.creation = options.creation;
+  const cluster_keys keys = derive_keys(*secret);
+  return detail::node_internals::assemble(
+      std::move(options), keys, std::make_unique<runtime>(ro),
+      [&](const node_options& o, runtime& rt) -> std::unique_ptr<net_detail::link_io> {
+        net_detail::zmq_options zo;
+        zo.listen = o.hidden ? std::string() : o.listen;
+        zo.routing_id = o.name + "#" + std::to_string(rt.creation());
+        zo.secure = !o.insecure;
+        zo.keys = keys;
+        zo.max_message_bytes = net_defaults::max_message_bytes;
+        zo.high_water_mark = net_defaults::high_water_mark;
+        return std::make_unique<net_detail::zmq_io>(std::move(zo));
+      });
+}
+
+result<std::unique_ptr<node>> detail::node_internals::assemble(
+    node_options options, const cluster_keys& keys, std::unique_ptr<runtime> rt,
+    const std::function<std::unique_ptr<net_detail::link_io>(const node_options&, runtime&)>&
+        make_io) {
+  std::unique_ptr<node> n(new node());
+  n->rt_ = std::move(rt);
   try {
-    n->net_ = std::make_unique<transport>(*n->rt_, options, derive_keys(*secret));
+    n->net_ = std::make_unique<transport>(*n->rt_, options, keys, make_io(options, *n->rt_));
     n->net_->start();
   } catch (const std::exception& e) {
     n->net_.reset();
@@ -55,13 +125,47 @@ result<std::unique_ptr<node>> node::start(node_options options) {
   }
   detail::set_remote_router(*n->rt_, n->net_.get());
   detail::set_io_driver(*n->rt_, n->net_.get());
-  n->factories_ = std::make_shared<factory_table>();
+  n->membership_ = std::make_shared<node_membership>(options.name, n->net_.get());
+  detail::set_service<detail::membership_view>(*n->rt_, n->membership_);
+  n->factories_ = std::make_shared<node::factory_table>();
   start_options so;
   so.name = spawner_name;
   if (auto s = n->rt_->start_with<spawner>(so, n->factories_); !s) return s.err();
   so.name = agent_name;
   if (auto a = n->rt_->start_with<node_agent>(so, *n); !a) return a.err();
   return n;
+}
+
+result<std::unique_ptr<node>> net_detail::start_simulated_node(node_options options,
+                                                               const detail::manual_clock& clock,
+                                                               const io_factory& make_io) {
+  if (auto bad = check_name(options); bad.code != errc{}) return bad;
+  runtime_options ro;
+  ro.node_name = options.name;
+  ro.creation = options.creation;
+  const cluster_keys keys = derive_keys("the simulated cluster's secret, 32+ bytes");
+  return detail::node_internals::assemble(
+      std::move(options), keys, detail::make_manual_runtime(ro, clock),
+      [&](const node_options& o, runtime& rt) {
+        return make_io(o.name + "#" + std::to_string(rt.creation()));
+      });
+}
+
+transport& net_detail::transport_of(node& n) {
+  return detail::node_internals::net(n);
+}
+
+void net_detail::crash(node& n) {
+  detail::node_internals::crash(n);
+}
+
+void detail::node_internals::crash(node& n) {
+  if (n.shut_.exchange(true)) return;
+  detail::set_io_driver(*n.rt_, nullptr);
+  detail::set_remote_router(*n.rt_, nullptr);
+  n.net_->stop(false);  // no goodbye: the peers find out by silence
+  if (n.membership_) static_cast<node_membership&>(*n.membership_).detach();
+  n.rt_->shutdown();
 }
 
 node::~node() {
@@ -84,6 +188,7 @@ void node::shutdown() {
   detail::set_io_driver(*rt_, nullptr);  // waits until no worker is inside the transport
   detail::set_remote_router(*rt_, nullptr);
   if (net_) net_->stop();
+  if (membership_) static_cast<node_membership&>(*membership_).detach();
   rt_->shutdown();  // the workers stop; both objects stay (stopped) until the node goes
 }
 

@@ -1,11 +1,16 @@
-// Internal: the transport engine. It owns every ZeroMQ socket of a node; whichever worker
-// holds the runtime's I/O token runs it (otter::io_driver), so sockets have one user at a
-// time. Other threads reach it through one lock-free queue (route()).
+// Internal: a node's transport, the orchestrator of the net layer's parts:
+//   link_io      the sockets (zmq_io) or the simulator's network
+//   link_state   each peer's link as a state machine (handshake, up, down)
+//   ledger       what is open with each peer's processes, answered when it goes down
+//   outbound     the way out: queue from any thread, batching, back-pressure
+//   membership   failure detection, the view other threads read, nodeup/nodedown
+// It is the runtime's remote_router (any thread hands it envelopes for other nodes) and its
+// io_driver: whichever worker holds the runtime's I/O token runs service() and wait(), which
+// make the io_token that everything touching sockets and peers requires (io_token.hpp).
 #pragma once
 
 #include <atomic>
 #include <chrono>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,171 +21,144 @@
 #include <unordered_set>
 #include <vector>
 
-#include <zmq.hpp>
-#include <zmq_addon.hpp>
-
 #include "keys.hpp"
+#include "link_io.hpp"
+#include "membership.hpp"
 #include "otter/node.hpp"
-#include "otter/secret.hpp"
+#include "outbound.hpp"
+#include "peer.hpp"
 #include "wire.hpp"
 
 namespace otter {
 
-class transport final : public detail::remote_router, public detail::io_driver {
+class transport final : public detail::remote_router,
+                        public detail::io_driver,
+                        private net_detail::link_events {
  public:
   using clock = std::chrono::steady_clock;
+  using io_token = net_detail::io_token;
 
-  transport(runtime& rt, const node_options& opts, cluster_keys keys);
+  // `io`: the network (ZeroMQ sockets, bound already, or the simulator's).
+  transport(runtime& rt, const node_options& opts, cluster_keys keys,
+            std::unique_ptr<net_detail::link_io> io);
   ~transport() override;
 
-  // Binds (visible nodes) and starts joining; throws std::runtime_error with the reason.
+  // Starts joining through the seeds.
   void start();
-  // Says bye, stops serving and closes every socket.
-  void stop();
+  // Says bye (unless not `goodbye`: a crash), stops serving and closes every connection.
+  void stop(bool goodbye = true);
 
-  const std::string& endpoint() const noexcept { return endpoint_; }
+  const std::string& endpoint() const noexcept { return io_->endpoint(); }
   bool hidden() const noexcept { return opts_.hidden; }
 
-  // remote_router
+  // remote_router (any thread)
   bool route(const pid& to, detail::envelope_ptr e) override;
   bool route_name(std::uint64_t node, std::string_view name, detail::envelope_ptr e) override;
 
-  // io_driver
+  // io_driver (the I/O owner)
   void service() override;
   void wait(std::chrono::milliseconds max) override;
   void wake() override;
   bool wants_service() const noexcept override;
 
-  std::vector<node_info> peers(bool include_hidden) const;
-  void monitor_nodes(const pid& subscriber, bool on);
-  void on_peer_event(std::function<void(const std::string&, bool)> fn);
+  // Any thread.
+  std::vector<node_info> peers(bool include_hidden) const { return members_.view(include_hidden); }
+  bool joined() const noexcept { return members_.joined(); }
+  void monitor_nodes(const pid& subscriber, bool on) { members_.monitor_nodes(subscriber, on); }
+  void on_peer_event(net_detail::membership::hook fn) { members_.on_peer_event(std::move(fn)); }
   net_stats stats() const;
-  void set_blocked(std::string_view node_name, bool blocked);
-  void connect(const std::string& endpoint);  // any thread; served by the I/O owner
+  void set_blocked(std::string_view node_name, bool blocked);  // test hook
+  void connect(const std::string& endpoint);                   // served by the I/O owner
+  // When service() must run next for its timers (the simulator asks).
+  clock::time_point next_deadline() const noexcept { return members_.next_tick(); }
+  // For the simulator and tests, between I/O owner activity: a peer's link state (idle when
+  // unknown) and how much is open with its processes (ledger.hpp).
+  net_detail::link_state link_state_of(const std::string& node_name) const;
+  // Since when the link to that node is up (time_point::max() when it is not).
+  clock::time_point up_since(const std::string& node_name) const;
+  std::size_t open_with(const std::string& node_name) const;
 
  private:
-  // Something for the network, queued by any thread: encoded bytes plus what bookkeeping needs.
-  struct out_item final : detail::envelope {
-    explicit out_item(detail::sig k) : envelope(k), bytes(256) {}  // sbuffer's default: 8 KiB
-    pid to;                                                        // for a name: {node id, 0, 0}
-    bool by_name = false;
-    msgpack::sbuffer bytes;
-  };
+  using peer = net_detail::peer;
+  using connection = net_detail::connection;
+  using out_item = net_detail::out_item;
 
-  struct dealer_conn {
-    std::string endpoint;
-    std::unique_ptr<zmq::socket_t> socket;
-    std::uint64_t peer_id = 0;  // known once welcomed
-    clock::time_point last_hello{};
-    clock::time_point refused_until{};
-    clock::time_point last_useful{};  // created, or last used by an up peer
-    bool seed = false;                // given at start: kept for ever
-  };
+  // link_events: frames from the network.
+  void on_inbound(const io_token& t, const std::string& routing_id, const std::string& address,
+                  std::string_view frame) override;
+  void on_outbound(const io_token& t, net_detail::conn_id c, std::string_view frame) override;
 
-  struct pid_pair_hash {
-    std::size_t operator()(const std::pair<pid, std::uint64_t>& p) const noexcept {
-      return std::hash<pid>()(p.first) ^ (p.second * 0x9E3779B97F4A7C15ull);
-    }
-  };
+  // ---- frames (transport.cpp) ----
+  void handle_frame(const io_token& t, std::string_view frame, const std::string& address,
+                    const std::string* routing_id, connection* via);
+  void handle_process(const io_token& t, peer& p, wire::decoded& d);
+  void connect_requested(const io_token& t);
 
-  struct peer {
-    std::string name;
-    std::uint64_t id = 0;
-    std::uint32_t creation = 0;
-    std::string endpoint;  // "" for hidden peers
-    bool hidden = false;
-    bool up = false;
-    bool inbound_ok = false;   // we accepted its hello
-    bool outbound_ok = false;  // it welcomed our hello
-    std::string routing_id;    // of its connection to our ROUTER
-    clock::time_point last_heard{}, up_since{};
-    std::string batch;                            // envelopes waiting for this flush
-    std::deque<std::string> backlog;              // frames refused by the high-water mark
-    std::vector<std::unique_ptr<out_item>> held;  // queued before the peer came up
-    // What must be undone or reported if the peer goes down.
-    std::unordered_set<std::pair<pid, std::uint64_t>, pid_pair_hash> pending_calls;  // caller, ref
-    std::unordered_map<std::uint64_t, std::pair<pid, pid>> out_monitors;  // ref -> local, remote
-    std::unordered_map<std::uint64_t, std::pair<pid, pid>> in_monitors;   // ref -> local, remote
-    std::set<std::pair<pid, pid>> links;                                  // local, remote
-  };
-
-  void make_router();
-  void connect_requested();          // I/O owner: the endpoints connect() queued
-  void reset_dealers();              // I/O owner: fresh connections to the peers declared down
-  std::vector<std::string> resets_;  // endpoints to reconnect afresh (I/O owner only)
-  dealer_conn& connect_to(const std::string& endpoint);
-  void send_hello(dealer_conn& d);
+  // ---- handshake (handshake.cpp) ----
   wire::hello make_hello() const;
+  void send_hello(const io_token& t, connection& c);
+  void on_hello(const io_token& t, wire::decoded& d, const std::string& routing_id,
+                const std::string& address);
+  void on_welcome(const io_token& t, wire::decoded& d, connection& via);
+  void on_refuse(const io_token& t, const wire::decoded& d, const std::string& address,
+                 connection* via);
+  void refuse(const io_token& t, const std::string& routing_id, wire::refuse_code code,
+              const std::string& reason);
+
+  // ---- links and membership (links.cpp) ----
+  // Applies `e` to p's link and does what entering the new state means.
+  void link_event(const io_token& t, peer& p, net_detail::link_event e,
+                  const std::string& reason = "noconnection");
+  void went_up(const io_token& t, peer& p);
+  void went_down(const io_token& t, peer& p, bool was_up, const std::string& reason);
+  void learn_members(const io_token& t, const std::vector<wire::member>& members);
+  void learn_gone(const io_token& t, const peer& from, const std::vector<wire::departed>& gone);
+  void tick(const io_token& t);
+  void publish(const io_token& t);
   std::vector<wire::member> member_list() const;
 
-  void poll_sockets(std::chrono::milliseconds timeout);
-  void read_router();
-  void read_dealer(dealer_conn& d);
-  void read_zap();
-  void read_monitor();
-  void handle_frame(const char* data, std::size_t size, const std::string& address,
-                    const std::string* routing_id, dealer_conn* via);
-  void handle_hello(wire::decoded& d, const std::string& routing_id, const std::string& address);
-  void handle_welcome(wire::decoded& d, dealer_conn& via);
-  void handle_inbound_process(peer& p, wire::decoded& d);
-  void learn_members(const std::vector<wire::member>& members);
-
+  // ---- the way out (sending.cpp) ----
+  // Over the frame limit: refused (and answered) on the sender's side; true if so.
+  bool too_big(const out_item& item);
   bool enqueue(std::unique_ptr<out_item> item);
-  void drain_outbound();
-  void take_outbound(std::unique_ptr<out_item> item);
-  void send_to_peer(peer& p, std::unique_ptr<out_item> item);
+  void drain_outbound(const io_token& t);
+  void take_outbound(const io_token& t, std::unique_ptr<out_item> item);
+  void send_to_peer(const io_token& t, peer& p, std::unique_ptr<out_item> item);
   void fail_item(const out_item& item, bool dead_incarnation);
-  void flush(peer& p);
-  bool send_frame(peer& p, const std::string& bytes);
-  void send_control(peer& p, const msgpack::sbuffer& bytes);
-  void tick();
+  void flush(const io_token& t, peer& p);
+  net_detail::send_status send_frame(const io_token& t, peer& p, std::string_view bytes);
+  void send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes);
 
+  // ---- tables ----
   peer& peer_for(const std::string& name);
   peer* find_peer(std::uint64_t id);
-  dealer_conn* dealer_for(const peer& p);
-  void maybe_up(peer& p);
-  void declare_down(peer& p, const std::string& reason);
-  // A peer that broke the protocol: down, and its connection ignored from now on.
-  void disconnect(peer& p, const std::string& why);
-  void publish_view();
-  void notify_subscribers(const std::string& node, bool up, const std::string& reason);
+  peer* peer_by_routing(const std::string& routing_id);
+  connection& connect_to(const io_token& t, const std::string& endpoint);
+  connection* connection_of(const peer& p);
+  connection* connection_by_id(net_detail::conn_id c);
   bool blocked(const std::string& name);
-  // Logs a refused connection; repeats from one address are logged once per 10 s, counted.
-  void log_refusal(const std::string& address, const std::string& why);
+  clock::time_point now() const noexcept { return detail::now(rt_); }
 
   runtime& rt_;
   node_options opts_;
   cluster_keys keys_;
-  bool secure_;
-  std::string endpoint_;
-  std::string routing_id_;
-
-  zmq::context_t ctx_;
-  std::unique_ptr<zmq::socket_t> router_;
-  std::unique_ptr<zmq::socket_t> zap_;
-  std::unique_ptr<zmq::socket_t> monitor_;
-  std::map<std::string, dealer_conn> dealers_;                      // by endpoint
-  std::unordered_map<std::uint64_t, std::unique_ptr<peer>> peers_;  // by node id
-  std::unordered_map<std::string, std::uint64_t> conns_;            // ROUTER routing id -> peer
-  std::unordered_set<std::string> banned_;  // routing ids that broke protocol
-  std::unordered_map<std::string, std::pair<clock::time_point, int>> refusal_log_;
-  std::vector<zmq::pollitem_t> items_;
-  bool items_dirty_ = true;
-  int wake_fd_ = -1;
-  clock::time_point next_tick_{};
+  std::unique_ptr<net_detail::link_io> io_;
   std::atomic<bool> stopped_{false};  // read by senders on any thread
 
-  detail::inbox outq_;  // out_items from any thread to the I/O side
-  std::atomic<std::size_t> out_bytes_{0};
-  std::atomic<bool> backlogged_{false};
+  // The I/O owner's state.
+  std::unordered_map<std::uint64_t, std::unique_ptr<peer>> peers_;  // by node id
+  std::map<std::string, connection> connections_;                   // ours, by endpoint
+  std::unordered_map<net_detail::conn_id, std::string> connection_ids_;
+  std::unordered_map<std::string, std::uint64_t> inbound_;  // routing id -> peer id
+  std::unordered_set<std::string> banned_;                  // routing ids that broke protocol
+  bool view_dirty_ = false;
 
-  mutable std::mutex view_mutex_;  // protects view_
-  std::vector<node_info> view_;
-  std::mutex subs_mutex_;  // protects subscribers_, hooks_
-  std::set<pid> subscribers_;
-  std::vector<std::function<void(const std::string&, bool)>> hooks_;
+  net_detail::outbound_queue outq_;
+  net_detail::membership members_;
+
   std::mutex connects_mutex_;  // protects connects_
   std::vector<std::string> connects_;
+  std::atomic<bool> connects_pending_{false};
   std::mutex blocked_mutex_;  // protects blocked_
   std::set<std::string, std::less<>> blocked_;
 

@@ -1,11 +1,13 @@
-// The wire codec: how envelopes are framed between nodes (docs/PROTOCOL.md is the reference).
+// Internal: the wire codec, how envelopes are framed between nodes (docs/PROTOCOL.md is the
+// reference).
 //
 // A ZeroMQ message carries one frame holding one or more msgpack arrays back to back, each an
 // envelope. Control envelopes (hello, welcome, ...) set up and keep a connection; process
 // envelopes carry messages and signals as [kind, to, from, ref, tag, body].
 //
 // Decoding never trusts its input: every field is type-checked, sizes and nesting are bounded,
-// and anything malformed yields an error value naming what was wrong, never a crash.
+// and anything malformed yields an error value naming what was wrong, never a crash. Fields
+// after the ones a kind defines are ignored (a later version may add trailing fields).
 #pragma once
 
 #include <cstddef>
@@ -31,6 +33,7 @@ enum class kind : std::uint8_t {
   heartbeat = 4,
   members = 5,
   bye = 6,
+  gone = 7,
   send = 10,
   cast = 11,
   call = 12,
@@ -48,6 +51,26 @@ enum class kind : std::uint8_t {
 
 std::string_view to_string(kind k) noexcept;
 bool is_process_kind(kind k) noexcept;
+
+// Why a node refused a hello (or a frame), on the wire as a number.
+enum class refuse_code : std::uint8_t {
+  unspecified = 0,         // a peer that sent no code
+  version = 1,             // a protocol version this node does not speak
+  authentication = 2,      // the hello's proof was not made with this cluster's secret
+  bad_name = 3,            // empty, or this node's own name
+  stale_incarnation = 4,   // a newer incarnation of that node is connected
+  handshake_required = 5,  // traffic on a connection that has not said hello (or no longer
+                           // may: the node restarted, or declared the sender down)
+};
+std::string_view to_string(refuse_code c) noexcept;
+
+// A member another member declared down, and why.
+struct departed {
+  std::string name;
+  std::uint32_t creation = 0;
+  std::string reason;
+  MSGPACK_DEFINE(name, creation, reason);
+};
 
 struct member {
   std::string name;
@@ -80,7 +103,9 @@ struct decoded {
   hello hi;
   welcome wel;
   std::string refuse_reason;
+  refuse_code refuse = refuse_code::unspecified;
   std::vector<member> members;
+  std::vector<departed> gone;
   // process traffic: `to` is a Pid, or a registered name when to_name is set
   pid to;
   std::string to_name;
@@ -97,10 +122,11 @@ struct limits {
 // Appends a control envelope.
 void encode_hello(msgpack::sbuffer& out, const hello& h);
 void encode_welcome(msgpack::sbuffer& out, const welcome& w);
-void encode_refuse(msgpack::sbuffer& out, std::string_view reason);
+void encode_refuse(msgpack::sbuffer& out, refuse_code code, std::string_view reason);
 void encode_heartbeat(msgpack::sbuffer& out);
 void encode_members(msgpack::sbuffer& out, const std::vector<member>& members);
 void encode_bye(msgpack::sbuffer& out);
+void encode_gone(msgpack::sbuffer& out, const std::vector<departed>& gone);
 // Appends a process envelope for `e`, addressed to `to`. False for envelopes that never cross
 // nodes (a caller's own call timeout).
 bool encode_envelope(msgpack::sbuffer& out, const pid& to, const detail::envelope& e);

@@ -1,5 +1,11 @@
 // The messages registry servers send each other (casts to `otter.global` on a node), as
 // documented in docs/PROTOCOL.md ("The global registry"). A change here changes the protocol.
+//
+// Who decides what (docs/REGISTRY.md):
+// - a node is the authority on the names its own processes hold: only it adds or removes
+//   them, numbering its changes (seq), and it tells every member it is connected to;
+// - a name's arbiter (rendezvous hash over the members) only decides between concurrent
+//   registrations of that name, before the holder's node applies the winner.
 #pragma once
 
 #include <cstdint>
@@ -10,43 +16,65 @@
 
 namespace otter::registry_protocol {
 
-// Registrant -> arbiter: please register `entry` (answer: greg_commit or greg_outcome).
+// Registrant -> arbiter: may `entry` have its name? (answer: greg_commit to the holder's node,
+// or greg_outcome to the registrant)
 struct greg_claim {
-  std::uint64_t txn = 0;
-  std::string origin;  // the registrant's node
+  std::uint64_t txn = 0;  // numbers the request on `origin`
+  std::string origin;     // the registrant's node
   global_entry entry;
   MSGPACK_DEFINE(txn, origin, entry);
 };
 OTTER_MESSAGE_AS(greg_claim, "greg_claim");
 
-// Arbiter -> every member, the registrant (`origin`) included: `entry` is registered. Every
-// member but the registrant acknowledges to the registrant (greg_ack with the claim's `txn`);
-// the registrant's copy lists in `waiting` whose acknowledgements to wait for.
+// Arbiter -> the holder's node: apply `entry` (answer: greg_update to every member and
+// greg_applied to `origin`, or greg_outcome to `origin` and greg_release to the arbiter).
 struct greg_commit {
   std::uint64_t txn = 0;
   std::string origin;
   std::string arbiter;
   global_entry entry;
-  std::vector<std::string> waiting;
-  MSGPACK_DEFINE(txn, origin, arbiter, entry, waiting);
+  MSGPACK_DEFINE(txn, origin, arbiter, entry);
 };
 OTTER_MESSAGE_AS(greg_commit, "greg_commit");
 
-// Any node -> every member: `name` is no longer held by `holder` (answer: greg_ack unless txn 0).
-// `exited`: the holder has exited, so no commit for it may be applied any more (a commit
-// from the arbiter can arrive after this removal from the holder's node).
-struct greg_remove {
+// Any node -> the holder's node: remove `name` from `holder` (an unregistration, or the undoing
+// of a registration another member refused). Answered like a commit; txn 0: no answer.
+struct greg_unreg {
   std::uint64_t txn = 0;
   std::string origin;
   std::string name;
   pid holder;
-  bool exited = false;
-  MSGPACK_DEFINE(txn, origin, name, holder, exited);
+  MSGPACK_DEFINE(txn, origin, name, holder);
 };
-OTTER_MESSAGE_AS(greg_remove, "greg_remove");
+OTTER_MESSAGE_AS(greg_unreg, "greg_unreg");
 
-// Member -> origin: applied (ok), or refused because `holder` keeps the name (a conflict the
-// arbiter could not see).
+// A holder's node -> every member it is connected to: change number `seq` of its own names.
+// `txn`/`origin`: the request it answers (0/"": none), whose origin waits for the members'
+// greg_ack. `add` false: a removal; `exited`: because the holder exited.
+struct greg_update {
+  std::string node;
+  std::uint64_t seq = 0;
+  bool add = true;
+  global_entry entry;
+  std::uint64_t txn = 0;
+  std::string origin;
+  bool exited = false;
+  pid lost_to;  // a removal because another holder keeps the name (a conflict): that holder
+  MSGPACK_DEFINE(node, seq, add, entry, txn, origin, exited, lost_to);
+};
+OTTER_MESSAGE_AS(greg_update, "greg_update");
+
+// A holder's node -> a request's origin: the change is made and was sent to `waiting` (the
+// members whose greg_ack the origin waits for).
+struct greg_applied {
+  std::uint64_t txn = 0;
+  std::vector<std::string> waiting;
+  MSGPACK_DEFINE(txn, waiting);
+};
+OTTER_MESSAGE_AS(greg_applied, "greg_applied");
+
+// Member -> origin: greg_update `txn` applied (ok), or the name is held by `holder` here (a
+// registration the arbiter could not see: membership was changing).
 struct greg_ack {
   std::uint64_t txn = 0;
   std::string node;
@@ -56,7 +84,8 @@ struct greg_ack {
 };
 OTTER_MESSAGE_AS(greg_ack, "greg_ack");
 
-// Arbiter -> registrant: greg_claim `txn` is refused (the name is taken).
+// Arbiter or holder's node -> origin: request `txn` is refused (the name is taken, the holder is
+// gone, not registered).
 struct greg_outcome {
   std::uint64_t txn = 0;
   global_reply reply;
@@ -64,13 +93,43 @@ struct greg_outcome {
 };
 OTTER_MESSAGE_AS(greg_outcome, "greg_outcome");
 
-// On connection, each side -> the other: every name held by a process of `node`, and the
-// members `node` is connected to (a joiner is ready once it has the names of all of them).
+// Holder's node -> arbiter: it refused the commit of `name` for `holder`; the arbiter stops
+// reserving the name for it.
+struct greg_release {
+  std::string name;
+  pid holder;
+  MSGPACK_DEFINE(name, holder);
+};
+OTTER_MESSAGE_AS(greg_release, "greg_release");
+
+// The loser's node -> the winner's node, when a name turns out held by two Pids: does `holder`
+// still hold `name`? Asked before the loser gives the name up, because what made the two meet
+// may be stale (the winner's removal still on its way). The answer comes after everything the
+// winner's node sent before it (one connection, in order).
+struct greg_confirm {
+  std::string asker;  // the loser's node
+  std::string name;
+  pid holder;
+  MSGPACK_DEFINE(asker, name, holder);
+};
+OTTER_MESSAGE_AS(greg_confirm, "greg_confirm");
+
+// The winner's node -> the asker: whether `holder` still holds `name` there.
+struct greg_confirmed {
+  std::string name;
+  pid holder;
+  bool held = false;
+  MSGPACK_DEFINE(name, holder, held);
+};
+OTTER_MESSAGE_AS(greg_confirmed, "greg_confirmed");
+
+// On connection, each side -> the other: every name its own processes hold, as of change
+// number `seq`. It replaces whatever the receiver had of that node's names.
 struct greg_sync {
   std::string node;
+  std::uint64_t seq = 0;
   std::vector<global_entry> entries;
-  std::vector<std::string> members;
-  MSGPACK_DEFINE(node, entries, members);
+  MSGPACK_DEFINE(node, seq, entries);
 };
 OTTER_MESSAGE_AS(greg_sync, "greg_sync");
 

@@ -239,7 +239,7 @@ void supervisor_process::on_child_exit(child_iter c, std::uint64_t incarnation,
 }
 
 bool supervisor_process::add_restart() {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = detail::now(rt());
   restarts_.push_back(now);
   while (!restarts_.empty() && now - restarts_.front() > max_seconds_) restarts_.pop_front();
   return restarts_.size() <= static_cast<std::size_t>(max_restarts_);

@@ -76,6 +76,7 @@ TEST_CASE("a peer speaking another protocol version is refused with the reason")
   auto r = c.next();
   REQUIRE(r);
   REQUIRE(r->k == otter::wire::kind::refuse);
+  CHECK(r->refuse == otter::wire::refuse_code::version);
   CHECK_THAT(r->refuse_reason, Catch::Contains("protocol version 99 is not supported"));
 }
 
@@ -93,7 +94,8 @@ TEST_CASE("junk, truncated frames, forged Pids and early messages leave the node
     auto r = early.next();
     REQUIRE(r);
     CHECK(r->k == otter::wire::kind::refuse);
-    CHECK_THAT(r->refuse_reason, Catch::Contains("handshake required"));
+    CHECK(r->refuse == otter::wire::refuse_code::handshake_required);
+    CHECK_THAT(r->refuse_reason, Catch::Contains("send hello first"));
   }
   raw_client c(s, a->endpoint, "junk-tool");
   c.hello(otter::wire::protocol_version);

@@ -6,12 +6,16 @@
 //   load_client --name N --listen tcp://IP:0 --seed EP --secret-file F --target NAME
 //               [--calls N] [--duration-ms D] [--timeout-ms T] [--kv] [--prefix P]
 //
-// --kv: the requests are ["put", "<name>-<i>", i]; at the end the puts that succeeded after
-// the last failure are read back with ["keys"] (they went to the holder that is still there).
+// --kv: the requests are ["put", "<name>-<i>", i]; at the end the puts that succeeded since
+// the holder last changed (or a call last failed) are read back from it with ["keys"]. The name
+// is resolved here before each call (a local read), so the client knows which holder each put
+// reached: a clean handover can move `kv` without any call failing, and the demo kv store does
+// not replicate.
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -78,7 +82,9 @@ int main(int argc, char** argv) {
   long made = 0, ok = 0, failed = 0;
   double max_call_ms = 0;
   std::int64_t first_fail = 0, last_fail_end = 0;
-  std::vector<std::string> put_after_failure;  // keys put since the last failure
+  std::vector<std::string> put_after_failure;  // keys put to `current` since the last failure
+  std::optional<otter::pid> current;           // the holder the calls go to
+  long holders_seen = 0;
   std::set<std::string> errors;
   std::vector<std::int64_t> windows;  // lengths of the runs of failures, ms
   bool in_window = false;
@@ -92,7 +98,15 @@ int main(int argc, char** argv) {
                             : otter::dynamic::of(std::make_tuple(std::string("ping"), i));
     const std::int64_t start_ms = epoch_ms();
     const auto t0 = std::chrono::steady_clock::now();
-    auto r = me.await(otter::call<otter::dynamic>(target, std::move(req), timeout));
+    const auto to = otter::whereis_global((*n)->rt(), target);
+    if (to != current) {
+      current = to;
+      put_after_failure.clear();  // another holder (or none): what went before is elsewhere
+      if (to) ++holders_seen;
+    }
+    auto r = to ? me.await(otter::call<otter::dynamic>(*to, std::move(req), timeout))
+                : otter::result<otter::dynamic>(otter::error{
+                      otter::errc::noproc, "no process registered as '" + target + "'"});
     const double ms =
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     max_call_ms = std::max(max_call_ms, ms);
@@ -121,7 +135,7 @@ int main(int argc, char** argv) {
   long verified = 0, missing = 0;
   if (kv && !put_after_failure.empty()) {
     auto keys = me.await(otter::call<otter::dynamic>(
-        target, otter::dynamic::of(std::vector<std::string>{"keys"}), std::chrono::seconds(10)));
+        *current, otter::dynamic::of(std::vector<std::string>{"keys"}), std::chrono::seconds(10)));
     std::set<std::string> have;
     if (keys) {
       try {
@@ -155,6 +169,7 @@ int main(int argc, char** argv) {
   std::printf("%sfailure_windows_ms %s ms\n", prefix.c_str(),
               window_list.empty() ? "-" : window_list.c_str());
   if (kv) {
+    std::printf("%sholders_seen %ld holders\n", prefix.c_str(), holders_seen);
     std::printf("%sputs_verified %ld calls\n", prefix.c_str(), verified);
     std::printf("%sputs_missing %ld calls\n", prefix.c_str(), missing);
   }

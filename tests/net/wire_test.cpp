@@ -181,3 +181,48 @@ TEST_CASE("random bytes never crash the decoder") {
   }
   CHECK(rejected > 0);  // most mutations are caught; none crashed
 }
+
+TEST_CASE("refusals carry a code; an older refusal without one still decodes") {
+  msgpack::sbuffer buf;
+  otter::wire::encode_refuse(buf, otter::wire::refuse_code::authentication, "bad proof");
+  auto d = decode_frame(buf.data(), buf.size());
+  REQUIRE(d);
+  REQUIRE(d->size() == 1);
+  CHECK((*d)[0].k == kind::refuse);
+  CHECK((*d)[0].refuse == otter::wire::refuse_code::authentication);
+  CHECK((*d)[0].refuse_reason == "bad proof");
+  CHECK(otter::wire::to_string((*d)[0].refuse) == "authentication");
+
+  msgpack::sbuffer old;
+  msgpack::packer<msgpack::sbuffer> pk(old);
+  pk.pack_array(2);
+  pk.pack(3);
+  pk.pack(std::string("no"));
+  auto o = decode_frame(old.data(), old.size());
+  REQUIRE(o);
+  CHECK((*o)[0].refuse == otter::wire::refuse_code::unspecified);
+}
+
+TEST_CASE("trailing fields a later version may add are ignored") {
+  msgpack::sbuffer buf;
+  msgpack::packer<msgpack::sbuffer> pk(buf);
+  pk.pack_array(3);  // a heartbeat with two extra fields
+  pk.pack(4);
+  pk.pack(std::string("future"));
+  pk.pack(7);
+  auto d = decode_frame(buf.data(), buf.size());
+  REQUIRE(d);
+  CHECK((*d)[0].k == kind::heartbeat);
+}
+
+TEST_CASE("a departure report round-trips") {
+  msgpack::sbuffer buf;
+  otter::wire::encode_gone(buf, {{"n3", 42, "noconnection"}});
+  auto d = decode_frame(buf.data(), buf.size());
+  REQUIRE(d);
+  REQUIRE((*d)[0].k == kind::gone);
+  REQUIRE((*d)[0].gone.size() == 1);
+  CHECK((*d)[0].gone[0].name == "n3");
+  CHECK((*d)[0].gone[0].creation == 42);
+  CHECK((*d)[0].gone[0].reason == "noconnection");
+}

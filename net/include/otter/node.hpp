@@ -104,7 +104,8 @@ struct net_stats {
 class transport;
 namespace detail {
 struct node_internals;
-}
+class membership_view;
+}  // namespace detail
 
 class node {
  public:
@@ -162,6 +163,7 @@ class node {
   std::vector<std::function<void(node&)>> shutdown_hooks_;
   std::unique_ptr<runtime> rt_;
   std::unique_ptr<transport> net_;
+  std::shared_ptr<detail::membership_view> membership_;
 };
 
 }  // namespace otter

@@ -15,10 +15,15 @@
 // - When register_global / unregister_global return success, whereis_global on every
 //   connected node already answers accordingly (read-your-writes across the cluster).
 // - They never hang: they complete or fail within register_options::timeout, whatever a peer
-//   does (a dead arbiter is replaced, a silent peer is given up on).
+//   does (a dead arbiter is replaced; a registration a member has not confirmed in time is
+//   undone and fails with timeout).
+// - A removal (unregister, holder exit) is decided by the holder's node and never undone, even
+//   across partial partitions (no lost unregister); a name can be registered again once its
+//   holder is gone.
 // - A name disappears everywhere when its process exits, and when its node goes down (within
 //   the failure-detection bound; at once when the node shuts down cleanly).
-// - A joining node receives every member's names; wait_synced() says when it has them.
+// - A joining node receives every member's names; wait_synced() says when it has them (it is
+//   not held up by a member that died as it joined).
 // - After a partition heals, a name registered on both sides keeps the registration whose
 //   node name is lower (then the newer incarnation, then the lower Pid id), on every node.
 //   The loser receives a `name_conflict` info message naming the winner and, unless it was
@@ -56,9 +61,9 @@ namespace registry_defaults {
 // How long register_global / unregister_global may take at most: enough for a dead arbiter
 // to be detected (about 1.7 s) and the request to be retried with the next one.
 inline constexpr std::chrono::milliseconds operation_timeout{5000};
-// How long an arbiter waits for a peer to acknowledge a change before going on without it
-// (the failure-detection bound plus slack: a silent peer is about to be declared down).
-inline constexpr std::chrono::milliseconds ack_timeout{2500};
+// How long an arbiter keeps a name promised to a registration it accepted, until the holder's
+// node applies it or refuses it (the failure-detection bound plus slack).
+inline constexpr std::chrono::milliseconds reservation_timeout{2500};
 }  // namespace registry_defaults
 
 // What happens to the process that loses its name when a partition heals.

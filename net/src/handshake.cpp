@@ -1,0 +1,150 @@
+// The handshake (docs/PROTOCOL.md, "Control envelopes"): hello on our connection, welcome back;
+// the peer's hello on its connection to us, our welcome; a refusal with a code when a hello
+// cannot be taken.
+#include "otter/log.hpp"
+#include "transport.hpp"
+
+namespace otter {
+
+using net_detail::link_event;
+using namespace std::chrono_literals;
+
+wire::hello transport::make_hello() const {
+  wire::hello h;
+  h.name = rt_.node_name();
+  h.creation = rt_.creation();
+  h.hidden = opts_.hidden;
+  h.endpoint = io_->endpoint();
+  h.proof = keyed_proof(keys_, wire::proof_input(h));
+  return h;
+}
+
+void transport::send_hello(const io_token& t, connection& c) {
+  const auto at = now();
+  if (at < c.refused_until) return;
+  c.last_hello = at;
+  msgpack::sbuffer buf;
+  wire::encode_hello(buf, make_hello());
+  (void)io_->send(t, c.id, std::string_view(buf.data(), buf.size()));
+}
+
+void transport::refuse(const io_token& t, const std::string& routing_id, wire::refuse_code code,
+                       const std::string& reason) {
+  msgpack::sbuffer buf;
+  wire::encode_refuse(buf, code, reason);
+  (void)io_->reply(t, routing_id, std::string_view(buf.data(), buf.size()));
+}
+
+void transport::on_hello(const io_token& t, wire::decoded& d, const std::string& routing_id,
+                         const std::string& address) {
+  const auto refused = [&](wire::refuse_code code, const std::string& reason) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    detail::log().warn("refused {} ('{}'): {}", address, d.hi.name, reason);
+    refuse(t, routing_id, code, reason);
+  };
+  if (d.hi.version != wire::protocol_version) {
+    refused(wire::refuse_code::version, "protocol version " + std::to_string(d.hi.version) +
+                                            " is not supported (this node " + "speaks version " +
+                                            std::to_string(wire::protocol_version) + ")");
+    return;
+  }
+  if (!proof_matches(keys_, wire::proof_input(d.hi), d.hi.proof)) {
+    refused(wire::refuse_code::authentication,
+            "authentication failed: the hello was not made with this cluster's secret");
+    return;
+  }
+  if (d.hi.name.empty() || d.hi.name == rt_.node_name()) {
+    refused(wire::refuse_code::bad_name,
+            "node name '" + d.hi.name + "' is empty or this node's own");
+    return;
+  }
+  if (blocked(d.hi.name)) return;
+  peer& p = peer_for(d.hi.name);
+  const auto at = now();
+  if (p.creation != 0 && p.creation != d.hi.creation) {
+    if (d.hi.creation < p.creation && p.state == net_detail::link_state::up) {
+      refused(wire::refuse_code::stale_incarnation,
+              "an incarnation of '" + d.hi.name + "' newer than " + std::to_string(d.hi.creation) +
+                  " is connected");
+      return;
+    }
+    link_event(t, p, link_event::lost);  // it restarted: the old incarnation is gone
+  } else if (p.state == net_detail::link_state::up &&
+             at - p.up_since > 5 * opts_.heartbeat_interval) {
+    // A hello from a peer that has long been up: it declared us down (we were silent to it
+    // for its failure timeout, while we still heard it) and starts over. What we sent it
+    // meanwhile is lost: we are down for each other too, and both sides see nodedown and
+    // nodeup (the registry resynchronises on those). Hellos repeated during a handshake come
+    // within a few heartbeats of it.
+    link_event(t, p, link_event::lost);
+  }
+  if (!p.routing_id.empty() && p.routing_id != routing_id) inbound_.erase(p.routing_id);
+  p.creation = d.hi.creation;
+  p.hidden = d.hi.hidden;
+  // The address it advertises, unless we already reach it by another (on_welcome).
+  if (!d.hi.hidden && (p.endpoint.empty() || !net_detail::out_done(p.state))) {
+    p.endpoint = d.hi.endpoint;
+  }
+  p.routing_id = routing_id;
+  p.last_heard = at;
+  inbound_[routing_id] = p.id;
+  banned_.erase(routing_id);
+
+  wire::welcome w;
+  w.name = rt_.node_name();
+  w.creation = rt_.creation();
+  w.endpoint = io_->endpoint();
+  w.members = member_list();
+  msgpack::sbuffer buf;
+  wire::encode_welcome(buf, w);
+  (void)io_->reply(t, routing_id, std::string_view(buf.data(), buf.size()));
+  // Full nodes connect back: the link is up once our hello is welcomed too.
+  if (!p.hidden && !opts_.hidden && !p.endpoint.empty() && !net_detail::out_done(p.state)) {
+    connection& c = connect_to(t, p.endpoint);
+    if (at - c.last_hello > 50ms) send_hello(t, c);
+  }
+  link_event(t, p, link_event::hello_accepted);
+}
+
+void transport::on_welcome(const io_token& t, wire::decoded& d, connection& via) {
+  if (d.wel.version != wire::protocol_version || d.wel.name.empty() ||
+      d.wel.name == rt_.node_name()) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    detail::log().error("{} answered with an unusable welcome (version {}, name '{}')",
+                        via.endpoint, d.wel.version, d.wel.name);
+    return;
+  }
+  peer& p = peer_for(d.wel.name);
+  if (blocked(p.name)) return;
+  if (p.creation != 0 && p.creation != d.wel.creation) {
+    link_event(t, p, link_event::lost);  // it restarted: the old incarnation is gone
+  }
+  p.creation = d.wel.creation;
+  p.endpoint = d.wel.endpoint.empty() ? via.endpoint : d.wel.endpoint;
+  via.peer_id = p.id;
+  p.last_heard = now();
+  // The seed may be known by another address than the one it advertises: reach it by both.
+  if (p.endpoint != via.endpoint && connections_.count(p.endpoint) == 0) p.endpoint = via.endpoint;
+  if (!opts_.hidden) learn_members(t, d.wel.members);
+  link_event(t, p, link_event::welcomed);
+}
+
+void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::string& address,
+                          connection* via) {
+  rejected_.fetch_add(1, std::memory_order_relaxed);
+  detail::log().error("{} refused us ({}): {}", address, wire::to_string(d.refuse),
+                      d.refuse_reason);
+  if (via == nullptr) return;
+  if (d.refuse == wire::refuse_code::handshake_required) {
+    // It does not know us (it restarted, or declared us down): we are down for each other;
+    // shake hands again at the next tick.
+    if (peer* p = via->peer_id != 0 ? find_peer(via->peer_id) : nullptr) {
+      link_event(t, *p, link_event::lost);
+    }
+    via->last_hello = {};
+  } else {
+    via->refused_until = now() + 5s;
+  }
+}
+
+}  // namespace otter

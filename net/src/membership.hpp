@@ -1,0 +1,69 @@
+// Internal: who is in the cluster, as this node sees it, and how it tells whoever asks.
+// - The failure detector: every peer that is up is sent a heartbeat each heartbeat_interval;
+//   one heard from (any envelope) in less than failure_timeout is alive, else it is declared
+//   down (bound on a silent peer: failure_timeout + heartbeat_interval).
+// - The view other threads read (node::nodes(), peers()), republished by the I/O owner when a
+//   peer comes up or goes down, and whether this node has joined: it knows of no member it is
+//   still shaking hands with (every member it learnt of is up, or was given up on, or was
+//   reported gone by a member that declared it down). A node alone has joined.
+// - Events: nodeup / nodedown to subscribed processes, and hooks for the layers above.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "io_token.hpp"
+#include "otter/node.hpp"
+
+namespace otter::net_detail {
+
+class membership {
+ public:
+  using clock = std::chrono::steady_clock;
+  using hook = std::function<void(const std::string& node, bool up)>;
+
+  membership(runtime& rt, std::chrono::milliseconds heartbeat_interval,
+             std::chrono::milliseconds failure_timeout);
+
+  // ---- any thread ----
+  std::vector<node_info> view(bool include_hidden) const;
+  bool joined() const noexcept { return joined_.load(std::memory_order_acquire); }
+  void monitor_nodes(const pid& subscriber, bool on);
+  void on_peer_event(hook fn);
+
+  // ---- the I/O owner ----
+  // Republishes the view (`now` for up_ms) and the join state.
+  void publish(const io_token& t, std::vector<node_info> up, bool still_joining);
+  // Tells subscribers and hooks that `node` came up or went down.
+  void announce(const io_token& t, const std::string& node, bool up, const std::string& reason);
+
+  // Failure detection: is a tick due, and when is the next one.
+  bool tick_due(clock::time_point now) const noexcept { return now >= next_tick_; }
+  clock::time_point next_tick() const noexcept { return next_tick_; }
+  void ticked(clock::time_point now) noexcept { next_tick_ = now + heartbeat_interval_; }
+  bool silent(clock::time_point last_heard, clock::time_point now) const noexcept {
+    return now - last_heard > failure_timeout_;
+  }
+  std::chrono::milliseconds heartbeat_interval() const noexcept { return heartbeat_interval_; }
+  std::chrono::milliseconds failure_timeout() const noexcept { return failure_timeout_; }
+
+ private:
+  runtime& rt_;
+  const std::chrono::milliseconds heartbeat_interval_;
+  const std::chrono::milliseconds failure_timeout_;
+  clock::time_point next_tick_{};
+
+  mutable std::mutex view_mutex_;  // protects view_
+  std::vector<node_info> view_;
+  std::atomic<bool> joined_{false};
+  std::mutex subs_mutex_;  // protects subscribers_, hooks_
+  std::set<pid> subscribers_;
+  std::vector<hook> hooks_;
+};
+
+}  // namespace otter::net_detail

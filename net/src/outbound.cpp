@@ -1,0 +1,84 @@
+#include "outbound.hpp"
+
+#include <algorithm>
+
+#include "otter/node.hpp"
+
+namespace otter::net_detail {
+
+thread_local bool tl_serving = false;
+
+outbound_queue::~outbound_queue() {
+  discard();
+}
+
+bool outbound_queue::push(std::unique_ptr<out_item> item) {
+  add_bytes(item->bytes.size());
+  return q_.push(item.release()) == detail::inbox::push_result::queued_wake;
+}
+
+void outbound_queue::sub_bytes(std::size_t n) noexcept {
+  // Never below zero, whatever the order of concurrent adds and subtractions.
+  std::size_t cur = bytes_.load(std::memory_order_relaxed);
+  while (!bytes_.compare_exchange_weak(cur, cur - std::min(cur, n), std::memory_order_relaxed)) {
+  }
+}
+
+void outbound_queue::drain(const io_token&,
+                           const std::function<void(std::unique_ptr<out_item>)>& take,
+                           const std::function<void()>& after_round) {
+  for (int rounds = 0; rounds < 4; ++rounds) {
+    detail::envelope* list = q_.take_all();
+    while (list != nullptr) {
+      detail::envelope* next = list->next;
+      list->next = nullptr;
+      take(std::unique_ptr<out_item>(static_cast<out_item*>(list)));
+      list = next;
+    }
+    after_round();
+    if (q_.try_block()) break;  // empty: the next push wakes us
+  }
+}
+
+void outbound_queue::discard() noexcept {
+  while (detail::envelope* e = q_.take_all()) {
+    while (e != nullptr) {
+      detail::envelope* next = e->next;
+      delete e;
+      e = next;
+    }
+  }
+}
+
+bool send_buffer::append(const msgpack::sbuffer& bytes) {
+  batch_.append(bytes.data(), bytes.size());
+  return batch_.size() >= net_defaults::batch_bytes;
+}
+
+void send_buffer::flush(const sender& send, outbound_queue& queue) {
+  if (batch_.empty()) return;
+  std::string frame;
+  frame.swap(batch_);
+  if (!backlog_.empty() || send(frame) == send_status::would_block) {
+    queue.add_bytes(frame.size());
+    backlog_.push_back(std::move(frame));
+  }
+}
+
+bool send_buffer::retry(const sender& send, outbound_queue& queue) {
+  while (!backlog_.empty() && send(backlog_.front()) != send_status::would_block) {
+    queue.sub_bytes(backlog_.front().size());
+    backlog_.pop_front();
+  }
+  return backlog_.empty();
+}
+
+void send_buffer::clear(outbound_queue& queue) {
+  batch_.clear();
+  for (const auto& f : backlog_) queue.sub_bytes(f.size());
+  backlog_.clear();
+  for (const auto& item : held) queue.sub_bytes(item->bytes.size());
+  held.clear();
+}
+
+}  // namespace otter::net_detail

@@ -1,0 +1,40 @@
+// Internal: what the transport knows of another node (a peer) and of each of its own outbound
+// connections. Owned and used by the I/O owner only.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "ledger.hpp"
+#include "link_io.hpp"
+#include "link_state.hpp"
+#include "outbound.hpp"
+
+namespace otter::net_detail {
+
+using clock = std::chrono::steady_clock;
+
+struct peer {
+  std::string name;
+  std::uint64_t id = 0;
+  std::uint32_t creation = 0;  // 0 until its hello or welcome says
+  std::string endpoint;        // where we reach it ("" for hidden peers)
+  bool hidden = false;
+  link_state state = link_state::idle;
+  std::string routing_id;  // of its connection to our listening endpoint
+  clock::time_point last_heard{}, up_since{}, state_since{};
+  ledger book;      // what is open with its processes
+  send_buffer out;  // what goes to it
+};
+
+// One of our outbound connections (a DEALER), by endpoint.
+struct connection {
+  conn_id id = 0;
+  std::string endpoint;
+  std::uint64_t peer_id = 0;  // known once welcomed
+  clock::time_point last_hello{}, refused_until{}, last_useful{};
+  bool seed = false;  // given at start or asked for (node::connect): kept while unused
+};
+
+}  // namespace otter::net_detail

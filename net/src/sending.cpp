@@ -1,0 +1,110 @@
+// The way out (outbound.hpp): envelopes queued by any thread, taken by the I/O owner and, by
+// the state of the peer's link, sent, held until the link is up, or answered at once as
+// unreachable.
+#include <thread>
+
+#include "otter/log.hpp"
+#include "transport.hpp"
+
+namespace otter {
+
+using detail::sig;
+using net_detail::link_state;
+using namespace std::chrono_literals;
+
+bool transport::enqueue(std::unique_ptr<out_item> item) {
+  // Back-pressure: a sender that outruns the network waits; nothing is dropped. Not the
+  // thread serving the sockets: it is the one that drains the queue.
+  while (!net_detail::tl_serving && outq_.bytes() > net_defaults::max_outbound_bytes) {
+    if (stopped_) return false;
+    if (!detail::try_service_io(rt_)) std::this_thread::sleep_for(50us);
+  }
+  detail::network_send(rt_, outq_.push(std::move(item)));
+  return true;
+}
+
+void transport::drain_outbound(const io_token& t) {
+  outq_.drain(
+      t, [&](std::unique_ptr<out_item> item) { take_outbound(t, std::move(item)); },
+      [&] {
+        for (auto& [id, p] : peers_) flush(t, *p);
+      });
+  bool any_backlog = false;
+  for (auto& [id, p] : peers_) {
+    if (!p->out.backlogged()) continue;
+    const auto send = [&](std::string_view frame) { return send_frame(t, *p, frame); };
+    any_backlog = !p->out.retry(send, outq_) || any_backlog;
+  }
+  outq_.set_backlogged(any_backlog);
+}
+
+void transport::take_outbound(const io_token& t, std::unique_ptr<out_item> item) {
+  peer* p = find_peer(item->to.node);
+  if (p == nullptr || blocked(p->name)) {
+    fail_item(*item, false);
+    return;
+  }
+  if (!item->by_name && p->creation != 0 && item->to.creation != p->creation) {
+    fail_item(*item, true);  // a Pid of an earlier incarnation: dead
+    return;
+  }
+  if (p->state == link_state::up) {
+    send_to_peer(t, *p, std::move(item));
+  } else if (net_detail::holds_messages(p->state)) {
+    p->out.held.push_back(std::move(item));  // sent when the handshake completes
+  } else {
+    fail_item(*item, false);  // known to be down (or never reached): at once
+  }
+}
+
+void transport::send_to_peer(const io_token& t, peer& p, std::unique_ptr<out_item> item) {
+  p.book.sent(item->kind, item->from, item->to, item->ref);
+  env_out_.fetch_add(1, std::memory_order_relaxed);
+  outq_.sub_bytes(item->bytes.size());
+  if (p.out.append(item->bytes)) flush(t, p);
+}
+
+void transport::fail_item(const out_item& item, bool dead_incarnation) {
+  outq_.sub_bytes(item.bytes.size());
+  const error why =
+      dead_incarnation
+          ? error{errc::noproc,
+                  "process " + to_string(item.to) +
+                      " belongs to an earlier incarnation of its node",
+                  exit_reason::noproc()}
+          : error{errc::nodedown, "node of " + to_string(item.to) + " is down or unknown",
+                  exit_reason::noconnection()};
+  detail::answer_for(rt_, item.kind, item.from, item.to, item.ref, why);
+}
+
+void transport::flush(const io_token& t, peer& p) {
+  const auto send = [&](std::string_view frame) { return send_frame(t, p, frame); };
+  p.out.flush(send, outq_);
+  if (p.out.backlogged()) outq_.set_backlogged(true);
+}
+
+net_detail::send_status transport::send_frame(const io_token& t, peer& p, std::string_view bytes) {
+  net_detail::send_status r;
+  // Our connection to it if we have one (a hidden peer we reach through our listening socket).
+  connection* c = p.hidden && !opts_.hidden ? nullptr : connection_of(p);
+  if (c != nullptr) {
+    r = io_->send(t, c->id, bytes);
+  } else if (opts_.hidden || p.routing_id.empty()) {
+    return net_detail::send_status::unreachable;  // no way to it: dropped with the peer
+  } else {
+    r = io_->reply(t, p.routing_id, bytes);
+  }
+  if (r == net_detail::send_status::sent) {
+    frames_out_.fetch_add(1, std::memory_order_relaxed);
+    bytes_out_.fetch_add(bytes.size(), std::memory_order_relaxed);
+  }
+  // unreachable: the connection is gone; the failure detector will say so.
+  return r;
+}
+
+void transport::send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes) {
+  flush(t, p);
+  (void)send_frame(t, p, std::string_view(bytes.data(), bytes.size()));
+}
+
+}  // namespace otter

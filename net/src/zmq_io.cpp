@@ -1,0 +1,296 @@
+#include "zmq_io.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "otter/log.hpp"
+
+namespace otter::net_detail {
+
+namespace {
+
+std::atomic<int> monitor_counter{0};
+
+void set_key(zmq::socket_t& s, int option, const std::array<std::uint8_t, 32>& key) {
+  if (zmq_setsockopt(s.handle(), option, key.data(), key.size()) != 0) {
+    throw std::runtime_error(std::string("cannot set CURVE key: ") + zmq_strerror(zmq_errno()));
+  }
+}
+
+std::string peer_address(zmq::message_t& m) {
+  try {
+    const char* a = m.gets("Peer-Address");
+    return a != nullptr ? a : "?";
+  } catch (...) {
+    return "?";
+  }
+}
+
+}  // namespace
+
+zmq_io::zmq_io(zmq_options opts) : opts_(std::move(opts)), ctx_(1) {
+  wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+  if (!opts_.listen.empty()) bind();
+}
+
+zmq_io::~zmq_io() {
+  dealers_.clear();
+  monitor_.reset();
+  router_.reset();
+  zap_.reset();
+  if (!shut_) {
+    ctx_.shutdown();
+    ctx_.close();
+  }
+  if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void zmq_io::bind() {
+  if (opts_.secure) {
+    zap_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::rep);
+    zap_->set(zmq::sockopt::linger, 0);
+    zap_->bind("inproc://zeromq.zap.01");
+  }
+  router_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::router);
+  auto& r = *router_;
+  r.set(zmq::sockopt::linger, 0);
+  r.set(zmq::sockopt::router_mandatory, 1);
+  r.set(zmq::sockopt::router_handover, 1);
+  r.set(zmq::sockopt::maxmsgsize, opts_.max_message_bytes);
+  r.set(zmq::sockopt::sndhwm, opts_.high_water_mark);
+  r.set(zmq::sockopt::rcvhwm, opts_.high_water_mark);
+  if (opts_.secure) {
+    r.set(zmq::sockopt::curve_server, 1);
+    set_key(r, ZMQ_CURVE_SECRETKEY, opts_.keys.server_secret);
+    r.set(zmq::sockopt::zap_domain, "otter");
+  }
+  const std::string mon = "inproc://otter-monitor-" + std::to_string(monitor_counter++);
+  if (zmq_socket_monitor(r.handle(), mon.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+    monitor_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+    monitor_->connect(mon);
+  }
+  r.bind(opts_.listen);
+  endpoint_ = r.get(zmq::sockopt::last_endpoint);
+}
+
+std::unique_ptr<zmq::socket_t> zmq_io::make_dealer(const std::string& endpoint) {
+  auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+  s->set(zmq::sockopt::linger, 0);
+  s->set(zmq::sockopt::immediate, 1);  // no queueing to a peer that is not connected
+  s->set(zmq::sockopt::routing_id, opts_.routing_id);
+  s->set(zmq::sockopt::maxmsgsize, opts_.max_message_bytes);
+  s->set(zmq::sockopt::sndhwm, opts_.high_water_mark);
+  s->set(zmq::sockopt::rcvhwm, opts_.high_water_mark);
+  s->set(zmq::sockopt::reconnect_ivl, 100);
+  s->set(zmq::sockopt::reconnect_ivl_max, 1000);
+  if (opts_.secure) {
+    set_key(*s, ZMQ_CURVE_SERVERKEY, opts_.keys.server_public);
+    set_key(*s, ZMQ_CURVE_PUBLICKEY, opts_.keys.client_public);
+    set_key(*s, ZMQ_CURVE_SECRETKEY, opts_.keys.client_secret);
+  }
+  s->connect(endpoint);
+  return s;
+}
+
+conn_id zmq_io::connect(const io_token&, const std::string& endpoint) {
+  const conn_id c = next_conn_++;
+  dealers_.emplace(c, dealer{endpoint, make_dealer(endpoint)});
+  items_dirty_ = true;
+  return c;
+}
+
+void zmq_io::reset(const io_token&, conn_id c) {
+  auto it = dealers_.find(c);
+  if (it == dealers_.end()) return;
+  it->second.socket = make_dealer(it->second.endpoint);
+  items_dirty_ = true;
+}
+
+void zmq_io::close(const io_token&, conn_id c) {
+  if (dealers_.erase(c) > 0) items_dirty_ = true;
+}
+
+send_status zmq_io::send(const io_token&, conn_id c, std::string_view frame) {
+  auto it = dealers_.find(c);
+  if (it == dealers_.end()) return send_status::unreachable;
+  try {
+    auto sent =
+        it->second.socket->send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+    return sent ? send_status::sent : send_status::would_block;
+  } catch (const zmq::error_t& e) {
+    return e.num() == EAGAIN ? send_status::would_block : send_status::unreachable;
+  }
+}
+
+send_status zmq_io::reply(const io_token&, const std::string& routing_id, std::string_view frame) {
+  if (!router_) return send_status::unreachable;
+  std::array<zmq::const_buffer, 2> msg = {zmq::buffer(routing_id),
+                                          zmq::buffer(frame.data(), frame.size())};
+  try {
+    auto sent = zmq::send_multipart(*router_, msg, zmq::send_flags::dontwait);
+    return sent ? send_status::sent : send_status::would_block;
+  } catch (const zmq::error_t& e) {
+    // EHOSTUNREACH (ROUTER_MANDATORY): that connection is gone.
+    return e.num() == EAGAIN ? send_status::would_block : send_status::unreachable;
+  }
+}
+
+void zmq_io::wake() {
+  const std::uint64_t one = 1;
+  [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);
+}
+
+void zmq_io::poll(const io_token& t, link_events& events, std::chrono::milliseconds timeout) {
+  if (shut_) return;
+  if (items_dirty_) {
+    items_.clear();
+    item_conns_.clear();
+    items_.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
+    if (router_) items_.push_back({router_->handle(), 0, ZMQ_POLLIN, 0});
+    if (zap_) items_.push_back({zap_->handle(), 0, ZMQ_POLLIN, 0});
+    if (monitor_) items_.push_back({monitor_->handle(), 0, ZMQ_POLLIN, 0});
+    for (auto& [c, d] : dealers_) {
+      items_.push_back({d.socket->handle(), 0, ZMQ_POLLIN, 0});
+      item_conns_.push_back(c);
+    }
+    items_dirty_ = false;
+  }
+  try {
+    if (zmq::poll(items_, timeout) <= 0) return;
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) detail::log().warn("poll failed: {}", e.what());
+    return;
+  }
+  std::size_t i = 0;
+  if (items_[i++].revents & ZMQ_POLLIN) {
+    std::uint64_t v;
+    [[maybe_unused]] auto n = ::read(wake_fd_, &v, sizeof v);
+  }
+  const bool router_ready = router_ && (items_[i++].revents & ZMQ_POLLIN);
+  const bool zap_ready = zap_ && (items_[i++].revents & ZMQ_POLLIN);
+  const bool monitor_ready = monitor_ && (items_[i++].revents & ZMQ_POLLIN);
+  std::vector<conn_id> ready;
+  for (conn_id c : item_conns_) {
+    if (items_[i++].revents & ZMQ_POLLIN) ready.push_back(c);
+  }
+  if (zap_ready) read_zap();
+  if (monitor_ready) read_monitor();
+  if (router_ready) read_router(t, events);
+  // A frame handled above may have closed or replaced connections: read only those left.
+  for (conn_id c : ready) read_dealer(t, events, c);
+}
+
+void zmq_io::read_router(const io_token& t, link_events& events) {
+  for (int n = 0; n < 64; ++n) {  // bounded: heartbeats and other peers get their turn
+    zmq::message_t id, body;
+    if (!router_->recv(id, zmq::recv_flags::dontwait)) return;
+    if (!id.more()) continue;
+    (void)router_->recv(body, zmq::recv_flags::none);
+    while (body.more()) {  // a well-formed peer sends one frame; drop the rest
+      zmq::message_t extra;
+      (void)router_->recv(extra, zmq::recv_flags::none);
+      body.move(extra);
+    }
+    events.on_inbound(t, id.to_string(), peer_address(body),
+                      std::string_view(static_cast<const char*>(body.data()), body.size()));
+    if (shut_ || !router_) return;
+  }
+}
+
+void zmq_io::read_dealer(const io_token& t, link_events& events, conn_id c) {
+  for (int n = 0; n < 64; ++n) {  // bounded: heartbeats and other peers get their turn
+    auto it = dealers_.find(c);
+    if (it == dealers_.end()) return;
+    zmq::message_t body;
+    if (!it->second.socket->recv(body, zmq::recv_flags::dontwait)) return;
+    events.on_outbound(t, c, std::string_view(static_cast<const char*>(body.data()), body.size()));
+  }
+}
+
+void zmq_io::read_zap() {
+  for (;;) {
+    std::vector<zmq::message_t> req;
+    if (!zmq::recv_multipart(*zap_, std::back_inserter(req), zmq::recv_flags::dontwait)) return;
+    if (req.size() < 6) continue;
+    const std::string request_id = req[1].to_string();
+    const std::string address = req[3].to_string();
+    const std::string mechanism = req[5].to_string();
+    bool ok = mechanism == "CURVE" && req.size() >= 7 && req[6].size() == 32 &&
+              std::memcmp(req[6].data(), opts_.keys.client_public.data(), 32) == 0;
+    if (!ok) {
+      rejected_.fetch_add(1, std::memory_order_relaxed);
+      log_refusal(address, "it does not hold the cluster secret (mechanism " + mechanism + ")");
+    }
+    std::array<zmq::const_buffer, 6> rep = {
+        zmq::str_buffer("1.0"),
+        zmq::buffer(request_id),
+        ok ? zmq::str_buffer("200") : zmq::str_buffer("400"),
+        ok ? zmq::str_buffer("OK") : zmq::str_buffer("not a member of this cluster"),
+        zmq::str_buffer(""),
+        zmq::str_buffer("")};
+    (void)zmq::send_multipart(*zap_, rep, zmq::send_flags::dontwait);
+  }
+}
+
+void zmq_io::read_monitor() {
+  for (;;) {
+    std::vector<zmq::message_t> ev;
+    if (!zmq::recv_multipart(*monitor_, std::back_inserter(ev), zmq::recv_flags::dontwait)) return;
+    if (ev.size() < 2 || ev[0].size() < 6) continue;
+    std::uint16_t event;
+    std::memcpy(&event, ev[0].data(), sizeof event);
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    log_refusal(ev[1].to_string(),
+                std::string("handshake failed (") +
+                    (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication" : "protocol") +
+                    "): a peer without the cluster secret, or with encryption configured "
+                    "differently");
+  }
+}
+
+void zmq_io::log_refusal(const std::string& address, const std::string& why) {
+  // The port changes with every reconnection: group by host.
+  const std::string host = address.substr(0, address.rfind(':'));
+  auto& [last, suppressed] = refusal_log_[host];
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last < std::chrono::seconds(10)) {
+    ++suppressed;
+    return;
+  }
+  if (suppressed > 0) {
+    detail::log().warn(
+        "refused a connection from {}: {} ({} more refusals from {} in the last 10 s)", address,
+        why, suppressed, host);
+  } else {
+    detail::log().warn("refused a connection from {}: {}", address, why);
+  }
+  last = now;
+  suppressed = 0;
+  if (refusal_log_.size() > 10000) refusal_log_.clear();
+}
+
+void zmq_io::shut(const io_token&, std::chrono::milliseconds linger) {
+  if (shut_) return;
+  // Let ZeroMQ's I/O thread put what is queued (goodbyes) on the wire before closing.
+  for (auto& [c, d] : dealers_)
+    d.socket->set(zmq::sockopt::linger, static_cast<int>(linger.count()));
+  if (router_) router_->set(zmq::sockopt::linger, static_cast<int>(linger.count()));
+  dealers_.clear();
+  monitor_.reset();
+  router_.reset();
+  zap_.reset();
+  items_dirty_ = true;
+  shut_ = true;
+  ctx_.shutdown();
+  ctx_.close();
+}
+
+}  // namespace otter::net_detail

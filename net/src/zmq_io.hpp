@@ -1,0 +1,84 @@
+// Internal: link_io on ZeroMQ. One ROUTER bound at the node's endpoint takes every inbound
+// connection; one DEALER per outbound connection; with CURVE, a ZAP handler admits exactly the
+// cluster's client key, and a monitor socket reports handshakes that failed (a peer without
+// the secret). An eventfd lets any thread interrupt the poll.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "keys.hpp"
+#include "link_io.hpp"
+
+namespace otter::net_detail {
+
+struct zmq_options {
+  std::string listen;      // "" for hidden nodes: no ROUTER
+  std::string routing_id;  // ours on every DEALER: <name>#<creation>
+  bool secure = true;      // CURVE
+  cluster_keys keys;
+  std::int64_t max_message_bytes = 0;
+  int high_water_mark = 0;
+};
+
+class zmq_io final : public link_io {
+ public:
+  // Binds (when listen is set); throws std::runtime_error (zmq::error_t) with the reason.
+  explicit zmq_io(zmq_options opts);
+  ~zmq_io() override;
+
+  const std::string& endpoint() const noexcept override { return endpoint_; }
+  conn_id connect(const io_token& t, const std::string& endpoint) override;
+  void reset(const io_token& t, conn_id c) override;
+  void close(const io_token& t, conn_id c) override;
+  send_status send(const io_token& t, conn_id c, std::string_view frame) override;
+  send_status reply(const io_token& t, const std::string& routing_id,
+                    std::string_view frame) override;
+  void poll(const io_token& t, link_events& events, std::chrono::milliseconds timeout) override;
+  void wake() override;
+  void shut(const io_token& t, std::chrono::milliseconds linger) override;
+  std::uint64_t refused_connections() const noexcept override {
+    return rejected_.load(std::memory_order_relaxed);
+  }
+
+ private:
+  struct dealer {
+    std::string endpoint;
+    std::unique_ptr<zmq::socket_t> socket;
+  };
+
+  void bind();
+  std::unique_ptr<zmq::socket_t> make_dealer(const std::string& endpoint);
+  void read_router(const io_token& t, link_events& events);
+  void read_dealer(const io_token& t, link_events& events, conn_id c);
+  void read_zap();
+  void read_monitor();
+  // Logs a refused connection; repeats from one host are logged once per 10 s, counted.
+  void log_refusal(const std::string& address, const std::string& why);
+
+  zmq_options opts_;
+  std::atomic<std::uint64_t> rejected_{0};
+  std::string endpoint_;
+  zmq::context_t ctx_;
+  std::unique_ptr<zmq::socket_t> router_, zap_, monitor_;
+  std::map<conn_id, dealer> dealers_;
+  conn_id next_conn_ = 1;
+  std::vector<zmq::pollitem_t> items_;
+  std::vector<conn_id> item_conns_;  // the connection of each dealer poll item
+  bool items_dirty_ = true;
+  int wake_fd_ = -1;
+  bool shut_ = false;
+  std::unordered_map<std::string, std::pair<std::chrono::steady_clock::time_point, int>>
+      refusal_log_;
+};
+
+}  // namespace otter::net_detail
