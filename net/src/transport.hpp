@@ -66,7 +66,7 @@ class transport final : public detail::remote_router,
   bool joined() const noexcept { return members_.joined(); }
   void monitor_nodes(const pid& subscriber, bool on) { members_.monitor_nodes(subscriber, on); }
   void on_peer_event(net_detail::membership::hook fn) { members_.on_peer_event(std::move(fn)); }
-  net_stats stats() const;
+  net_stats stats() const;  // tables.cpp, as are the test hooks below
   void set_blocked(std::string_view node_name, bool blocked);  // test hook
   void connect(const std::string& endpoint);                   // served by the I/O owner
   // When service() must run next for its timers (the simulator asks).
@@ -129,7 +129,7 @@ class transport final : public detail::remote_router,
   net_detail::send_status send_frame(const io_token& t, peer& p, std::string_view bytes);
   void send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes);
 
-  // ---- tables ----
+  // ---- tables (tables.cpp) ----
   peer& peer_for(const std::string& name);
   peer* find_peer(std::uint64_t id);
   peer* peer_by_routing(const std::string& routing_id);
