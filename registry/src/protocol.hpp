@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <otter/global.hpp>
+#include <otter/pid.hpp>
 
 namespace otter::registry_protocol {
 
@@ -132,5 +133,30 @@ struct greg_sync {
   MSGPACK_DEFINE(node, seq, entries);
 };
 OTTER_MESSAGE_AS(greg_sync, "greg_sync");
+
+// A name's arbiter as `me` sees it: the winner of a rendezvous hash over `me` and the members
+// it is connected to (`up`), scoring each node by splitmix64's finaliser of node_id_of(name)
+// XOR node_id_of(node); ties go to the smaller name.
+inline std::uint64_t arbiter_score(std::uint64_t x) noexcept {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+template <class Names>
+std::string arbiter_among(const std::string& name, const std::string& me, const Names& up) {
+  const std::uint64_t h = node_id_of(name);
+  std::string best = me;
+  std::uint64_t best_score = arbiter_score(h ^ node_id_of(me));
+  for (const auto& n : up) {
+    const std::uint64_t score = arbiter_score(h ^ node_id_of(n));
+    if (score > best_score || (score == best_score && n < best)) {
+      best = n;
+      best_score = score;
+    }
+  }
+  return best;
+}
 
 }  // namespace otter::registry_protocol

@@ -11,13 +11,6 @@ using namespace registry_protocol;
 
 namespace {
 
-std::uint64_t mix(std::uint64_t x) noexcept {  // splitmix64's finaliser
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 global_reply ok_reply_of() {
   global_reply r;
   r.ok = true;
@@ -46,6 +39,7 @@ global_server::global_server(std::shared_ptr<detail::membership_view> members,
     : members_(std::move(members)), s_(*s), me_(members_->node_name()), table_(me_) {}
 
 void global_server::init() {
+  txn_ = std::uint64_t{rt().creation()} << 32;
   members_->monitor_nodes(self(), true);
   for (const auto& m : members_->members()) handle_info(nodeup{m.name});
 }
@@ -73,17 +67,7 @@ std::string global_server::node_name_of(const pid& p) const {
 }
 
 std::string global_server::arbiter_of(const std::string& name) const {
-  const std::uint64_t h = node_id_of(name);
-  std::string best = me_;
-  std::uint64_t best_score = mix(h ^ node_id_of(me_));
-  for (const auto& n : up_) {
-    const std::uint64_t score = mix(h ^ node_id_of(n));
-    if (score > best_score || (score == best_score && n < best)) {
-      best = n;
-      best_score = score;
-    }
-  }
-  return best;
+  return arbiter_among(name, me_, up_);
 }
 
 // ---- registration ----
@@ -194,7 +178,31 @@ void global_server::commit(const greg_commit& c) {
     refused(taken(e.name, *held));
     return;
   }
+  if (!first_commit(c)) {
+    // A second commit of one claim (a late one from an arbiter given up on, which a retry
+    // asked again): the claim is over or already applied; applying it again could bring
+    // back a name unregistered since.
+    detail::log().debug("global {}: ignored a second commit of '{}' (txn {} of {}, from {})", me_,
+                        e.name, c.txn, c.origin, c.arbiter);
+    if (c.arbiter != me_) send_to(c.arbiter, greg_release{e.name, e.holder});
+    return;
+  }
   own_add(e, c.txn, c.origin);
+}
+
+bool global_server::first_commit(const greg_commit& c) {
+  if (c.origin == me_) {
+    auto it = claims_.find(c.txn);
+    return it != claims_.end() && !it->second.applied;
+  }
+  auto key = std::make_pair(c.origin, c.txn);
+  if (!committed_.insert(key).second) return false;
+  committed_order_.push_back(std::move(key));
+  if (committed_order_.size() > remembered_commits) {
+    committed_.erase(committed_order_.front());
+    committed_order_.pop_front();
+  }
+  return true;
 }
 
 void global_server::handle_cast(const greg_release& r) {

@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -148,12 +149,16 @@ class global_server : public gen_server<global_server> {
   template <class M>
   void broadcast(const M& m);
   void refuse(const std::string& origin, std::uint64_t txn, global_reply reply);
+  bool first_commit(
+      const registry_protocol::greg_commit& c);  // false: this claim was committed here already
 
   std::shared_ptr<detail::membership_view> members_;
   global_registry::state& s_;
   const std::string me_;
   name_table table_;
   std::set<std::string> up_;  // connected visible members
+  // Numbers this node's requests; starts at creation << 32, so that a request of an earlier
+  // incarnation of this node name never shares a number with one of this incarnation.
   std::uint64_t txn_ = 0;
   std::map<std::uint64_t, request> claims_;          // by our txn
   std::map<std::uint64_t, request> removals_;        // by our txn
@@ -161,6 +166,12 @@ class global_server : public gen_server<global_server> {
   std::unordered_map<std::string, reservation> reserved_;
   std::unordered_map<pid, holder_state> local_;
   std::map<std::string, global_entry> confirming_;  // name -> the winner we asked about
+  // Another node's registrations committed here, by (origin, txn), oldest first in the deque:
+  // the commit of an arbiter this node had given up on may still arrive, late, and must not
+  // apply a claim twice (after an unregister it would bring the name back).
+  std::set<std::pair<std::string, std::uint64_t>> committed_;
+  std::deque<std::pair<std::string, std::uint64_t>> committed_order_;
+  static constexpr std::size_t remembered_commits = 65536;
 };
 
 }  // namespace otter::registry_detail
