@@ -60,15 +60,18 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
   }
   for (auto& item : p.out.held) fail_item(*item, false);
   p.out.clear(outq_);
-  p.book.settle(rt_, p.name, reason);
-  if (!was_up) return;
-  if (p.hidden) {
-    detail::log().debug("hidden node {} is down ({})", p.name, reason);
-  } else {
-    detail::log().info("node {} is down ({})", p.name, reason);
+  if (was_up) {
+    if (p.hidden) {
+      detail::log().debug("hidden node {} is down ({})", p.name, reason);
+    } else {
+      detail::log().info("node {} is down ({})", p.name, reason);
+    }
+    // The view first: whoever learns of the death (a DOWN, a failed call) no longer finds the
+    // node in nodes() (as in Erlang).
+    publish(t);
   }
-  publish(t);
-  if (p.hidden) return;
+  p.book.settle(rt_, p.name, reason);
+  if (!was_up || p.hidden) return;
   members_.announce(t, p.name, false, reason);
   // Members still shaking hands with it (a node joining) learn at once that it is gone.
   if (opts_.hidden) return;
