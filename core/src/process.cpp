@@ -443,6 +443,12 @@ void process::answer_status(const detail::envelope& e) {
   from(rt_, e.from, e.ref).reply(std::move(info));
 }
 
+void process::fail_init(const exit_reason& reason) {
+  ingest(inbox_.take_all());  // links and monitors made during init count
+  begin_exit(reason, false);
+  exit_now();
+}
+
 void process::discard() noexcept {
   try {
     const pid me = pid_;
@@ -462,7 +468,7 @@ void process::discard() noexcept {
     }
     cache_tail_ = nullptr;
     if (rel_) {
-      // Undo what init set up, silently: no exit signal, no DOWN for a process that never ran.
+      // Nothing ran: no exit signal, no DOWN but noproc for a process that never existed.
       for (const pid& l : rel_->links) {
         detail::deliver(*rt_, l, detail::make_signal(sig::unlink, me));
       }

@@ -167,6 +167,14 @@ result<pid> spawn(runtime& rt, std::unique_ptr<process> owned, const start_optio
   s.table.publish(id.id, p);  // from here on others can find it
   s.spawned.fetch_add(1, std::memory_order_relaxed);
 
+  // As OTP: the name first, so that the loser of a taken name never runs its init.
+  if (!opts.name.empty()) {
+    if (auto r = rt.register_name(opts.name, id); !r) {
+      runtime_access::discard(*p);
+      s.table.release(id.id);
+      return r.err();
+    }
+  }
   result<void> init = ok();
   {
     current_process_scope scope(p);
@@ -177,19 +185,19 @@ result<pid> spawn(runtime& rt, std::unique_ptr<process> owned, const start_optio
     } catch (...) {
       init = error{errc::init_failed, "unknown exception", exit_reason("unknown exception")};
     }
-    if (init.ok() && !opts.name.empty()) {
-      if (auto r = rt.register_name(opts.name, id); !r) init = r;
+    if (!init) {
+      error e = init.err();
+      if (e.code != errc::init_failed) e = error{errc::init_failed, e.message, e.reason};
+      if (e.reason.is_normal()) e.reason = exit_reason(e.message);
+      init = e;
+      // It exits like any process: what it linked to and what monitors it learn the reason
+      // (a child it started linked does not keep running); its name goes.
+      runtime_access::fail_init(*p, e.reason);
     }
-    if (!init) runtime_access::discard(*p);
   }
   if (!init) {
     s.table.release(id.id);
-    error e = init.err();
-    if (e.code != errc::init_failed && e.code != errc::already_registered) {
-      e = error{errc::init_failed, e.message, exit_reason(e.message)};
-    }
-    if (e.reason.is_normal() && e.code == errc::init_failed) e.reason = exit_reason(e.message);
-    return e;
+    return init.err();
   }
   if (opts.link && parent != nullptr) {
     runtime_access::rel(*parent).links.insert(id);

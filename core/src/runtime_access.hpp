@@ -31,6 +31,7 @@ class runtime_access {
   static void set_parent(process& p, const pid& parent) noexcept { p.parent_ = parent; }
   static result<void> init(process& p) { return p.init_process(); }
   static void discard(process& p) noexcept { p.discard(); }
+  static void fail_init(process& p, const exit_reason& reason) { p.fail_init(reason); }
   static void wake(process& p) { p.wake(); }
   static void set_has_name(process& p) noexcept { p.has_name_.store(true); }
   static void set_overflow(process& p, std::uint32_t limit, bool exit) noexcept {

@@ -53,8 +53,16 @@ std::string shutdown_policy::to_string() const {
 
 namespace {
 
+result<void> validate(const supervisor_flags& flags, const std::vector<child_spec>& children) {
+  return detail::supervisor_process::validate(flags.max_restarts, flags.max_seconds, children);
+}
+result<void> validate(const dynamic_supervisor_options& o) {
+  return detail::supervisor_process::validate(o.max_restarts, o.max_seconds, {});
+}
+
 template <class... Args>
 result<pid> start_supervisor(runtime& rt, bool link, std::string name, Args&&... args) {
+  if (auto v = validate(args...); !v) return v.err();
   start_options o;
   o.link = link;
   o.name = std::move(name);

@@ -38,21 +38,33 @@ supervisor_process::supervisor_process(dynamic_supervisor_options options)
 
 // ---- start and stop of the supervisor ----
 
-result<void> supervisor_process::init() {
-  if (max_restarts_ < 0 || max_seconds_.count() <= 0) {
+result<void> supervisor_process::validate(int max_restarts, std::chrono::seconds max_seconds,
+                                          const std::vector<child_spec>& children) {
+  if (max_restarts < 0 || max_seconds.count() <= 0) {
     return error{errc::badarg, "invalid restart intensity: max_restarts " +
-                                   std::to_string(max_restarts_) + " in max_seconds " +
-                                   std::to_string(max_seconds_.count())};
+                                   std::to_string(max_restarts) + " in max_seconds " +
+                                   std::to_string(max_seconds.count())};
   }
   std::set<std::string_view> ids;
-  for (const child& c : children_) {
-    if (!ids.insert(c.spec.id).second) {
-      return error{errc::badarg, "duplicate child id '" + c.spec.id + "'"};
-    }
+  for (const child_spec& c : children) {
+    if (!ids.insert(c.id).second) return error{errc::badarg, "duplicate child id '" + c.id + "'"};
+    if (!c.start) return error{errc::badarg, describe_child(c, {}) + " has no start function"};
   }
-  for (auto it = children_.begin(); it != children_.end(); ++it) {
+  return ok();
+}
+
+result<void> supervisor_process::init() {
+  for (auto it = children_.begin(); it != children_.end();) {
     auto r = start_process(it);
-    if (r) continue;
+    if (r) {
+      // `ignore`: OTP keeps the spec to restart later, except a temporary child's.
+      if (!it->proc && it->spec.restart == restart_type::temporary) {
+        it = children_.erase(it);
+      } else {
+        ++it;
+      }
+      continue;
+    }
     // Children already started are told to stop, in reverse order; the supervisor never runs,
     // so it cannot wait for them (see docs/SUPERVISION.md).
     for (auto back = std::make_reverse_iterator(it); back != children_.rend(); ++back) {

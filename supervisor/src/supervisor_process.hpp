@@ -80,6 +80,9 @@ class supervisor_process final : public gen_server<supervisor_process> {
     return dynamic_ ? "dynamic_supervisor" : "supervisor";
   }
 
+  // Flags and specs checked before a supervisor process exists: badarg, as documented.
+  static result<void> validate(int max_restarts, std::chrono::seconds max_seconds,
+                               const std::vector<child_spec>& children);
   result<void> init();
   void terminate(const exit_reason& reason);
 

@@ -77,14 +77,22 @@ struct init_args {
   bool throws = false;
   otter::pid link_to;
   otter::pid monitor;
+  otter::pid* child = nullptr;  // start_link a recorder and store its Pid here
 };
+
+std::atomic<int> picky_inits{0};
 
 class picky_init : public otter::gen_server<picky_init> {
  public:
   explicit picky_init(init_args a) : a_(a) {}
   otter::result<void> init() {
+    picky_inits.fetch_add(1);
     if (a_.link_to) otter::link(a_.link_to);
     if (a_.monitor) otter::monitor(a_.monitor);
+    if (a_.child != nullptr) {
+      auto c = otter::start_link<recorder>();
+      if (c) *a_.child = *c;
+    }
     if (a_.throws) throw std::runtime_error("init exploded");
     if (a_.fail) return otter::error{errc::init_failed, "not today"};
     return otter::ok();
@@ -310,33 +318,66 @@ TEST_CASE("calls queued behind a crash fail with the crash's reason") {
   CHECK(exited_with_reason + noproc == 4);
 }
 
-TEST_CASE("a failed init returns the error and leaves no trace") {
+TEST_CASE("a failed init returns the error and exits like any process (OTP's init_fail)") {
   otter::runtime rt(two_workers());
   otter::scoped_process me(rt);
   const auto before = rt.process_count();
   for (bool throws : {false, true}) {
+    INFO("init " << (throws ? "throws" : "returns an error"));
+    otter::pid child;
     init_args a;
     a.fail = !throws;
     a.throws = throws;
     a.link_to = me.self();
-    a.monitor = me.self();
+    a.child = &child;
     otter::start_options o;
     o.name = "picky";
     auto r = rt.start_with<picky_init>(o, a);
     REQUIRE_FALSE(r);
     CHECK(r.code() == errc::init_failed);
-    CHECK(r.err().message == (throws ? "init exploded" : "not today"));
+    const std::string why = throws ? "init exploded" : "not today";
+    CHECK(r.err().message == why);
+    CHECK(r.err().reason.str() == why);
     CHECK_FALSE(rt.whereis("picky"));
+    // What it linked to gets the exit signal: we (trapping) an exit_msg with the reason ...
+    auto x = me.receive<otter::exit_msg>(5s);
+    REQUIRE(x);
+    CHECK(x->reason.str() == why);
+    // ... and the child it started linked, not trapping, exits with it.
+    REQUIRE(child);
+    auto ref = me.monitor(child);
+    auto d = me.receive<otter::down>(5s);
+    REQUIRE(d);
+    CHECK(d->ref == ref);
+    CHECK(d->reason.str() != "normal");
+    CHECK_FALSE(rt.alive(child));
   }
   CHECK(rt.process_count() == before);
-  // No exit_msg (we trap exits) and no down arrive for the processes that never ran.
-  CHECK_FALSE(me.receive<otter::exit_msg>(200ms));
-  CHECK_FALSE(me.receive<otter::down>(10ms));
   // A successful start with the same name works.
   otter::start_options o;
   o.name = "picky";
   CHECK(rt.start_with<picky_init>(o, init_args{}));
   CHECK(rt.whereis("picky"));
+}
+
+TEST_CASE("a named start whose name is taken never runs init (OTP registers first)") {
+  otter::runtime rt(two_workers());
+  otter::start_options o;
+  o.name = "taken";
+  auto first = rt.start_with<picky_init>(o, init_args{});
+  REQUIRE(first);
+  picky_inits = 0;
+  otter::scoped_process me(rt);
+  otter::pid child;
+  init_args a;
+  a.child = &child;
+  auto second = rt.start_with<picky_init>(o, a);
+  REQUIRE_FALSE(second);
+  CHECK(second.code() == errc::already_registered);
+  CHECK(second.err().holder == *first);
+  CHECK(picky_inits == 0);
+  CHECK_FALSE(child);  // its init would have started one
+  CHECK(rt.whereis("taken") == *first);
 }
 
 TEST_CASE("stop runs terminate with the reason and returns once the server is gone") {

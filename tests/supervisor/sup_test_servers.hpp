@@ -1,6 +1,7 @@
 // Children and helpers shared by the supervisor tests.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>

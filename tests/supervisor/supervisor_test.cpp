@@ -496,3 +496,52 @@ TEST_CASE(
   CHECK(wait_down(me, sref) == "builder_done");
   CHECK(wait_down(me, bref) == "shutdown");
 }
+
+TEST_CASE("a child whose start returns ignore at supervisor start: kept unless temporary (OTP)") {
+  otter::runtime rt(two_workers());
+  otter::scoped_process me(rt);
+  for (auto type : {restart_type::permanent, restart_type::transient, restart_type::temporary}) {
+    INFO("a " << otter::to_string(type) << " child");
+    otter::child_spec ignored;
+    ignored.id = "ignored";
+    ignored.restart = type;
+    ignored.start = []() -> otter::result<otter::pid> { return otter::pid{}; };
+    fixture fx;
+    auto s = sup::start(rt, {}, {fx.spec("a"), ignored});
+    REQUIRE(s);
+    auto kids = me.await(sup::which_children(*s, 10s));
+    REQUIRE(kids);
+    const bool kept = std::any_of(kids->begin(), kids->end(),
+                                  [](const otter::child_info& c) { return c.id == "ignored"; });
+    CHECK(kept == (type != restart_type::temporary));
+    if (kept) CHECK(child_of(me, *s, "ignored")->status == child_status::undefined);
+    REQUIRE(me.await(sup::stop(*s)));
+  }
+}
+
+TEST_CASE("invalid flags and specs fail the start with badarg, as documented") {
+  otter::runtime rt(two_workers());
+  otter::scoped_process me(rt);
+  fixture fx;
+  const auto before = rt.process_count();
+  otter::supervisor_flags negative;
+  negative.max_restarts = -1;
+  auto a = sup::start(rt, negative, {fx.spec("a")});
+  REQUIRE_FALSE(a);
+  CHECK(a.code() == errc::badarg);
+  otter::supervisor_flags no_period;
+  no_period.max_seconds = std::chrono::seconds(0);
+  CHECK(sup::start(rt, no_period, {}).code() == errc::badarg);
+  auto dup = sup::start(rt, {}, {fx.spec("a"), fx.spec("a")});
+  REQUIRE_FALSE(dup);
+  CHECK(dup.code() == errc::badarg);
+  CHECK(dup.err().message.find("duplicate child id 'a'") != std::string::npos);
+  otter::child_spec no_start;
+  no_start.id = "x";
+  CHECK(sup::start(rt, {}, {no_start}).code() == errc::badarg);
+  otter::dynamic_supervisor_options d;
+  d.max_restarts = -3;
+  CHECK(otter::dynamic_supervisor::start(rt, d).code() == errc::badarg);
+  CHECK(fx.control("a")->starts == 0);  // nothing ran
+  CHECK(rt.process_count() == before);
+}

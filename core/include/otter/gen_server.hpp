@@ -16,8 +16,12 @@
 //   auto pid = rt.start<counter>();
 //
 // Callbacks (all optional but the handlers of listed types):
-// - `init()`: void or result<void>; runs before start returns. An error (or a throw) makes
-//   start fail with init_failed and leaves no trace: no name, no link, no monitor.
+// - `init()`: void or result<void>; runs before start returns, after the start's name (if
+//   any) is registered: a start whose name is taken fails with already_registered and never
+//   runs init. An error (or a throw) makes start fail with init_failed, and the process exits
+//   with the error's reason as any process does (terminate is not called): processes it
+//   linked to get the exit signal, monitors fire, its name goes. Its starter is not linked yet
+//   and gets only the error (as OTP's start_link since OTP 26).
 // - `handle_call(const T&, from&)`: returns the reply (any message type), `otter::noreply`
 //   (the handler moved `from` and replies later), void (replies ok_reply), or a task<R>.
 // - `handle_cast(const T&)`, `handle_info(const T&)`: void or task<void>.

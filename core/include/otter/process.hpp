@@ -160,15 +160,18 @@ class process {
   void dispatch(detail::envelope_ptr e);
   void begin_exit(exit_reason reason, bool run_terminate);
   void exit_now();
-  // Releases everything without telling anyone (a failed init leaves no trace).
+  // Releases a process that never ran (its start lost the name): calls and monitors that
+  // found it meanwhile get noproc.
   void discard() noexcept;
+  // Its init failed: it exits with `reason`, without terminate (OTP's init_fail).
+  void fail_init(const exit_reason& reason);
   // Asks the runtime to run this process (it became runnable).
   virtual void wake();
   // The runtime shuts down with this process still alive (its workers are gone): drop what it
   // holds, silently. A process owned by another thread (scoped_process) only wakes it.
   virtual void orphan() noexcept;
-  // Runs once, in the starter's thread with this process current, before anyone else can
-  // reach it; an error aborts the start and leaves no trace.
+  // Runs once, in the starter's thread with this process current, its name (if any) already
+  // registered; an error aborts the start: the process exits with the error's reason.
   virtual result<void> init_process() { return ok(); }
 
   detail::inbox inbox_;

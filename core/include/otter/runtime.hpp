@@ -45,7 +45,7 @@ enum class overflow_policy : std::uint8_t {
 };
 
 struct start_options {
-  std::string name;   // registered locally once init succeeds, if not empty
+  std::string name;   // registered locally before init runs, if not empty
   bool link = false;  // link to the calling process (start_link)
   // Messages (not signals) queued at most; 0 is unlimited, as in Erlang. Signals (exits,
   // monitors, replies) are never refused.
@@ -117,7 +117,8 @@ class runtime {
   bool is_local(const pid& p) const noexcept;
 
   // Starts a server of type S (a gen_server) constructed from `args`. Its init runs before
-  // this returns, in the calling thread; an init error is returned and leaves no trace.
+  // this returns, in the calling thread; an init error is returned, and the process exits
+  // with its reason (gen_server.hpp).
   template <class S, class... Args>
   result<pid> start(Args&&... args) {
     return start_with<S>(start_options{}, std::forward<Args>(args)...);
