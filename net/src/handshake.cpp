@@ -19,12 +19,24 @@ wire::hello transport::make_hello() const {
   return h;
 }
 
+// Whether a hello from `p`, which is up, starts a new session. A retry of the hello that
+// brought the link up (late: a slow link, a retry in flight) carries the same session and
+// changes nothing. A peer that sends no session is judged by time: a hello from a peer that
+// has long been up starts over; retries come within a few heartbeats of the handshake.
+bool transport::restarted_session(const peer& p, std::uint64_t session,
+                                  clock::time_point at) const {
+  if (session != 0 && p.its_session != 0) return session != p.its_session;
+  return at - p.up_since > 5 * opts_.heartbeat_interval;
+}
+
 void transport::send_hello(const io_token& t, connection& c) {
   const auto at = now();
   if (at < c.refused_until) return;
   c.last_hello = at;
+  wire::hello h = make_hello();
+  if (const peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr) h.session = p->our_session;
   msgpack::sbuffer buf;
-  wire::encode_hello(buf, make_hello());
+  wire::encode_hello(buf, h);
   (void)io_->send(t, c.id, std::string_view(buf.data(), buf.size()));
 }
 
@@ -69,15 +81,13 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
       return;
     }
     link_event(t, p, link_event::lost);  // it restarted: the old incarnation is gone
-  } else if (p.state == net_detail::link_state::up &&
-             at - p.up_since > 5 * opts_.heartbeat_interval) {
-    // A hello from a peer that has long been up: it declared us down (we were silent to it
-    // for its failure timeout, while we still heard it) and starts over. What we sent it
-    // meanwhile is lost: we are down for each other too, and both sides see nodedown and
-    // nodeup (the registry resynchronises on those). Hellos repeated during a handshake come
-    // within a few heartbeats of it.
+  } else if (p.state == net_detail::link_state::up && restarted_session(p, d.hi.session, at)) {
+    // The peer declared us down (we were silent to it for its failure timeout, while we still
+    // heard it) and starts over. What we sent it meanwhile is lost: we are down for each other
+    // too, and both sides see nodedown and nodeup (the registry resynchronises on those).
     link_event(t, p, link_event::lost);
   }
+  if (d.hi.session != 0) p.its_session = d.hi.session;
   if (!p.routing_id.empty() && p.routing_id != routing_id) inbound_.erase(p.routing_id);
   p.creation = d.hi.creation;
   p.hidden = d.hi.hidden;
@@ -100,7 +110,7 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   (void)io_->reply(t, routing_id, std::string_view(buf.data(), buf.size()));
   // Full nodes connect back: the link is up once our hello is welcomed too.
   if (!p.hidden && !opts_.hidden && !p.endpoint.empty() && !net_detail::out_done(p.state)) {
-    connection& c = connect_to(t, p.endpoint);
+    connection& c = connect_to(t, p.endpoint, p.id);
     if (at - c.last_hello > 50ms) send_hello(t, c);
   }
   link_event(t, p, link_event::hello_accepted);

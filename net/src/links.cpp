@@ -54,6 +54,7 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
   // Its connection to us stays known but ignored until it says hello again (handle_frame);
   // ours to it starts afresh, so that nothing queued for the peer we gave up on arrives after
   // the new handshake.
+  p.our_session = ++sessions_;  // we start over: a new session in our hellos to it
   if (connection* c = connection_of(p)) {
     io_->reset(t, c->id);
     send_hello(t, *c);
@@ -91,7 +92,7 @@ void transport::learn_members(const io_token& t, const std::vector<wire::member>
     if (p.state == link_state::up || net_detail::out_done(p.state)) continue;
     if (p.creation != 0 && m.creation < p.creation) continue;  // news of an older incarnation
     if (p.endpoint.empty()) p.endpoint = m.endpoint;
-    connection& c = connect_to(t, m.endpoint);
+    connection& c = connect_to(t, m.endpoint, p.id);
     if (at - c.last_hello > opts_.heartbeat_interval / 2) send_hello(t, c);
     link_event(t, p, link_event::handshake);
   }

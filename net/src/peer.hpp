@@ -23,6 +23,9 @@ struct peer {
   bool hidden = false;
   link_state state = link_state::idle;
   std::string routing_id;  // of its connection to our listening endpoint
+  // The handshake sessions: ours (in our hellos to it; new each time our link to it starts
+  // over) and its (from the last hello of its we accepted; 0: it sends none).
+  std::uint64_t our_session = 0, its_session = 0;
   clock::time_point last_heard{}, up_since{}, state_since{};
   ledger book;      // what is open with its processes
   send_buffer out;  // what goes to it

@@ -61,6 +61,7 @@ transport::peer& transport::peer_for(const std::string& name) {
     slot->name = name;
     slot->id = id;
     slot->last_heard = slot->state_since = now();
+    slot->our_session = ++sessions_;
   }
   return *slot;
 }
@@ -75,11 +76,16 @@ transport::peer* transport::peer_by_routing(const std::string& routing_id) {
   return it == inbound_.end() ? nullptr : find_peer(it->second);
 }
 
-transport::connection& transport::connect_to(const io_token& t, const std::string& endpoint) {
+transport::connection& transport::connect_to(const io_token& t, const std::string& endpoint,
+                                             std::uint64_t peer_id) {
   auto it = connections_.find(endpoint);
-  if (it != connections_.end()) return it->second;
+  if (it != connections_.end()) {
+    if (it->second.peer_id == 0) it->second.peer_id = peer_id;
+    return it->second;
+  }
   connection c;
   c.endpoint = endpoint;
+  c.peer_id = peer_id;
   c.id = io_->connect(t, endpoint);
   c.last_useful = now();
   connection_ids_[c.id] = endpoint;

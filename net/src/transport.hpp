@@ -96,6 +96,7 @@ class transport final : public detail::remote_router,
 
   // ---- handshake (handshake.cpp) ----
   wire::hello make_hello() const;
+  bool restarted_session(const peer& p, std::uint64_t session, clock::time_point at) const;
   void send_hello(const io_token& t, connection& c);
   void on_hello(const io_token& t, wire::decoded& d, const std::string& routing_id,
                 const std::string& address);
@@ -133,7 +134,8 @@ class transport final : public detail::remote_router,
   peer& peer_for(const std::string& name);
   peer* find_peer(std::uint64_t id);
   peer* peer_by_routing(const std::string& routing_id);
-  connection& connect_to(const io_token& t, const std::string& endpoint);
+  // Our connection to `endpoint`, made if need be; `peer_id`: the node we expect there.
+  connection& connect_to(const io_token& t, const std::string& endpoint, std::uint64_t peer_id = 0);
   connection* connection_of(const peer& p);
   connection* connection_by_id(net_detail::conn_id c);
   bool blocked(const std::string& name);
@@ -152,6 +154,7 @@ class transport final : public detail::remote_router,
   std::unordered_map<std::string, std::uint64_t> inbound_;  // routing id -> peer id
   std::unordered_set<std::string> banned_;                  // routing ids that broke protocol
   bool view_dirty_ = false;
+  std::uint64_t sessions_ = 0;  // numbers our handshake sessions (peer::our_session)
 
   net_detail::outbound_queue outq_;
   net_detail::membership members_;

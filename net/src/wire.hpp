@@ -86,6 +86,9 @@ struct hello {
   bool hidden = false;
   std::string endpoint;  // where this node listens ("" for hidden nodes)
   std::string proof;     // keyed hash of the above with the cluster secret (binary)
+  // The sender's handshake session with the receiver: the same in every retry, new when the
+  // sender starts its link over (0: not sent, an older or simpler client).
+  std::uint64_t session = 0;
 };
 
 struct welcome {

@@ -42,6 +42,18 @@ class name_table {
   bool update(const std::string& node, std::uint64_t seq, bool add, const global_entry& e);
   // `node` is down: its names are gone from here.
   void drop(const std::string& node);
+  // The seq of the last change of `node` applied here (its own: seq()); 0 when none.
+  std::uint64_t seq_of(const std::string& node) const {
+    if (node == me_) return seq_;
+    auto it = replicas_.find(node);
+    return it == replicas_.end() ? 0 : it->second.seq;
+  }
+  // Every authority with a replica here.
+  std::vector<std::string> replica_nodes() const {
+    std::vector<std::string> out;
+    for (const auto& [n, r] : replicas_) out.push_back(n);
+    return out;
+  }
   bool synced(const std::string& node) const {
     auto it = replicas_.find(node);
     return it != replicas_.end() && it->second.synced;

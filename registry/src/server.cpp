@@ -475,6 +475,13 @@ void global_server::drop_if_dead_local(const std::string& name) {
 }
 
 void global_server::refresh() {
+  {
+    std::unordered_map<std::string, std::uint64_t> seqs;
+    seqs[me_] = table_.seq();
+    for (const auto& n : table_.replica_nodes()) seqs[n] = table_.seq_of(n);
+    std::unique_lock<std::shared_mutex> l(s_.mutex);
+    s_.seqs = std::move(seqs);
+  }
   for (const auto& name : table_.take_touched()) {
     auto holders = table_.holders(name);
     {

@@ -34,6 +34,9 @@ struct global_registry::state {
   std::unordered_map<std::string, global_entry, registry_detail::string_hash, std::equal_to<>>
       names;
   std::set<std::string> synced;  // connected members whose names have arrived
+  // How far this node has followed each authority's changes (its own included): the seq of
+  // the last change applied (the simulator's checker reads it).
+  std::unordered_map<std::string, std::uint64_t> seqs;
   std::condition_variable_any synced_cv;
   std::shared_ptr<detail::membership_view> members;                         // the node's membership
   std::atomic<std::uint64_t> registered{0}, unregistered{0}, conflicts{0};  // relaxed counters
@@ -70,5 +73,15 @@ struct global_registry::state {
     return true;
   }
 };
+
+namespace registry_detail {
+struct inspect {
+  static std::uint64_t replica_seq(const global_registry& g, const std::string& node) {
+    std::shared_lock<std::shared_mutex> l(g.s_->mutex);
+    auto it = g.s_->seqs.find(node);
+    return it == g.s_->seqs.end() ? 0 : it->second;
+  }
+};
+}  // namespace registry_detail
 
 }  // namespace otter

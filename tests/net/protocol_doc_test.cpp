@@ -53,6 +53,7 @@ std::map<std::string, std::string> codec_examples() {
     h.hidden = true;
     h.endpoint = "";
     h.proof = std::string(32, '\xab');  // the real proof: see "Authentication"
+    h.session = 1;
     msgpack::sbuffer b;
     wire::encode_hello(b, h);
     ex["hello"] = hex(b);

@@ -9,6 +9,7 @@
 #include "link_state.hpp"
 #include "protocol.hpp"
 #include "sim_hooks.hpp"
+#include "state.hpp"
 #include "transport.hpp"
 #include "world.hpp"
 
@@ -159,8 +160,19 @@ class checker {
   }
 
   // An unregistration or a holder's death must not be undone: a node that was seen without
-  // the name (after it went) must not show it again.
+  // the name, having followed the holder's node up to its removal, must not show it again.
+  // (A node that dropped the holder's node's names when it lost it, and learns them again
+  // from a sync sent before the removal, lags; it is not undoing anything.)
   void sample() {
+    for (const auto& [key, held] : last_) {
+      if (held || removal_seq_.count(key) > 0) continue;
+      const int a = slot_of_node(key.second.node);
+      if (a < 0 || !w_.alive(a) || w_.creation_of(a) != key.second.creation) {
+        removal_seq_[key] = 0;  // its node is gone: nothing of it can come back
+        continue;
+      }
+      if (!shows(a, key)) removal_seq_[key] = seq_at(a, w_.name_of(a));
+    }
     for (std::size_t i = 0; i < w_.size(); ++i) {
       if (!w_.alive(static_cast<int>(i))) continue;
       auto& seen = seen_gone_[w_.name_of(static_cast<int>(i)) + "#" +
@@ -179,7 +191,10 @@ class checker {
         const bool shows = it != now.end() && it->second == h;
         // Gone there: the node showed it, and now the name is held by nobody (a lagging node
         // may show it late, before its removal arrives; another holder may mask it).
-        if (it == now.end() && shown.contains(key)) {
+        auto removal = removal_seq_.find(key);
+        if (it == now.end() && shown.contains(key) && removal != removal_seq_.end() &&
+            (removal->second == 0 ||
+             seq_at(static_cast<int>(i), w_.name_of(slot_of_node(h.node))) >= removal->second)) {
           seen.insert(key);
         } else if (shows && seen.contains(key)) {
           fail("node " + w_.name_of(static_cast<int>(i)) + " shows '" + name + "' -> " +
@@ -246,6 +261,18 @@ class checker {
            std::to_string(first.size()));
     }
     check_pending();
+  }
+
+  bool shows(int slot, const std::pair<std::string, pid>& key) {
+    for (const auto& e : registered_global(w_.at(slot).rt())) {
+      if (e.name == key.first && e.holder == key.second) return true;
+    }
+    return false;
+  }
+  // How far `slot` has followed the changes of `authority`'s names.
+  std::uint64_t seq_at(int slot, const std::string& authority) {
+    auto g = global_registry::of(w_.at(slot).rt());
+    return g ? registry_detail::inspect::replica_seq(*g, authority) : 0;
   }
 
   int slot_of_node(std::uint64_t node_id) const {
@@ -322,6 +349,9 @@ class checker {
   std::string violation_;
   std::map<std::uint64_t, std::pair<sim_clock::time_point, int>> pending_;  // id -> deadline, slot
   std::map<std::pair<std::string, pid>, bool> last_;  // (name, holder) -> held per the last op
+  // (name, holder) gone -> the seq of its node's change that removed it (or a later one); 0
+  // when its node is gone.
+  std::map<std::pair<std::string, pid>, std::uint64_t> removal_seq_;
   std::set<pid> dead_;
   struct interval {
     sim_clock::time_point from, until;

@@ -140,6 +140,10 @@ struct global_names {
 OTTER_MESSAGE_AS(global_names, "global_names");
 
 // One per node: the local replica, read without a message; its server keeps it up to date.
+namespace registry_detail {
+struct inspect;  // the simulator's view of a registry's state (registry/src/state.hpp)
+}  // namespace registry_detail
+
 class global_registry final : private detail::name_resolver {
  public:
   // Starts the registry on `n` (once; otter::start_node does it for every visible node).
@@ -158,6 +162,7 @@ class global_registry final : private detail::name_resolver {
   struct state;  // shared with the server (global.cpp)
 
  private:
+  friend struct registry_detail::inspect;
   explicit global_registry(node& n);
   std::optional<pid> resolve(std::string_view name) override { return whereis(name); }
   std::unique_ptr<state> s_;
