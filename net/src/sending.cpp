@@ -30,10 +30,11 @@ void transport::drain_outbound(const io_token& t) {
         for (auto& [id, p] : peers_) flush(t, *p);
       });
   bool any_backlog = false;
-  for (auto& [id, p] : peers_) {
-    if (!p->out.backlogged()) continue;
-    const auto send = [&](std::string_view frame) { return send_frame(t, *p, frame); };
-    any_backlog = !p->out.retry(send, outq_) || any_backlog;
+  for (auto& entry : peers_) {
+    peer& p = *entry.second;  // (clang 14 cannot capture a structured binding)
+    if (!p.out.backlogged()) continue;
+    const auto send = [&](std::string_view frame) { return send_frame(t, p, frame); };
+    any_backlog = !p.out.retry(send, outq_) || any_backlog;
   }
   outq_.set_backlogged(any_backlog);
 }
