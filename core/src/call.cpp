@@ -55,6 +55,17 @@ dynamic to_dynamic(envelope& e) {
   return out;
 }
 
+void log_no_timeout_handler(const process& p) {
+  otter::detail::log().warn("{} {} set a timeout but has no handle_timeout(): ignored",
+                            p.behaviour(), otter::to_string(p.self()));
+}
+
+error no_state_hook_error(const process& p, std::string_view what) {
+  return error{errc::badarg, std::string(p.behaviour()) + " " + otter::to_string(p.self()) +
+                                 " has no " + std::string(what) +
+                                 " hook (gen_server.hpp: state, set_state, format_status)"};
+}
+
 void log_unhandled(const process& p, const envelope& e) {
   otter::detail::log().warn("{} {} dropped a {} of unhandled type '{}'", p.behaviour(),
                             otter::to_string(p.self()), to_string(e.kind), e.type_name());

@@ -2,10 +2,12 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <exception>
 #include <string>
 
 #include "otter/call.hpp"
+#include "otter/request.hpp"
 #include "otter/runtime.hpp"
 #include "relations.hpp"
 #include "runtime_access.hpp"
@@ -185,6 +187,8 @@ void process::ingest(envelope* list) {
           if (e->kind != sig::call_timeout) detail::disarm_call_timer(*rt_, call_timer_);
           await_done_ = true;
           await_sink_->complete(envelope_ptr(e));
+        } else if (e->kind != sig::call_timeout && rel_ && !rel_->requests.empty()) {
+          if (keep_response(envelope_ptr(e))) continue;  // counted with its response_ready
         } else {
           delete e;  // late (after a timeout) or stale: never seen by the process
         }
@@ -239,6 +243,57 @@ void process::ingest(envelope* list) {
   }
 }
 
+// ---- requests (send_request) ----
+
+bool process::keep_response(envelope_ptr e) {
+  auto it = rel_->requests.find(e->ref);
+  if (it == rel_->requests.end() || it->second) return false;  // forgotten, or a duplicate
+  const std::uint64_t ref = e->ref;
+  it->second = std::move(e);
+  const bool marker = wants_response_messages();
+  if (marker) append(detail::make_message(sig::info, response_ready{ref}).release());
+  if (await_any_ != nullptr && !await_done_ &&
+      std::find(await_any_->begin(), await_any_->end(), ref) != await_any_->end()) {
+    detail::disarm_call_timer(*rt_, call_timer_);
+    await_done_ = true;
+    await_sink_->complete(nullptr);
+  }
+  return marker;
+}
+
+void process::track_request(std::uint64_t ref) {
+  if (!rel_) rel_ = std::make_unique<detail::relations>();
+  rel_->requests.emplace(ref, nullptr);
+}
+
+bool process::request_pending(std::uint64_t ref) const noexcept {
+  return rel_ && rel_->requests.count(ref) > 0;
+}
+
+bool process::response_arrived(std::uint64_t ref) const noexcept {
+  if (!rel_) return false;
+  auto it = rel_->requests.find(ref);
+  return it != rel_->requests.end() && it->second != nullptr;
+}
+
+envelope_ptr process::take_response(std::uint64_t ref) {
+  if (!rel_) return nullptr;
+  auto it = rel_->requests.find(ref);
+  return it == rel_->requests.end() ? nullptr : std::move(it->second);
+}
+
+void process::forget_request(std::uint64_t ref) noexcept {
+  if (rel_) rel_->requests.erase(ref);
+}
+
+void process::await_any_request(const std::vector<std::uint64_t>* refs, detail::reply_sink* sink,
+                                std::coroutine_handle<> h,
+                                std::chrono::steady_clock::time_point deadline) {
+  await_any_ = refs;
+  // A ref of its own for the timer, so that a timeout is told apart from every reply.
+  await_reply(detail::make_ref(*rt_), sink, h, deadline);
+}
+
 void process::keep_until_exit(from&& f) {
   if (!rel_) rel_ = std::make_unique<detail::relations>();
   rel_->orphaned.push_back(std::move(f));
@@ -260,6 +315,7 @@ void process::await_reply(std::uint64_t ref, detail::reply_sink* sink, std::coro
 
 void process::cancel_await() noexcept {
   detail::disarm_call_timer(*rt_, call_timer_);
+  await_any_ = nullptr;
   await_ref_ = 0;
   await_sink_ = nullptr;
   await_handle_ = {};
@@ -292,6 +348,7 @@ void process::finish_task() {
 
 void process::resume_awaiting() {
   auto h = await_handle_;
+  await_any_ = nullptr;
   await_ref_ = 0;
   await_sink_ = nullptr;
   await_handle_ = {};
@@ -299,16 +356,6 @@ void process::resume_awaiting() {
   h.resume();  // a task keeps its exceptions in its promise: resume does not throw
   if (root_task_ && root_task_.handle().done()) finish_task();
 }
-
-namespace {
-// A local sys_get_status is known by its type descriptor (a pointer compare on every call); only
-// a message from another node needs its type name compared.
-bool is_sys_get_status(const envelope& e) noexcept {
-  if (e.type == &type_of<sys_get_status>()) return true;
-  return e.type == &detail::remote_message_type() &&
-         e.type_name() == message_traits<sys_get_status>::name;
-}
-}  // namespace
 
 void process::dispatch(envelope_ptr e) {
   try {
@@ -321,7 +368,7 @@ void process::dispatch(envelope_ptr e) {
     }
     handled_.store(handled_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     detail::scheduler::note_dispatch(e->kind == sig::call);
-    if (e->kind == sig::call && is_sys_get_status(*e)) {
+    if (e->kind == sig::call && detail::holds_message<sys_get_status>(*e)) {
       answer_status(*e);  // a system message, answered by the runtime (OTP's sys)
       return;
     }
@@ -342,6 +389,16 @@ process::slice_result process::run_slice() {
     }
     if (await_done_) {
       resume_awaiting();
+      continue;
+    }
+    if (continue_pending_ && !root_task_) {
+      if (--budget < 0) return slice_result::yield;
+      continue_pending_ = false;
+      try {
+        run_continue();
+      } catch (...) {
+        begin_exit(reason_of(std::current_exception()), true);
+      }
       continue;
     }
     if (root_task_ || cache_head_ == nullptr) {

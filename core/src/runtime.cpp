@@ -204,8 +204,10 @@ result<pid> spawn(runtime& rt, std::unique_ptr<process> owned, const start_optio
     runtime_access::rel(*p).links.insert(parent->self());
   }
   // The process starts "running" (pushes during init did not schedule it): go idle, or run
-  // at once if init left messages for it.
-  if (!runtime_access::inbox_of(*p).try_block()) s.sched->schedule(p);
+  // at once if init left messages or a continue for it.
+  if (runtime_access::continue_pending(*p) || !runtime_access::inbox_of(*p).try_block()) {
+    s.sched->schedule(p);
+  }
   return id;
 }
 

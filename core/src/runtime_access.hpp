@@ -33,6 +33,7 @@ class runtime_access {
   static void discard(process& p) noexcept { p.discard(); }
   static void fail_init(process& p, const exit_reason& reason) { p.fail_init(reason); }
   static void wake(process& p) { p.wake(); }
+  static bool continue_pending(const process& p) noexcept { return p.continue_pending_; }
   static void set_has_name(process& p) noexcept { p.has_name_.store(true); }
   static void set_overflow(process& p, std::uint32_t limit, bool exit) noexcept {
     p.mailbox_limit_ = limit;

@@ -81,6 +81,22 @@ error error_of(const envelope& e);
 std::string describe(const pid& p);
 // Any reply as a dynamic (packed when it is a local typed value), with its type name.
 dynamic to_dynamic(envelope& e);
+
+// A reply (or failure) envelope as the result a caller asking for R gets.
+template <class R>
+result<R> result_of_reply(envelope& e) {
+  if (e.kind != sig::reply) {
+    return error_of(e);
+  } else if constexpr (std::is_void_v<R>) {
+    return ok();
+  } else if constexpr (std::is_same_v<R, dynamic>) {
+    return to_dynamic(e);
+  } else if (R* v = payload_as<R>(e)) {
+    return std::move(*v);
+  } else {
+    return reply_type_error(e, message_traits<R>::name);
+  }
+}
 }  // namespace detail
 
 // The awaitable returned by otter::call. R = void accepts any reply.
@@ -144,17 +160,7 @@ class [[nodiscard]] call_awaiter final : detail::reply_sink {
 
  private:
   void complete(detail::envelope_ptr e) override {
-    if (e->kind != detail::sig::reply) {
-      result_.emplace(detail::error_of(*e));
-    } else if constexpr (std::is_void_v<R>) {
-      result_.emplace();
-    } else if constexpr (std::is_same_v<R, dynamic>) {
-      result_.emplace(detail::to_dynamic(*e));
-    } else if (R* v = detail::payload_as<R>(*e)) {
-      result_.emplace(std::move(*v));
-    } else {
-      result_.emplace(detail::reply_type_error(*e, message_traits<R>::name));
-    }
+    result_.emplace(detail::result_of_reply<R>(*e));
   }
 
   dest to_;

@@ -11,6 +11,7 @@
 #include "otter/message.hpp"
 #include "otter/pid.hpp"
 #include "otter/process.hpp"
+#include "otter/request.hpp"
 #include "otter/runtime.hpp"
 #include "otter/scoped_process.hpp"
 #include "otter/task.hpp"

@@ -32,7 +32,7 @@ enum class errc : std::uint8_t {
   shutting_down,       // the runtime is stopping
   mailbox_full,        // the target's mailbox limit was reached
   // Supervisor operations (OTP's supervisor error atoms):
-  not_found,        // no child with that id (or Pid) under the supervisor
+  not_found,        // no child with that id (or Pid); no such request (request.hpp), pg member
   already_started,  // a child with that id is running; the message names its Pid
   already_present,  // a child spec with that id exists but is not running
   running,          // the child must be terminated first (restart_child, delete_child)

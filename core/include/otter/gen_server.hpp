@@ -27,6 +27,21 @@
 // - `handle_cast(const T&)`, `handle_info(const T&)`: void or task<void>.
 // - `terminate(const exit_reason&)`: when the server stops itself, crashes, is stopped with
 //   otter::stop, or (trapping exits) its parent exits. Not when killed by an untrapped signal.
+// - `handle_continue(const T&)`: void or task<void>; runs after a callback (init, a handler,
+//   another handle_continue) called `continue_with(T{...})`, before any other message (OTP's
+//   {continue, Arg}). A stop() in it ends the server with that reason (normal by default).
+// - `handle_timeout()`: void or task<void>; runs when the callback before it called
+//   `set_timeout(d)` and no message arrived within d (OTP's Timeout in a callback's return;
+//   d = 0 fires at once unless messages are already queued, which cancel it). A server that
+//   defines `std::chrono::milliseconds idle_timeout() const` gets that timeout after init and
+//   every callback that set none (negative or milliseconds::max(): none). System messages
+//   (sys_get_status, get_state, replace_state) do not cancel it.
+// - `state()` const, `set_state(S)`, `format_status()` const: what otter::get_state and
+//   otter::replace_state (sys.hpp) read and write, and what the node tool shows (`otterctl
+//   state`: format_status() if defined, to redact or summarise, else state()). state() returns
+//   any msgpack-serialisable S; format_status() a string or any such value.
+// - `handle_info(const otter::response_ready&)`: a reply to one of its send_request requests
+//   has arrived (request.hpp: check_response).
 // A handler that throws ends the server with the exception's message as the reason. A call
 // of a type not listed fails with badarg for the caller; the server keeps running.
 //
@@ -36,6 +51,10 @@
 // handlers of one kind at once, escape the unlisted check.)
 #pragma once
 
+#include <any>
+#include <chrono>
+#include <functional>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -43,6 +62,8 @@
 #include "otter/api.hpp"
 #include "otter/call.hpp"
 #include "otter/process.hpp"
+#include "otter/request.hpp"
+#include "otter/sys.hpp"
 #include "otter/task.hpp"
 
 namespace otter {
@@ -52,6 +73,15 @@ struct msgs {};
 
 namespace detail {
 void log_unhandled(const process& p, const envelope& e);
+void log_no_timeout_handler(const process& p);
+error no_state_hook_error(const process& p, std::string_view what);
+
+// A server's timeout (set_timeout, idle_timeout), as the message its timer delivers.
+struct gen_timeout {
+  std::uint64_t generation = 0;
+  MSGPACK_DEFINE(generation);
+};
+OTTER_MESSAGE_AS(gen_timeout, "otter.gen_timeout");
 
 template <class S>
 auto calls_of() {
@@ -84,7 +114,9 @@ struct unlisted_probe<msgs<Ts...>> {
   template <class T>
   requires(!(std::is_same_v<std::remove_cv_t<T>, Ts> || ...) &&
            !std::is_same_v<std::remove_cv_t<T>, exit_msg> &&
-           !std::is_same_v<std::remove_cv_t<T>, down> && !std::is_same_v<std::remove_cv_t<T>, from>)
+           !std::is_same_v<std::remove_cv_t<T>, down> &&
+           !std::is_same_v<std::remove_cv_t<T>, from> &&
+           !std::is_same_v<std::remove_cv_t<T>, response_ready>)
   operator T&() const;
 };
 // Converts to nothing: only a handler template accepts it.
@@ -152,6 +184,34 @@ class gen_server : public process {
   // Ends this server with `reason` after the current handler returns (OTP's {stop, ...}).
   void stop(exit_reason reason = exit_reason::normal()) { stop_self(std::move(reason)); }
 
+  // After this callback returns, handle_continue(arg) runs before any other message (OTP's
+  // {continue, Arg}). A second call in one callback replaces the first.
+  template <class T>
+  void continue_with(T arg) {
+    static_assert(
+        requires(Derived & d, T & a) { d.handle_continue(a); },
+        "gen_server: continue_with(T) needs a handle_continue(const T&) for that T");
+    auto held = std::make_shared<T>(std::move(arg));
+    continue_ = [held](Derived& d) {
+      using R = decltype(d.handle_continue(*held));
+      if constexpr (detail::is_task<R>::value) {
+        d.run_task([](std::shared_ptr<T> h,
+                      Derived& s) -> task<void> { co_await s.handle_continue(*h); }(held, d),
+                   nullptr);
+      } else {
+        d.handle_continue(*held);
+      }
+    };
+    schedule_continue();
+  }
+
+  // After this callback returns, handle_timeout() runs unless a message arrives within `d`
+  // (OTP's Timeout); applies to this callback's return only.
+  void set_timeout(std::chrono::milliseconds d) noexcept {
+    next_timeout_ = d;
+    has_next_timeout_ = true;
+  }
+
  private:
   Derived& derived() noexcept { return static_cast<Derived&>(*this); }
 
@@ -160,14 +220,110 @@ class gen_server : public process {
       using R = decltype(derived().init());
       if constexpr (std::is_void_v<R>) {
         derived().init();
-        return ok();
       } else {
-        return derived().init();
+        if (auto r = derived().init(); !r) return r;
+      }
+    }
+    end_callback();
+    return ok();
+  }
+
+  void run_continue() override {
+    begin_callback();
+    auto f = std::move(continue_);
+    continue_ = nullptr;
+    if (f) f(derived());
+    end_callback();
+  }
+
+  bool wants_response_messages() const noexcept override {
+    return requires(Derived & d, const response_ready& r) {
+      d.handle_info(r);
+    };
+  }
+
+  // ---- timeouts ----
+  void begin_callback() {
+    if (timeout_timer_ != 0) {
+      (void)otter::cancel_timer(timeout_timer_);
+      timeout_timer_ = 0;
+    }
+    ++timeout_gen_;
+    has_next_timeout_ = false;
+  }
+  void end_callback() {
+    if (exiting() || continue_) return;  // a continue runs first; its own return decides
+    std::chrono::milliseconds d{-1};
+    if (has_next_timeout_) {
+      d = next_timeout_;
+    } else if constexpr (requires(const Derived& c) { c.idle_timeout(); }) {
+      d = static_cast<const Derived&>(*this).idle_timeout();
+    }
+    has_next_timeout_ = false;
+    if (d.count() < 0 || d == std::chrono::milliseconds::max()) return;
+    timeout_timer_ = otter::send_after(d, self(), detail::gen_timeout{timeout_gen_});
+  }
+  void on_timeout(const detail::gen_timeout& t) {
+    if (t.generation != timeout_gen_ || timeout_timer_ == 0) return;  // cancelled meanwhile
+    timeout_timer_ = 0;
+    begin_callback();
+    if constexpr (requires(Derived & d) { d.handle_timeout(); }) {
+      using R = decltype(derived().handle_timeout());
+      if constexpr (detail::is_task<R>::value) {
+        run_task(derived().handle_timeout(), nullptr);
+      } else {
+        derived().handle_timeout();
       }
     } else {
-      return ok();
+      detail::log_no_timeout_handler(*this);
+    }
+    end_callback();
+  }
+
+  // ---- system messages: state ----
+  void answer_get_state(detail::envelope& e) {
+    from f(&rt(), e.from, e.ref);
+    const auto* req = detail::payload_as<sys_get_state>(e);
+    if (req != nullptr && req->formatted) {
+      if constexpr (requires(const Derived& c) { c.format_status(); }) {
+        f.reply(detail::to_sys_state(static_cast<const Derived&>(*this).format_status()));
+        return;
+      }
+    }
+    if constexpr (requires(const Derived& c) { c.state(); }) {
+      f.reply(detail::to_sys_state(static_cast<const Derived&>(*this).state()));
+    } else {
+      f.reply_error(detail::no_state_hook_error(*this, "state() const"));
     }
   }
+  void answer_replace_state(detail::envelope& e) {
+    from f(&rt(), e.from, e.ref);
+    if constexpr (requires(Derived & d) { d.set_state(std::declval<const Derived&>().state()); }) {
+      using S = std::decay_t<decltype(static_cast<const Derived&>(*this).state())>;
+      auto* req = detail::payload_as<sys_replace_state>(e);
+      if (req == nullptr || !req->fn) {
+        f.reply_error(error{errc::badarg,
+                            "replace_state carries a function: it works on the "
+                            "server's own node only"});
+        return;
+      }
+      std::any current = S(static_cast<const Derived&>(*this).state());
+      if (auto r = req->fn->apply(current); !r) {
+        f.reply_error(r.err());  // the state is unchanged
+        return;
+      }
+      derived().set_state(std::move(*std::any_cast<S>(&current)));
+      f.reply(detail::to_sys_state(static_cast<const Derived&>(*this).state()));
+    } else {
+      f.reply_error(detail::no_state_hook_error(*this, "state() const and set_state(S)"));
+    }
+  }
+
+  std::function<void(Derived&)> continue_;
+  std::uint64_t timeout_gen_ = 0;
+  std::uint64_t timeout_timer_ = 0;
+  std::chrono::milliseconds next_timeout_{0};
+  bool has_next_timeout_ = false;
 
   void on_terminate(const exit_reason& reason) override {
     if constexpr (requires(Derived & d) { d.terminate(reason); }) derived().terminate(reason);
@@ -183,6 +339,27 @@ class gen_server : public process {
     static_assert(!detail::has_unlisted_info<Derived, decltype(detail::infos_of<Derived>())>,
                   "gen_server: a handle_info overload takes a message type that is not listed in "
                   "`using infos = otter::msgs<...>`: list it (or remove the handler)");
+    // System and internal messages first: they are not the server's messages (no timeout
+    // cancelled, no handler run).
+    if (e->kind == detail::sig::call) {
+      if (detail::holds_message<sys_get_state>(*e)) return answer_get_state(*e);
+      if (detail::holds_message<sys_replace_state>(*e)) return answer_replace_state(*e);
+    } else if (e->kind == detail::sig::info) {
+      if (detail::holds_message<detail::gen_timeout>(*e)) {
+        if (auto* t = detail::payload_as<detail::gen_timeout>(*e)) on_timeout(*t);
+        return;
+      }
+      if (auto* r = detail::payload_as<response_ready>(*e);
+          r && !detail::request_ops::arrived(*this, r->ref)) {
+        return;  // taken meanwhile by receive_response: nothing to tell
+      }
+    }
+    begin_callback();
+    dispatch_user(e);
+    end_callback();
+  }
+
+  void dispatch_user(detail::envelope_ptr& e) {
     switch (e->kind) {
       case detail::sig::call:
         if (!dispatch_call(e, detail::calls_of<Derived>())) {
@@ -292,6 +469,12 @@ class gen_server : public process {
     }
     if (auto* d = detail::payload_as<down>(*e)) {
       if constexpr (requires(Derived & s) { s.handle_info(*d); }) return try_async<false, down>(e);
+    }
+    if (auto* r = detail::payload_as<response_ready>(*e)) {
+      if constexpr (requires(Derived & s) { s.handle_info(*r); }) {
+        return try_async<false, response_ready>(e);
+      }
+      return true;
     }
     return false;
   }

@@ -7,6 +7,7 @@
 //   the process itself between two messages with a process_info (as OTP's sys:get_status):
 //   its links and monitors are read on its own thread. A process busy in a long handler
 //   answers when the handler returns.
+// - `sys_get_state` (otter::get_state, sys.hpp) asks a gen_server for its state the same way.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@
 
 #include <msgpack.hpp>
 
+#include "otter/dynamic.hpp"
 #include "otter/message.hpp"
 #include "otter/pid.hpp"
 
@@ -38,6 +40,23 @@ struct sys_get_status {
   MSGPACK_DEFINE();
 };
 OTTER_MESSAGE_AS(sys_get_status, "sys_get_status");
+
+// OTP's sys:get_state, answered by a gen_server between two of its messages (gen_server.hpp
+// says which hooks it uses): `formatted` asks for what format_status() shows (the node tool),
+// else for state(). The value is msgpack (`text` set instead when the hook returns a string).
+struct sys_get_state {
+  bool formatted = false;
+  MSGPACK_DEFINE(formatted);
+};
+OTTER_MESSAGE_AS(sys_get_state, "sys_get_state");
+
+struct sys_state {
+  dynamic value;
+  std::string text;
+  bool is_text = false;
+  MSGPACK_DEFINE(value, text, is_text);
+};
+OTTER_MESSAGE_AS(sys_state, "sys_state");
 
 struct process_info {
   process_row row;

@@ -23,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "otter/detail/envelope.hpp"
 #include "otter/detail/mailbox.hpp"
@@ -44,6 +45,7 @@ class scheduler;
 class timer_service;
 struct relations;
 class runtime_access;
+struct request_ops;
 
 // Where an awaited call's reply (or failure) goes.
 class reply_sink {
@@ -135,6 +137,14 @@ class process {
   // reason (a handler that threw before replying).
   void keep_until_exit(from&& f);
 
+  // A behaviour's work that runs before the next message (gen_server's handle_continue):
+  // run_continue() is called once, after the current handler (or init) returns.
+  void schedule_continue() noexcept { continue_pending_ = true; }
+  virtual void run_continue() {}
+  // Whether replies to this process's pending requests (send_request) should also arrive as
+  // a `detail::response_ready` message (for a server that checks them in handle_info).
+  virtual bool wants_response_messages() const noexcept { return false; }
+
   // Called by call awaiters: the current task waits for the reply to `ref`.
   void await_reply(std::uint64_t ref, detail::reply_sink* sink, std::coroutine_handle<> h,
                    std::chrono::steady_clock::time_point deadline);
@@ -146,6 +156,22 @@ class process {
   friend class detail::runtime_access;
   template <class>
   friend class call_awaiter;
+  friend struct detail::request_ops;
+
+  // Requests sent with otter::send_request, on this process's thread (request.hpp): a pending
+  // request's reply is kept here until taken, and a late one of a forgotten request dropped.
+  void track_request(std::uint64_t ref);
+  bool request_pending(std::uint64_t ref) const noexcept;
+  bool response_arrived(std::uint64_t ref) const noexcept;
+  // The reply (or failure) that arrived for `ref`, if any; the request stays pending until
+  // forgotten.
+  detail::envelope_ptr take_response(std::uint64_t ref);
+  void forget_request(std::uint64_t ref) noexcept;
+  // Waits for the reply of any pending request in `refs` (call_awaiter's machinery): the sink
+  // gets nullptr once one of them has arrived (take_response has it), or the timeout
+  // envelope at the deadline.
+  void await_any_request(const std::vector<std::uint64_t>* refs, detail::reply_sink* sink,
+                         std::coroutine_handle<> h, std::chrono::steady_clock::time_point deadline);
 
   enum class slice_result { idle, yield, dead };
 
@@ -155,6 +181,8 @@ class process {
   void ingest(detail::envelope* list);
   void handle_exit_signal(const pid& from, exit_reason reason, bool via_link);
   void append(detail::envelope* e) noexcept;
+  // A reply to a pending request: kept; true if it was queued as a response_ready too.
+  bool keep_response(detail::envelope_ptr e);
   void resume_awaiting();
   void finish_task();
   void dispatch(detail::envelope_ptr e);
@@ -192,6 +220,8 @@ class process {
   std::coroutine_handle<> await_handle_{};
   bool await_done_ = false;
   detail::timer_node call_timer_;
+  const std::vector<std::uint64_t>* await_any_ = nullptr;  // await_any_request's refs
+  bool continue_pending_ = false;
 
   std::unique_ptr<exit_reason> exiting_;  // set once the process must end
   bool run_terminate_ = false;

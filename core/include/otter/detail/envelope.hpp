@@ -171,4 +171,12 @@ T* payload_as(envelope& e) noexcept {
   return nullptr;
 }
 
+// Whether `e` holds a T by its type, never by conversion (an untyped body from a tool is not a
+// system message): a pointer compare locally, a name compare for a message from another node.
+template <class T>
+bool holds_message(const envelope& e) noexcept {
+  if (e.type == &type_of<T>()) return true;
+  return e.type == &remote_message_type() && e.type_name() == message_traits<T>::name;
+}
+
 }  // namespace otter::detail
