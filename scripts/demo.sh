@@ -91,6 +91,8 @@ ctl "$other" call kv '["put","b",{"n":2}]'
 ctl "$other" call kv '["get","a"]'
 ctl "$other" call kv '["keys"]'
 ctl "$other" call counter@node-c '["incr",5]'
+ctl "$other" state counter@node-c
+ctl "$other" groups
 ctl "$other" nodes
 ctl "$other" names
 ctl "$other" tree

@@ -21,6 +21,7 @@
 #include "otter/dynamic_supervisor.hpp"
 #include "otter/global.hpp"
 #include "otter/node.hpp"
+#include "otter/pg.hpp"
 #include "otter/secret.hpp"
 #include "otter/spawn.hpp"
 #include "otter/supervisor.hpp"
@@ -30,12 +31,12 @@ namespace otter {
 // How long node::shutdown waits for the supervision tree before killing what is left.
 inline constexpr std::chrono::milliseconds tree_shutdown_timeout{30000};
 
-// node::start plus what every application node runs: the global registry (not on hidden
-// nodes, which are tools) and a root supervisor that node::shutdown stops, in order, first.
-// With seeds and options.join_timeout > 0 (the default), it returns once the node has joined
-// one of its seeds and its registry holds every member's names, so that a call by name works
-// right away; when that does not happen within join_timeout it stops the node and fails
-// (nodedown: no seed answered; timeout: the names did not all arrive).
+// node::start plus what every application node runs: the global registry and the default
+// process-group scope (not on hidden nodes, which are tools) and a root supervisor that
+// node::shutdown stops, in order, first. With seeds and options.join_timeout > 0 (the default), it
+// returns once the node has joined one of its seeds and its registry holds every member's names, so
+// that a call by name works right away; when that does not happen within join_timeout it stops the
+// node and fails (nodedown: no seed answered; timeout: the names did not all arrive).
 inline result<std::unique_ptr<node>> start_node(node_options options) {
   const bool hidden = options.hidden;
   const auto join_timeout = options.join_timeout;
@@ -48,6 +49,7 @@ inline result<std::unique_ptr<node>> start_node(node_options options) {
     auto g = global_registry::start(**n);
     if (!g) return g.err();
     registry = *g;
+    if (auto s = pg::start_scope(**n); !s) return s.err();
   }
   (*n)->on_shutdown(
       [](node& self) { (void)shutdown_root_supervisor(self.rt(), tree_shutdown_timeout); });

@@ -8,6 +8,7 @@
 
 #include <otter/global.hpp>
 #include <otter/node.hpp>
+#include <otter/pg.hpp>
 
 #include "test_hooks.hpp"
 
@@ -112,10 +113,24 @@ struct block_node {
 };
 OTTER_MESSAGE(block_node);
 
+// Starts `count` probes on the probe's node and joins them to `group` (pg, default scope).
+struct enlist {
+  std::string group;
+  std::int64_t count = 1;
+  MSGPACK_DEFINE(group, count);
+};
+OTTER_MESSAGE(enlist);
+struct pid_list {
+  std::vector<otter::pid> pids;
+  std::int32_t code = 0;  // otter::errc of a failed join
+  MSGPACK_DEFINE(pids, code);
+};
+OTTER_MESSAGE(pid_list);
+
 class probe : public otter::gen_server<probe> {
  public:
   using calls = otter::msgs<ping, get_log, nap, crash, relay, watch, events_q, reg_global,
-                            unreg_global, where_global, block_node>;
+                            unreg_global, where_global, block_node, enlist>;
   using casts = otter::msgs<add, crash>;
   using infos = otter::msgs<add, otter::name_conflict>;
 
@@ -166,6 +181,16 @@ class probe : public otter::gen_server<probe> {
     if (n_ != nullptr) otter::test_hooks::set_blocked(*n_, b.node, b.blocked);
     return {};
   }
+  otter::task<pid_list> handle_call(const enlist& e, otter::from&) {
+    pid_list out;
+    for (std::int64_t i = 0; i < e.count; ++i) {
+      auto w = otter::start<probe>(node_);
+      if (w) out.pids.push_back(*w);
+    }
+    auto r = co_await otter::pg::join(e.group, out.pids);
+    if (!r) out.code = static_cast<std::int32_t>(r.code());
+    co_return out;
+  }
   void handle_info(const otter::name_conflict& c) {
     events_.items.push_back("CONFLICT " + c.name + " " + otter::to_string(c.winner));
   }
@@ -174,6 +199,8 @@ class probe : public otter::gen_server<probe> {
   void handle_info(const add& a) { log_.values.push_back(a.value); }
   void handle_info(const otter::down& d) { events_.items.push_back("DOWN " + d.reason.str()); }
   void handle_info(const otter::exit_msg& x) { events_.items.push_back("EXIT " + x.reason.str()); }
+  // What otter::get_state and `otterctl state` show: the values it was sent.
+  const std::vector<std::int64_t>& state() const { return log_.values; }
 
  private:
   std::string node_;

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "../cluster/cluster_fixture.hpp"
 
@@ -180,6 +181,58 @@ TEST_CASE("otterctl call, cast, info, tree, kill and ping act on servers by name
   std::size_t lines = 0;
   for (std::size_t i = 0; i < top_j.out.size(); ++i) lines += top_j.out[i] == '\n';
   CHECK(lines == 2);
+}
+
+TEST_CASE("otterctl state shows a server's state; groups shows a pg group of 3 nodes") {
+  two_nodes c;
+  auto third = spawn_node("ctl-c", c.s, {"--global", "--seed", c.a->endpoint});
+  REQUIRE(eventually([&] { return c.ctl({"state", "svc-a"}).code == 0; }));
+  CHECK(c.ctl({"cast", "svc-a", "[41]"}).code == 0);
+  CHECK(c.ctl({"cast", "svc-a", "[42]"}).code == 0);
+  REQUIRE(eventually([&] { return c.ctl({"state", "svc-a"}).out == "[41,42]\n"; }));
+  auto st_j = json::parse(c.ctl({"state", "svc-a"}, true).out);
+  CHECK(st_j["state"] == json::array({41, 42}));
+  CHECK(st_j["pid"].is_string());
+  // A server without a state() hook: a clear error, exit 1.
+  auto none = c.ctl({"state", "otter.global"});
+  CHECK(none.code == 1);
+  CHECK(has(none.err, "state() const"));
+  CHECK(c.ctl({"state", "no-such-name"}).code == 1);
+
+  // Members on all three nodes, joined by each node's probe.
+  auto me = local_node("ctl-t", c.s, {c.a->endpoint});
+  REQUIRE(me->wait_for_nodes(3, 20s));
+  otter::scoped_process p(me->rt());
+  std::vector<otter::pid> all;
+  for (const auto* n : {c.a.get(), c.b.get(), third.get()}) {
+    auto e = p.await(otter::call<pid_list>(n->probe, enlist{"room", 2}, 20s));
+    INFO((e ? std::string() : e.err().message));
+    REQUIRE(e);
+    REQUIRE(e->code == 0);
+    all.insert(all.end(), e->pids.begin(), e->pids.end());
+  }
+  REQUIRE(eventually([&] {
+    auto g = json::parse(c.ctl({"groups"}, true).out);
+    return g.size() == 1 && g[0]["members"].size() == 6;
+  }));
+  auto g = json::parse(c.ctl({"groups"}, true).out);
+  CHECK(g[0]["scope"] == "pg");
+  CHECK(g[0]["group"] == "room");
+  std::set<std::string> nodes, pids;
+  for (const auto& m : g[0]["members"]) {
+    nodes.insert(m["node"].get<std::string>());
+    pids.insert(m["pid"].get<std::string>());
+  }
+  CHECK(nodes == std::set<std::string>{"ctl-a", "ctl-b", "ctl-c"});
+  for (const auto& x : all) CHECK(pids.count(otter::to_string(x)) == 1);
+  auto table = c.ctl({"groups"});
+  CHECK(table.code == 0);
+  CHECK(has(table.out, "SCOPE"));
+  CHECK(has(table.out, "room"));
+  CHECK(has(table.out, otter::to_string(all.front())));
+  auto other_scope = c.ctl({"groups", "--scope", "nope"});
+  CHECK(other_scope.code == 0);
+  CHECK(has(other_scope.err, "does not run pg scope 'nope'"));
 }
 
 TEST_CASE("otterctl exit codes: 1 failed operation, 2 usage, 3 unreachable or wrong secret") {

@@ -1,6 +1,6 @@
 // otterctl: the node tool. Connects to any node of a cluster as a hidden node and shows or
-// drives the cluster: nodes, global names, processes, supervision trees; calls and casts with
-// JSON payloads; exit signals; ping; counters; a live top.
+// drives the cluster: nodes, global names, processes, supervision trees, a server's state,
+// process groups; calls and casts with JSON payloads; exit signals; ping; counters; a live top.
 //
 //   otterctl [--node tcp://HOST:PORT] [--secret-file PATH] [--json] SUBCOMMAND ...
 //
@@ -687,6 +687,90 @@ int cmd_top(session& s, const std::string& only_node, int iterations, int interv
   return ok;
 }
 
+// A gen_server's state (otter::get_state's formatted form: format_status() if it has one).
+int cmd_state(session& s, const std::string& target, bool as_json) {
+  const otter::pid p = s.resolve(target);
+  auto r = s.me().await(otter::call<otter::sys_state>(p, otter::sys_get_state{true}, s.timeout()));
+  if (!r) {
+    throw failure{failed, fmt::format("state of {}: {}: {}", target, otter::to_string(r.err().code),
+                                      r.err().message)};
+  }
+  if (r->is_text) {
+    if (as_json) {
+      std::printf("%s\n", json({{"pid", otter::to_string(p)}, {"format", r->text}}).dump().c_str());
+    } else {
+      std::printf("%s\n", r->text.c_str());
+    }
+    return ok;
+  }
+  msgpack::sbuffer buf;
+  msgpack::pack(buf, r->value.get());
+  json value;
+  try {
+    value = json::from_msgpack(std::string_view(buf.data(), buf.size()));
+  } catch (const json::exception& e) {
+    throw failure{failed, "the state is not representable as JSON: " + std::string(e.what())};
+  }
+  if (as_json) {
+    std::printf("%s\n", json({{"pid", otter::to_string(p)}, {"state", value}}).dump().c_str());
+  } else {
+    std::printf("%s\n", value.dump().c_str());
+  }
+  return ok;
+}
+
+// Process groups of a scope: each node's own members (every node owns its memberships).
+int cmd_groups(session& s, const std::string& scope, bool as_json) {
+  std::map<std::string, std::vector<std::pair<std::string, otter::pid>>> groups;
+  std::vector<std::string> without;  // members not running the scope
+  for (const auto& n : s.members()) {
+    s.reach(n);
+    auto r = s.me().await(
+        otter::call<otter::pg::pg_groups>(otter::dest::at(otter::pg::server_name(scope), n),
+                                          otter::pg::pg_groups_request{}, s.timeout()));
+    if (!r) {
+      if (r.code() != otter::errc::noproc)
+        throw failure{failed, "node " + n + ": " + r.err().message};
+      without.push_back(n);
+      continue;
+    }
+    for (const auto& g : r->groups) {
+      auto& members = groups[g.group];
+      for (const auto& m : g.members) {
+        if (s.node_of(m) == n) members.emplace_back(n, m);
+      }
+    }
+  }
+  if (as_json) {
+    json out = json::array();
+    for (const auto& [group, members] : groups) {
+      json list = json::array();
+      for (const auto& [n, m] : members)
+        list.push_back({{"pid", otter::to_string(m)}, {"node", n}});
+      out.push_back({{"scope", scope}, {"group", group}, {"members", list}});
+    }
+    std::printf("%s\n", out.dump().c_str());
+    return ok;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& [group, members] : groups) {
+    std::string text;
+    std::set<std::string> nodes;
+    for (const auto& [n, m] : members) {
+      text += (text.empty() ? "" : " ") + otter::to_string(m);
+      nodes.insert(n);
+    }
+    rows.push_back({scope, group, std::to_string(members.size()), std::to_string(nodes.size()),
+                    text.empty() ? "-" : text});
+  }
+  print_table({"SCOPE", "GROUP", "MEMBERS", "NODES", "PIDS"}, rows);
+  for (const auto& n : without) {
+    std::fprintf(stderr, "otterctl: node %s does not run pg scope '%s'\n", n.c_str(),
+                 scope.c_str());
+  }
+  return ok;
+}
+
 }  // namespace otterctl
 
 int main(int argc, char** argv) {
@@ -730,6 +814,11 @@ int main(int argc, char** argv) {
   auto* kill = app.add_subcommand("kill", "send an exit signal (default reason: kill)");
   kill->add_option("target", target, "a Pid or a registered name")->required();
   kill->add_option("--reason", reason, "the exit reason");
+  auto* state = app.add_subcommand("state", "a gen_server's state (JSON, or its format_status)");
+  state->add_option("target", target, "a Pid or a registered name")->required();
+  std::string scope = otter::pg::default_scope;
+  auto* groups = app.add_subcommand("groups", "process groups (pg): scope, group, members");
+  groups->add_option("--scope", scope, "the pg scope (default: pg)");
   auto* ping = app.add_subcommand("ping", "round trip to a node");
   ping->add_option("node", ping_node, "a node name")->required();
   auto* stats = app.add_subcommand("stats", "per-node counters");
@@ -765,6 +854,8 @@ int main(int argc, char** argv) {
     if (call->parsed()) return cmd_call(s, target, payload, call_timeout, o.as_json);
     if (cast->parsed()) return cmd_cast(s, target, payload, o.as_json);
     if (kill->parsed()) return cmd_kill(s, target, reason, o.as_json);
+    if (state->parsed()) return cmd_state(s, target, o.as_json);
+    if (groups->parsed()) return cmd_groups(s, scope, o.as_json);
     if (ping->parsed()) return cmd_ping(s, ping_node, o.as_json);
     if (stats->parsed()) return cmd_stats(s, o.as_json);
     if (top->parsed()) return cmd_top(s, only_node, iterations, interval, lines, o.as_json);

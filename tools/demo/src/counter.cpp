@@ -10,6 +10,14 @@ namespace {
 constexpr std::string_view counter_usage = R"(["incr"], ["incr", n] or ["get"])";
 }
 
+task<void> counter::handle_continue(const join_counters&) {
+  // Without the pg scope (a node started without otter::start_node) it stays out of the group.
+  if (auto r = co_await pg::join(demo_defaults::counters_group, self()); !r) {
+    spdlog::debug("{}: not in group '{}': {}", name_, demo_defaults::counters_group,
+                  r.err().message);
+  }
+}
+
 noreply_t counter::handle_call(const dynamic& request, from& caller) {
   detail::answer(caller, handle(request));
   return noreply;

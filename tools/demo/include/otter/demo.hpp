@@ -10,7 +10,9 @@
 // re-registered whenever its supervisor restarts it):
 // - echo@NODE:    replies with the request itself.
 // - counter@NODE: ["incr"] and ["incr", n] add 1 or n and reply the new value; ["get"] replies
-//                 the value. Casts of ["incr"] / ["incr", n] add without a reply.
+//                 the value. Casts of ["incr"] / ["incr", n] add without a reply. It joins
+//                 the process group `counters` (pg), and its state() is its value
+//                 (`otterctl state counter@NODE`, `otterctl groups`).
 // - kv@NODE:      a key-value store; the instances of every demo node also compete for the
 //                 global name `kv` (one holds it, the others are standbys that take it over
 //                 when the holder or its node dies). ["put",k,v] -> "ok", ["get",k] -> v or
@@ -41,7 +43,12 @@ inline constexpr const char* kv_name = "kv";
 // it has seen die (the registry drops a dead node's names within the failure-detection bound),
 // or when a registration failed for another reason (timeout, shutting_down).
 inline constexpr std::chrono::milliseconds kv_retry_interval{200};
+// The process group (pg, default scope) every node's counter joins: `otterctl groups`.
+inline constexpr const char* counters_group = "counters";
 }  // namespace demo_defaults
+
+// What a counter continues its init with: joining demo_defaults::counters_group.
+struct join_counters {};
 
 // The global names of node `node_name`'s demo servers: echo@, counter@ and kv@node_name.
 std::vector<std::string> global_names(const std::string& node_name);
@@ -68,8 +75,13 @@ class counter : public gen_server<counter> {
   using calls = msgs<dynamic>;
   using casts = msgs<dynamic>;
   explicit counter(std::string name) : name_(std::move(name)) {}
+  void init() { continue_with(join_counters{}); }
+  task<void> handle_continue(const join_counters&);
   noreply_t handle_call(const dynamic& request, from& caller);
   void handle_cast(const dynamic& request);
+  // Its value, for otter::get_state / replace_state and `otterctl state counter@NAME`.
+  std::int64_t state() const { return value_; }
+  void set_state(std::int64_t v) { value_ = v; }
 
  private:
   result<dynamic> handle(const dynamic& request);
@@ -106,6 +118,8 @@ class kv : public gen_server<kv> {
   task<void> handle_info(const kv_claim&);
   void handle_info(const name_conflict& c);
   void handle_info(const down& d);
+  // Its map, for otter::get_state and `otterctl state kv@NAME` (read-only: no set_state).
+  const std::map<std::string, dynamic>& state() const { return data_; }
 
  private:
   result<dynamic> handle(const dynamic& request);
