@@ -136,6 +136,14 @@ void process::append(envelope* e) noexcept {
   cache_tail_ = e;
 }
 
+bool process::append_own(envelope_ptr& e) noexcept {
+  // Only this process's own thread reads in_slice_ (the first test is false everywhere else).
+  if (detail::current_process() != this || !in_slice_) return false;
+  inbox_.count_own();
+  append(e.release());
+  return true;
+}
+
 envelope_ptr process::pop_message() noexcept {
   envelope* e = cache_head_;
   if (e == nullptr) return nullptr;
@@ -380,6 +388,11 @@ void process::dispatch(envelope_ptr e) {
 
 process::slice_result process::run_slice() {
   detail::current_process_scope scope(this);
+  struct in_slice {
+    bool& flag;
+    explicit in_slice(bool& f) : flag(f) { flag = true; }
+    ~in_slice() { flag = false; }
+  } running(in_slice_);
   int budget = defaults::activation_budget;
   for (;;) {
     if (envelope* list = inbox_.take_all()) ingest(list);

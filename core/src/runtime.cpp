@@ -114,6 +114,10 @@ bool deliver(runtime& rt, const pid& to, envelope_ptr e) {
     if (!on_worker) s.table.release(to.id);
     return true;  // dropped and counted, as a full mailbox does
   }
+  if ((e->kind == sig::info || e->kind == sig::cast) && runtime_access::append_own(*p, e)) {
+    if (!on_worker) s.table.release(to.id);
+    return true;  // sent to itself while it runs: appended in place
+  }
   auto& box = runtime_access::inbox_of(*p);
   const auto r = box.push(e.get());
   bool ok = true;

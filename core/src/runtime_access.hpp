@@ -41,6 +41,7 @@ class runtime_access {
   }
   // A sender found the mailbox full: true if `e` must be refused (it was handled here).
   static bool refuse_overflow(process& p, envelope_ptr& e);
+  static bool append_own(process& p, envelope_ptr& e) noexcept { return p.append_own(e); }
   static bool has_name(const process& p) noexcept { return p.has_name_.load(); }
   static relations& rel(process& p) {
     if (!p.rel_) p.rel_ = std::make_unique<relations>();

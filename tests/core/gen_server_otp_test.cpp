@@ -551,3 +551,57 @@ TEST_CASE("multi_call's timeout bounds it and its late replies never leak") {
 }
 
 }  // namespace
+
+namespace {
+struct flood_self {
+  std::int64_t n = 0;
+  MSGPACK_DEFINE(n);
+};
+OTTER_MESSAGE(flood_self);
+
+// Sends itself n messages from a handler, then calls another server while they are queued
+// (OTP's call_with_huge_message_queue shape).
+class self_flooder : public otter::gen_server<self_flooder> {
+ public:
+  using calls = otter::msgs<flood_self, get_log>;
+  using casts = otter::msgs<add>;
+  using infos = otter::msgs<add>;
+  explicit self_flooder(otter::pid other) : other_(other) {}
+  otter::task<pong> handle_call(const flood_self& f, otter::from&) {
+    for (std::int64_t i = 0; i < f.n; ++i) {
+      if (i % 2) {
+        (void)otter::cast(self(), add{i, 0});
+      } else {
+        (void)otter::send(self(), add{i, 0});
+      }
+    }
+    const auto queued = otter::this_runtime().row(self());
+    auto r = co_await otter::call<pong>(other_, ping{7});
+    co_return pong{r && queued ? static_cast<std::int64_t>(queued->mailbox) : -1};
+  }
+  log_reply handle_call(const get_log&, otter::from&) { return log_; }
+  void handle_cast(const add& a) { log_.values.push_back(a.value); }
+  void handle_info(const add& a) { log_.values.push_back(a.value); }
+
+ private:
+  otter::pid other_;
+  log_reply log_;
+};
+}  // namespace
+
+TEST_CASE("messages a server sends itself queue in order and count in its mailbox") {
+  otter::runtime rt(two_workers());
+  auto other = rt.start<recorder>();
+  auto srv = rt.start<self_flooder>(*other);
+  REQUIRE(srv);
+  otter::scoped_process me(rt);
+  REQUIRE(me.cast(*srv, add{-1, 0}));  // queued before the flood
+  auto r = me.await(otter::call<pong>(*srv, flood_self{50000}, 30s));
+  REQUIRE(r);
+  CHECK(r->seq >= 50000);  // its own messages are in its mailbox while it waits
+  auto log = me.await(otter::call<log_reply>(*srv, get_log{}, 30s));
+  REQUIRE(log);
+  REQUIRE(log->values.size() == 50001);
+  CHECK(log->values[0] == -1);
+  for (std::int64_t i = 0; i < 50000; ++i) REQUIRE(log->values[i + 1] == i);
+}

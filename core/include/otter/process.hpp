@@ -181,6 +181,9 @@ class process {
   void ingest(detail::envelope* list);
   void handle_exit_signal(const pid& from, exit_reason reason, bool via_link);
   void append(detail::envelope* e) noexcept;
+  // A message this process sends itself while it runs goes straight to its mailbox (as in
+  // Erlang: a self-send is an append), never through the inbox a wake would have to ingest.
+  bool append_own(detail::envelope_ptr& e) noexcept;
   // A reply to a pending request: kept; true if it was queued as a response_ready too.
   bool keep_response(detail::envelope_ptr e);
   void resume_awaiting();
@@ -222,6 +225,7 @@ class process {
   detail::timer_node call_timer_;
   const std::vector<std::uint64_t>* await_any_ = nullptr;  // await_any_request's refs
   bool continue_pending_ = false;
+  bool in_slice_ = false;  // run_slice is running it (on this thread)
 
   std::unique_ptr<exit_reason> exiting_;  // set once the process must end
   bool run_terminate_ = false;

@@ -42,6 +42,10 @@ class inbox {
     }
   }
 
+  // Consumer only, while running: a message it sent itself, kept by the consumer directly
+  // (never on the stack), counted as pushed.
+  void count_own() noexcept { pushed_.fetch_add(1, std::memory_order_relaxed); }
+
   // Consumer only, while running: everything pushed so far, oldest first (nullptr if none).
   envelope* take_all() noexcept {
     if (head_.load(std::memory_order_relaxed) == nullptr) return nullptr;
