@@ -193,7 +193,9 @@ void global_server::commit(const greg_commit& c) {
 bool global_server::first_commit(const greg_commit& c) {
   if (c.origin == me_) {
     auto it = claims_.find(c.txn);
-    return it != claims_.end() && !it->second.applied;
+    if (it == claims_.end() || it->second.applied || it->second.committed) return false;
+    it->second.committed = true;  // its greg_applied comes through the mailbox
+    return true;
   }
   auto key = std::make_pair(c.origin, c.txn);
   if (!committed_.insert(key).second) return false;
@@ -425,7 +427,10 @@ void global_server::announce(bool add, const global_entry& e, std::uint64_t txn,
 void global_server::applied(std::uint64_t txn, const std::string& origin) {
   std::vector<std::string> waiting(up_.begin(), up_.end());
   if (origin == me_) {
-    handle_cast(greg_applied{txn, std::move(waiting)});
+    // Through the mailbox, not a direct call: the change reaches this node's readers (refresh,
+    // at the end of own_add / own_remove) before its caller can be answered. A direct call
+    // answered a lone node's register_global while whereis_global still missed the name.
+    send_to(me_, greg_applied{txn, std::move(waiting)});
   } else {
     waiting.push_back(origin);  // the origin applies the update too, and acknowledges itself
     send_to(origin, greg_applied{txn, std::move(waiting)});
@@ -559,12 +564,12 @@ void global_server::handle_cast(const greg_sync& s) {
   detail::log().debug("global {}: sync from {} (seq {}, {} name(s))", me_, s.node, s.seq,
                       s.entries.size());
   table_.sync(s.node, s.seq, s.entries);
+  refresh();  // the names first: wait_synced must not return before whereis_global has them
   {
     std::unique_lock<std::shared_mutex> l(s_.mutex);
     s_.synced.insert(s.node);
   }
   s_.synced_cv.notify_all();
-  refresh();
 }
 
 void global_server::handle_info(const nodedown& d) {

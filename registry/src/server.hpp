@@ -98,6 +98,7 @@ class global_server : public gen_server<global_server> {
     global_entry entry;
     std::string arbiter;            // registrations: where the claim went
     bool applied = false;           // the holder's node applied it (greg_applied)
+    bool committed = false;         // this node is the holder's and applied it (own_add)
     std::set<std::string> waiting;  // members whose greg_ack is still due
     std::set<std::string> acked;    // acknowledgements (they may beat greg_applied)
     std::optional<pid> refused_by;  // a member knows a holder that keeps the name

@@ -174,6 +174,7 @@ TEST_CASE("the demo servers answer, and a bad request is badarg without stopping
   otter::scoped_process p(me->rt());
 
   auto echoed = p.await(otter::call<otter::dynamic>("echo@demo-a", req("hello", "world")));
+  INFO((echoed ? std::string() : echoed.err().message));
   REQUIRE(echoed);
   CHECK(echoed->as<std::vector<std::string>>() == std::vector<std::string>{"hello", "world"});
 
