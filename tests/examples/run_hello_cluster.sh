@@ -17,7 +17,13 @@ cleanup() {
 }
 trap cleanup EXIT
 export OTTER_SECRET_FILE=$dir/secret  # created by the first node
-port=$((20000 + RANDOM % 30000))
+# Two free ports in a row, outside the kernel's ephemeral range (a random pick collided with a
+# port in use once in CI: "Address already in use").
+in_use() { ss -Htan "( sport = :$1 )" 2>/dev/null | grep -q .; }
+for _ in $(seq 1 50); do
+  port=$((20000 + RANDOM % 12000))
+  in_use "$port" || in_use "$((port + 1))" || break
+done
 
 fail() {
   echo "hello_cluster: $*" >&2
