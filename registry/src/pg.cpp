@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
 #include <unordered_map>
@@ -91,12 +92,7 @@ class scope_server : public gen_server<scope_server> {
 
   // ---- this node's processes ----
   pg_reply handle_call(const pg_join_request& r, from&) {
-    for (const auto& p : r.pids) {
-      if (!rt().is_local(p)) {
-        return error_reply(errc::badarg, "pg: " + to_string(p) + " is not a process of node " +
-                                             me_ + " (a node joins its own processes only)");
-      }
-    }
+    if (auto bad = foreign(r.pids)) return *bad;
     if (r.pids.empty()) return ok_reply();
     for (const auto& p : r.pids) {
       auto& m = local_[p];
@@ -111,12 +107,7 @@ class scope_server : public gen_server<scope_server> {
 
   pg_reply handle_call(const pg_leave_request& r, from&) {
     std::vector<pid> left;
-    for (const auto& p : r.pids) {
-      if (!rt().is_local(p)) {
-        return error_reply(errc::badarg, "pg: " + to_string(p) + " is not a process of node " +
-                                             me_ + " (a node joins its own processes only)");
-      }
-    }
+    if (auto bad = foreign(r.pids)) return *bad;
     for (const auto& p : r.pids) {
       auto it = local_.find(p);
       if (it == local_.end()) continue;
@@ -310,6 +301,17 @@ class scope_server : public gen_server<scope_server> {
     bool whole_scope = true;
     std::string group;
   };
+
+  // badarg for the first Pid of another node (a node joins and leaves its own processes only).
+  std::optional<pg_reply> foreign(const std::vector<pid>& pids) {
+    for (const auto& p : pids) {
+      if (!rt().is_local(p)) {
+        return error_reply(errc::badarg, "pg: " + to_string(p) + " is not a process of node " +
+                                             me_ + " (a node joins its own processes only)");
+      }
+    }
+    return std::nullopt;
+  }
 
   static std::pair<std::vector<pid>, std::vector<pid>> difference(std::vector<pid> old,
                                                                   std::vector<pid> now) {

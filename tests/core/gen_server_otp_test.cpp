@@ -16,12 +16,6 @@ using otter::errc;
 
 namespace {
 
-otter::runtime_options two_workers() {
-  otter::runtime_options o;
-  o.workers = 2;
-  return o;
-}
-
 struct step {
   std::int64_t n = 0;
 };

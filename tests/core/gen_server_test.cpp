@@ -10,12 +10,6 @@ using otter::errc;
 
 namespace {
 
-otter::runtime_options two_workers() {
-  otter::runtime_options o;
-  o.workers = 2;
-  return o;
-}
-
 struct hold {
   MSGPACK_DEFINE();
 };

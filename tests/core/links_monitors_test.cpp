@@ -8,12 +8,6 @@ using otter::exit_reason;
 
 namespace {
 
-otter::runtime_options two_workers() {
-  otter::runtime_options o;
-  o.workers = 2;
-  return o;
-}
-
 struct link_to {
   otter::pid target;
   MSGPACK_DEFINE(target);

@@ -5,14 +5,6 @@
 using namespace otter_test;
 using otter::errc;
 
-namespace {
-otter::runtime_options two_workers() {
-  otter::runtime_options o;
-  o.workers = 2;
-  return o;
-}
-}  // namespace
-
 TEST_CASE("a registered name resolves for call, cast and send, and is unique") {
   otter::runtime rt(two_workers());
   otter::scoped_process me(rt);

@@ -81,6 +81,13 @@ class recorder : public otter::gen_server<recorder> {
   log_reply log_;
 };
 
+// A runtime with two workers, as the core tests use.
+inline otter::runtime_options two_workers() {
+  otter::runtime_options o;
+  o.workers = 2;
+  return o;
+}
+
 // Polls `cond` until it holds or `limit` passes: for states no message announces.
 template <class Cond>
 bool eventually(Cond&& cond, std::chrono::milliseconds limit = 10s) {
