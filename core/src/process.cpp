@@ -388,10 +388,15 @@ void process::dispatch(envelope_ptr e) {
 
 process::slice_result process::run_slice() {
   detail::current_process_scope scope(this);
+  // in_slice_ is cleared before try_block hands the process back: once it returns true another
+  // worker may run this process, so nothing here may touch it after that.
   struct in_slice {
     bool& flag;
+    bool armed = true;
     explicit in_slice(bool& f) : flag(f) { flag = true; }
-    ~in_slice() { flag = false; }
+    ~in_slice() {
+      if (armed) flag = false;
+    }
   } running(in_slice_);
   int budget = defaults::activation_budget;
   for (;;) {
@@ -416,7 +421,12 @@ process::slice_result process::run_slice() {
     }
     if (root_task_ || cache_head_ == nullptr) {
       // Waiting for a reply (other messages stay queued), or nothing to do.
-      if (inbox_.try_block()) return slice_result::idle;
+      in_slice_ = false;
+      if (inbox_.try_block()) {
+        running.armed = false;
+        return slice_result::idle;
+      }
+      in_slice_ = true;
       if (--budget <= 0) return slice_result::yield;
       continue;
     }
