@@ -31,6 +31,10 @@ double percentile(std::vector<T> v, double p) {
   return v.empty() ? 0.0 : static_cast<double>(v[i]);
 }
 
+inline double median(std::vector<double> v) {
+  return percentile(std::move(v), 0.5);
+}
+
 // Resident set size of this process in bytes (from /proc/self/statm).
 std::uint64_t resident_bytes();
 

@@ -8,10 +8,7 @@
 //   both other nodes lists the new member (polled on each node's view).
 // - otter_pg_rtt_us: median remote call round trip in the same cluster, to read the join
 //   figure in round trips.
-#include <unistd.h>
-
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,6 +18,7 @@
 #include <otter/pg.hpp>
 
 #include "bench.hpp"
+#include "cluster.hpp"
 
 namespace otter_bench {
 namespace pg_group {
@@ -48,43 +46,7 @@ class member : public otter::gen_server<member> {
   echo handle_call(const echo& e, otter::from&) { return e; }
 };
 
-struct cluster {
-  std::string dir;
-  std::vector<std::unique_ptr<otter::node>> nodes;
-
-  explicit cluster(int n) {
-    dir = std::filesystem::temp_directory_path() / ("otter-bench-pg-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    for (int i = 0; i < n; ++i) {
-      otter::node_options o;
-      o.name = "pgbench-" + std::to_string(i);
-      o.secret_file = dir + "/secret";
-      o.insecure = true;
-      o.workers = 1;
-      if (i > 0) o.seeds = {nodes[0]->endpoint()};
-      auto node = otter::node::start(o);
-      if (!node) throw std::runtime_error(node.err().message);
-      if (auto s = otter::pg::start_scope(**node); !s) throw std::runtime_error(s.err().message);
-      nodes.push_back(std::move(*node));
-    }
-    for (auto& node : nodes) {
-      if (!node->wait_for_nodes(static_cast<std::size_t>(n - 1), 20s)) {
-        throw std::runtime_error("the bench cluster did not form");
-      }
-    }
-  }
-  ~cluster() {
-    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) (*it)->shutdown();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
-  }
-};
-
-double median(std::vector<double> v) {
-  return percentile(std::move(v), 0.5);
-}
-
-bool wait_members(cluster& c, const std::string& group, std::size_t n) {
+bool wait_members(local_cluster& c, const std::string& group, std::size_t n) {
   const auto t0 = clock::now();
   for (;;) {
     bool all = true;
@@ -102,7 +64,9 @@ int run_pg(std::string_view only) {
   auto wanted = [&](std::string_view name) {
     return only.empty() || name.find(only) != std::string_view::npos;
   };
-  cluster c(3);
+  local_cluster c(3, "pgbench", [](otter::node& node) {
+    if (auto s = otter::pg::start_scope(node); !s) throw std::runtime_error(s.err().message);
+  });
   std::vector<std::unique_ptr<otter::scoped_process>> on;
   for (auto& n : c.nodes) on.push_back(std::make_unique<otter::scoped_process>(n->rt()));
 

@@ -8,19 +8,16 @@
 // - otter_call_by_name_us / otter_call_by_pid_us: remote call round trips to one server.
 // Registrations and calls run in a process of the first node (coroutine handlers), as the
 // Erlang baseline runs them in an Erlang process.
-#include <unistd.h>
-
 #include <algorithm>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include <otter/global.hpp>
 #include <otter/node.hpp>
-#include <otter/secret.hpp>
 
 #include "bench.hpp"
+#include "cluster.hpp"
 
 namespace otter_bench {
 namespace registry_group {
@@ -112,46 +109,21 @@ class driver : public otter::gen_server<driver> {
   }
 };
 
-double median(std::vector<double> v) {
-  return percentile(std::move(v), 0.5);
-}
-
+// The nodes, each with a global registry, synced before the constructor returns.
 struct cluster {
-  std::string dir;
-  std::vector<std::unique_ptr<otter::node>> nodes;
   std::vector<std::shared_ptr<otter::global_registry>> registries;
+  local_cluster lc;
+  std::vector<std::unique_ptr<otter::node>>& nodes = lc.nodes;
 
-  explicit cluster(int n) {
-    dir =
-        std::filesystem::temp_directory_path() / ("otter-bench-reg-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir);
-    for (int i = 0; i < n; ++i) {
-      otter::node_options o;
-      o.name = "bench-" + std::to_string(i);
-      o.secret_file = dir + "/secret";
-      o.insecure = true;
-      o.workers = 1;
-      if (i > 0) o.seeds = {nodes[0]->endpoint()};
-      auto node = otter::node::start(o);
-      if (!node) throw std::runtime_error(node.err().message);
-      auto g = otter::global_registry::start(**node);
-      if (!g) throw std::runtime_error(g.err().message);
-      nodes.push_back(std::move(*node));
-      registries.push_back(*g);
-    }
-    for (auto& node : nodes) {
-      if (!node->wait_for_nodes(static_cast<std::size_t>(n - 1), 20s)) {
-        throw std::runtime_error("the bench cluster did not form");
-      }
-    }
+  explicit cluster(int n)
+      : lc(n, "bench", [this](otter::node& node) {
+          auto g = otter::global_registry::start(node);
+          if (!g) throw std::runtime_error(g.err().message);
+          registries.push_back(*g);
+        }) {
     for (auto& g : registries) {
       if (!g->wait_synced(20s)) throw std::runtime_error("the bench registries did not sync");
     }
-  }
-  ~cluster() {
-    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) (*it)->shutdown();
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);
   }
 };
 

@@ -2,7 +2,7 @@
 # otter as a user's project gets it: installs a build into a temporary prefix, then builds
 # examples/ as a separate project against it, once with CMake (find_package(otter)) and once
 # with pkg-config (otter.pc), each linked with the system's malloc, and runs the two-node
-# example with each (tests/examples/run_hello_cluster.sh: call by name, SIGINT, exit 0).
+# example with each (tests/examples/run_hello_cluster.sh: call by name, SIGTERM/SIGINT, exit 0).
 # Usage: scripts/consumer_test.sh BUILD_DIR [CXX_FLAGS]   (e.g. "-fsanitize=address,undefined"
 # for a build configured with OTTER_SANITIZE=address)
 set -euo pipefail

@@ -37,14 +37,27 @@ std::vector<otter::pid> members_on(otter::scoped_process& p, const std::string& 
   return {};
 }
 
+// Two otter-node children (PREFIX-a, PREFIX-b, each with pg) and a pg node in this test process
+// (PREFIX-t), all seeing each other.
+struct three_nodes {
+  scratch s;
+  std::unique_ptr<test_node> a, b;
+  std::unique_ptr<otter::node> me;
+  explicit three_nodes(const std::string& prefix)
+      : a(spawn_node(prefix + "-a", s, {"--global"})),
+        b(spawn_node(prefix + "-b", s, {"--global", "--seed", a->endpoint})),
+        me(pg_node(prefix + "-t", s, {a->endpoint})) {
+    if (!me->wait_for_nodes(2, 20s)) throw std::runtime_error(prefix + ": the nodes did not meet");
+  }
+};
+
 }  // namespace
 
 TEST_CASE("pg: a group spans nodes; joins count; leave; which_groups; local members") {
-  scratch s;
-  auto a = spawn_node("pg-a", s, {"--global"});
-  auto b = spawn_node("pg-b", s, {"--global", "--seed", a->endpoint});
-  auto me = pg_node("pg-t", s, {a->endpoint});
-  REQUIRE(me->wait_for_nodes(2, 20s));
+  three_nodes c("pg");
+  auto& a = c.a;
+  auto& b = c.b;
+  auto& me = c.me;
   auto& rt = me->rt();
   otter::scoped_process p(rt);
 
@@ -98,11 +111,10 @@ TEST_CASE("pg: a group spans nodes; joins count; leave; which_groups; local memb
 }
 
 TEST_CASE("pg: members that exit leave everywhere; a node down takes its members; monitors") {
-  scratch s;
-  auto a = spawn_node("pgx-a", s, {"--global"});
-  auto b = spawn_node("pgx-b", s, {"--global", "--seed", a->endpoint});
-  auto me = pg_node("pgx-t", s, {a->endpoint});
-  REQUIRE(me->wait_for_nodes(2, 20s));
+  three_nodes c("pgx");
+  auto& a = c.a;
+  auto& b = c.b;
+  auto& me = c.me;
   auto& rt = me->rt();
   otter::scoped_process p(rt);
   otter::scoped_process group_watcher(rt);

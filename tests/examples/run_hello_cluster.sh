@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs examples/hello_cluster as its comment says: node a, then node b joining through a; b
-# greets greeter@a by name, a greets greeter@b back from its handler. Then SIGINT to both:
-# each must stop cleanly with exit code 0 (the supervision tree, the registry and the network
+# greets greeter@a by name, a greets greeter@b back from its handler. Then SIGTERM to a and
+# SIGINT to b (a service manager's stop and a Ctrl-C): each must stop cleanly with exit code 0 (the supervision tree, the registry and the network
 # shut down while the program's own scoped_process is still alive).
 # Usage: run_hello_cluster.sh PATH/TO/hello_cluster [PATH/TO/another/hello_cluster for b]
 # (two builds, e.g. g++ and clang, must understand each other on the wire)
@@ -49,12 +49,13 @@ wait_for "$dir/b.out" 'b: greeter@a answered "hello b, this is a"'
 wait_for "$dir/a.out" "a: greeted by b"
 wait_for "$dir/a.out" 'a: greeter@b answered "hello a, this is b"'
 
-for i in 0 1; do kill -INT "${pids[$i]}"; done
+signals=(TERM INT)
+for i in 0 1; do kill "-${signals[$i]}" "${pids[$i]}"; done
 for i in 0 1; do
   code=0
   wait "${pids[$i]}" || code=$?
   name=$([[ $i -eq 0 ]] && echo a || echo b)
-  [[ $code -eq 0 ]] || fail "node $name exited with code $code after SIGINT"
+  [[ $code -eq 0 ]] || fail "node $name exited with code $code after SIG${signals[$i]}"
 done
 pids=()
-echo "hello_cluster: both nodes greeted each other by name and exited 0 on SIGINT"
+echo "hello_cluster: both nodes greeted each other by name and exited 0 (a on SIGTERM, b on SIGINT)"
