@@ -3,6 +3,7 @@
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
+#include <thread>
 #include <unordered_map>
 
 #include "manual_executor.hpp"
@@ -35,6 +36,7 @@ struct runtime_state {
 
   std::atomic<remote_router*> router{nullptr};
   std::atomic<name_resolver*> resolver{nullptr};
+  std::atomic<int> resolver_readers{0};  // threads inside resolve_global (stop waits them out)
 
   mutable std::mutex services_mutex;  // protects services
   std::unordered_map<std::type_index, std::shared_ptr<void>> services;
@@ -320,8 +322,19 @@ bool try_service_io(runtime& rt) {
 void set_name_resolver(runtime& rt, name_resolver* r) noexcept {
   st(rt).resolver.store(r, std::memory_order_release);
 }
-name_resolver* get_name_resolver(const runtime& rt) noexcept {
-  return st(rt).resolver.load(std::memory_order_acquire);
+std::optional<pid> resolve_global(const runtime& rt, std::string_view name, bool* served) {
+  runtime_state& s = st(rt);
+  // Announce the read, then load (both seq_cst): stop() clears the pointer, then waits for
+  // the count to reach zero before it frees the services, so a resolver read here stays alive
+  // until the count is given back. Cheaper than a services lookup and a shared_ptr copy.
+  struct reader {
+    std::atomic<int>& n;
+    explicit reader(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+    ~reader() { n.fetch_sub(1, std::memory_order_release); }
+  } in(s.resolver_readers);
+  name_resolver* r = s.resolver.load();
+  if (served != nullptr) *served = r != nullptr;
+  return r != nullptr ? r->resolve(name) : std::nullopt;
 }
 
 std::shared_ptr<void> find_service(const runtime& rt, std::type_index type) {
@@ -398,7 +411,8 @@ void runtime::shutdown() {
   s.table.set_epochs(nullptr);  // single-threaded from now on: the last release frees at once
   for (std::uint64_t id : live) s.table.release(id);
   s.table.reclaim(true);
-  s.resolver.store(nullptr, std::memory_order_release);
+  s.resolver.store(nullptr);
+  while (s.resolver_readers.load(std::memory_order_acquire) != 0) std::this_thread::yield();
   s.router.store(nullptr, std::memory_order_release);
   {
     std::lock_guard<std::mutex> l(s.services_mutex);
@@ -509,10 +523,7 @@ std::optional<pid> runtime::resolve(const dest& d) const {
   }
   const std::string& name = *d.as_name();
   if (auto p = whereis(name)) return p;
-  if (detail::name_resolver* r = state_->resolver.load(std::memory_order_acquire)) {
-    return r->resolve(name);
-  }
-  return std::nullopt;
+  return detail::resolve_global(*this, name);
 }
 
 bool runtime::alive(const pid& p) const {

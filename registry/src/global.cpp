@@ -121,8 +121,12 @@ task<result<void>> unregister_global(std::string name, std::chrono::milliseconds
 }
 
 std::optional<pid> whereis_global(runtime& rt, std::string_view name) {
-  auto g = registry_of(rt);
-  return g ? g->whereis(name) : std::nullopt;
+  // Through the runtime's resolver (the registry itself), without a services lookup: this is
+  // the hot read (otter_whereis_global_per_s).
+  bool served = false;
+  auto p = detail::resolve_global(rt, name, &served);
+  if (!served) (void)registry_of(rt);  // throws for a running node without a registry
+  return p;
 }
 
 std::optional<pid> whereis_global(std::string_view name) {

@@ -225,7 +225,8 @@ void supervisor_process::handle_info(const exit_msg& x) {
     child_stopped(c);
     return;
   }
-  if (!x.reason.is_normal() && !x.reason.is_shutdown()) {
+  if (!x.reason.is_normal() && !x.reason.is_shutdown() &&
+      otter::detail::log().should_log(spdlog::level::debug)) {  // the arguments cost a restart
     otter::detail::log().debug("{} {}: {} exited with reason '{}'", behaviour(),
                                otter::to_string(self()), describe_child(c->spec, x.from),
                                x.reason.str());

@@ -192,7 +192,7 @@ class gen_server : public process {
         requires(Derived & d, T & a) { d.handle_continue(a); },
         "gen_server: continue_with(T) needs a handle_continue(const T&) for that T");
     auto held = std::make_shared<T>(std::move(arg));
-    continue_ = [held](Derived& d) {
+    extras().cont = [held](Derived& d) {
       using R = decltype(d.handle_continue(*held));
       if constexpr (detail::is_task<R>::value) {
         d.run_task([](std::shared_ptr<T> h,
@@ -207,9 +207,10 @@ class gen_server : public process {
 
   // After this callback returns, handle_timeout() runs unless a message arrives within `d`
   // (OTP's Timeout); applies to this callback's return only.
-  void set_timeout(std::chrono::milliseconds d) noexcept {
-    next_timeout_ = d;
-    has_next_timeout_ = true;
+  void set_timeout(std::chrono::milliseconds d) {
+    auto& x = extras();
+    x.next_timeout = d;
+    x.has_next_timeout = true;
   }
 
  private:
@@ -230,8 +231,8 @@ class gen_server : public process {
 
   void run_continue() override {
     begin_callback();
-    auto f = std::move(continue_);
-    continue_ = nullptr;
+    std::function<void(Derived&)> f;
+    if (x_) f = std::exchange(x_->cont, nullptr);
     if (f) f(derived());
     end_callback();
   }
@@ -244,28 +245,30 @@ class gen_server : public process {
 
   // ---- timeouts ----
   void begin_callback() {
-    if (timeout_timer_ != 0) {
-      (void)otter::cancel_timer(timeout_timer_);
-      timeout_timer_ = 0;
+    if (!x_) return;  // no timeout was ever armed
+    if (x_->timer != 0) {
+      (void)otter::cancel_timer(x_->timer);
+      x_->timer = 0;
     }
-    ++timeout_gen_;
-    has_next_timeout_ = false;
+    ++x_->generation;
+    x_->has_next_timeout = false;
   }
   void end_callback() {
-    if (exiting() || continue_) return;  // a continue runs first; its own return decides
+    if (exiting() || (x_ && x_->cont)) return;  // a continue runs first; its own return decides
     std::chrono::milliseconds d{-1};
-    if (has_next_timeout_) {
-      d = next_timeout_;
+    if (x_ && x_->has_next_timeout) {
+      d = x_->next_timeout;
+      x_->has_next_timeout = false;
     } else if constexpr (requires(const Derived& c) { c.idle_timeout(); }) {
       d = static_cast<const Derived&>(*this).idle_timeout();
     }
-    has_next_timeout_ = false;
     if (d.count() < 0 || d == std::chrono::milliseconds::max()) return;
-    timeout_timer_ = otter::send_after(d, self(), detail::gen_timeout{timeout_gen_});
+    auto& x = extras();
+    x.timer = otter::send_after(d, self(), detail::gen_timeout{x.generation});
   }
   void on_timeout(const detail::gen_timeout& t) {
-    if (t.generation != timeout_gen_ || timeout_timer_ == 0) return;  // cancelled meanwhile
-    timeout_timer_ = 0;
+    if (!x_ || t.generation != x_->generation || x_->timer == 0) return;  // cancelled meanwhile
+    x_->timer = 0;
     begin_callback();
     if constexpr (requires(Derived & d) { d.handle_timeout(); }) {
       using R = decltype(derived().handle_timeout());
@@ -319,11 +322,20 @@ class gen_server : public process {
     }
   }
 
-  std::function<void(Derived&)> continue_;
-  std::uint64_t timeout_gen_ = 0;
-  std::uint64_t timeout_timer_ = 0;
-  std::chrono::milliseconds next_timeout_{0};
-  bool has_next_timeout_ = false;
+  // What continue and timeouts keep between callbacks, allocated by the first server that uses
+  // them (most servers never do, and a server's size is the per-process memory figure).
+  struct otp_extras {
+    std::function<void(Derived&)> cont;  // continue_with's pending handle_continue
+    std::uint64_t generation = 0;        // a gen_timeout of an older generation is stale
+    std::uint64_t timer = 0;             // the armed timeout's timer, 0 when none
+    std::chrono::milliseconds next_timeout{0};
+    bool has_next_timeout = false;  // set_timeout was called in this callback
+  };
+  otp_extras& extras() {
+    if (!x_) x_ = std::make_unique<otp_extras>();
+    return *x_;
+  }
+  std::unique_ptr<otp_extras> x_;
 
   void on_terminate(const exit_reason& reason) override {
     if constexpr (requires(Derived & d) { d.terminate(reason); }) derived().terminate(reason);

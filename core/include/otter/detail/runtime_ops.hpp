@@ -118,7 +118,9 @@ void network_send(runtime& rt, bool first);
 // Serves the driver now on this thread if no worker is inside it (back-pressure helper).
 bool try_service_io(runtime& rt);
 void set_name_resolver(runtime& rt, name_resolver* r) noexcept;
-name_resolver* get_name_resolver(const runtime& rt) noexcept;
+// The installed resolver's answer for a global name (nullopt without one); `served` (if given)
+// tells whether a resolver was installed. Any thread; safe while the runtime stops.
+std::optional<pid> resolve_global(const runtime& rt, std::string_view name, bool* served = nullptr);
 
 // Per-runtime services: state a layer attaches to a runtime (the global registry, the
 // registrar of supervised children's global names), one per type. Any thread.
