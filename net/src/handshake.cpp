@@ -87,6 +87,8 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
     // too, and both sides see nodedown and nodeup (the registry resynchronises on those).
     link_event(t, p, link_event::lost);
   }
+  // A new session (or a link that was not taking its frames): its frames count from here.
+  if (d.hi.session != p.its_session || !net_detail::in_done(p.state)) p.frames_received = 0;
   if (d.hi.session != 0) p.its_session = d.hi.session;
   if (!p.routing_id.empty() && p.routing_id != routing_id) inbound_.erase(p.routing_id);
   p.creation = d.hi.creation;

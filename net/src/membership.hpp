@@ -1,7 +1,7 @@
 // Internal: who is in the cluster, as this node sees it, and how it tells whoever asks.
-// - The failure detector: every peer that is up is sent a heartbeat each heartbeat_interval;
-//   one heard from (any envelope) in less than failure_timeout is alive, else it is declared
-//   down (bound on a silent peer: failure_timeout + heartbeat_interval).
+// - The failure detector's clock and bound (the detector itself, who is watched and how, is
+//   transport's: detector.cpp): a tick each heartbeat_interval; a watched peer heard from
+//   (any envelope) in less than failure_timeout is alive, else it is declared down.
 // - The view other threads read (node::nodes(), peers()), republished by the I/O owner when a
 //   peer comes up or goes down, and whether this node has joined: it knows of no member it is
 //   still shaking hands with (every member it learnt of is up, or was given up on, or was
@@ -9,6 +9,7 @@
 // - Events: nodeup / nodedown to subscribed processes, and hooks for the layers above.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -46,6 +47,8 @@ class membership {
   bool tick_due(clock::time_point now) const noexcept { return now >= next_tick_; }
   clock::time_point next_tick() const noexcept { return next_tick_; }
   void ticked(clock::time_point now) noexcept { next_tick_ = now + heartbeat_interval_; }
+  // A tick no later than `at` (a probe's verdict).
+  void tick_by(clock::time_point at) noexcept { next_tick_ = std::min(next_tick_, at); }
   bool silent(clock::time_point last_heard, clock::time_point now) const noexcept {
     return now - last_heard > failure_timeout_;
   }

@@ -27,6 +27,17 @@ struct peer {
   // over) and its (from the last hello of its we accepted; 0: it sends none).
   std::uint64_t our_session = 0, its_session = 0;
   clock::time_point last_heard{}, up_since{}, state_since{};
+  // Failure detection (detector.cpp): whether we watch it (heartbeat it and check its
+  // silence) and since when; until when it watches us (its heartbeats said so); a probe after
+  // another member reported it down (sent at, and the report's reason).
+  bool watched = false;
+  clock::time_point watch_since{}, watches_us_until{}, probe_sent{}, list_sent{};
+  std::string probe_reason;
+  // The link session's frame counts (full peers, frames on our connection to it and on its
+  // to us): sent (and how many of those it has confirmed, and where the last frame that was
+  // not a heartbeat stands) and received. A heartbeat saying it sent more than we received
+  // means frames were lost: the link is down.
+  std::uint64_t frames_sent = 0, frames_confirmed = 0, last_data_frame = 0, frames_received = 0;
   ledger book;      // what is open with its processes
   send_buffer out;  // what goes to it
 };

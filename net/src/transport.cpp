@@ -170,6 +170,7 @@ void transport::handle_frame(const io_token& t, std::string_view frame, const st
                : via->peer_id != 0   ? find_peer(via->peer_id)
                                      : nullptr;
   bool ignore_rest = false;  // a goodbye, a protocol violation, a connection we do not take
+  bool counted = false;      // this frame, in from->frames_received (peer.hpp)
   auto decoded = wire::for_each_envelope(frame.data(), frame.size(), {}, [&](wire::decoded& d) {
     if (ignore_rest) return;
     env_in_.fetch_add(1, std::memory_order_relaxed);
@@ -209,9 +210,16 @@ void transport::handle_frame(const io_token& t, std::string_view frame, const st
       return;
     }
     from->last_heard = now();
+    if (!counted && routing_id != nullptr && !from->hidden && !opts_.hidden) {
+      ++from->frames_received;
+      counted = true;
+    }
     switch (d.k) {
-      case wire::kind::heartbeat: break;
-      case wire::kind::members: learn_members(t, d.members); break;
+      case wire::kind::heartbeat: on_heartbeat(t, *from, d, counted); break;
+      case wire::kind::members:
+        learn_members(t, d.members);
+        gossip_back(t, *from, d.members);
+        break;
       case wire::kind::gone: learn_gone(t, *from, d.gone); break;
       case wire::kind::bye:
         link_event(t, *from, link_event::left, "shutdown");

@@ -108,15 +108,34 @@ class transport final : public detail::remote_router,
 
   // ---- links and membership (links.cpp) ----
   // Applies `e` to p's link and does what entering the new state means.
+  // `tell_others`: when p goes down, tell the other members (gone), unless it said bye.
   void link_event(const io_token& t, peer& p, net_detail::link_event e,
-                  const std::string& reason = "noconnection");
+                  const std::string& reason = "noconnection", bool tell_others = true);
   void went_up(const io_token& t, peer& p);
-  void went_down(const io_token& t, peer& p, bool was_up, const std::string& reason);
+  void went_down(const io_token& t, peer& p, bool was_up, const std::string& reason,
+                 bool tell_others);
   void learn_members(const io_token& t, const std::vector<wire::member>& members);
   void learn_gone(const io_token& t, const peer& from, const std::vector<wire::departed>& gone);
-  void tick(const io_token& t);
   void publish(const io_token& t);
   std::vector<wire::member> member_list() const;
+
+  // ---- failure detection and gossip (detector.cpp) ----
+  void tick(const io_token& t);
+  // Whether we watch p now: a ring neighbour, a hidden peer, or one we have business with.
+  bool should_watch(const peer& p) const;
+  // Our ring neighbours among the members up (node ids in order; publish() calls it).
+  void choose_neighbours();
+  void choose_ring();
+  // `counted`: the frame it came in counts in p.frames_received.
+  void on_heartbeat(const io_token& t, peer& p, const wire::decoded& d, bool counted);
+  void send_heartbeat(const io_token& t, peer& p, unsigned flags);
+  // Another member reported p down: p must answer within a heartbeat period.
+  void probe(const io_token& t, peer& p, const std::string& reason);
+  // The member list to one member, in turn: anti-entropy for the full mesh.
+  void gossip(const io_token& t);
+  void send_members(const io_token& t, peer& to);
+  // Push-pull: `from` sent us its list; ours back if we know members it did not list.
+  void gossip_back(const io_token& t, peer& from, const std::vector<wire::member>& theirs);
 
   // ---- the way out (sending.cpp) ----
   // Over the frame limit: refused (and answered) on the sender's side; true if so.
@@ -127,8 +146,10 @@ class transport final : public detail::remote_router,
   void send_to_peer(const io_token& t, peer& p, std::unique_ptr<out_item> item);
   void fail_item(const out_item& item, bool dead_incarnation);
   void flush(const io_token& t, peer& p);
-  net_detail::send_status send_frame(const io_token& t, peer& p, std::string_view bytes);
-  void send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes);
+  // `beat`: a heartbeat (frame counts, peer.hpp).
+  net_detail::send_status send_frame(const io_token& t, peer& p, std::string_view bytes,
+                                     bool beat = false);
+  void send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes, bool beat = false);
 
   // ---- tables (tables.cpp) ----
   peer& peer_for(const std::string& name);
@@ -154,6 +175,10 @@ class transport final : public detail::remote_router,
   std::unordered_map<std::string, std::uint64_t> inbound_;  // routing id -> peer id
   std::unordered_set<std::string> banned_;                  // routing ids that broke protocol
   bool view_dirty_ = false;
+  std::unordered_set<std::uint64_t> neighbours_;  // the members we watch by the ring
+  std::uint64_t ticks_ = 0;                       // for the gossip period
+  std::uint64_t gossiped_to_ = 0;                 // the node id of the last gossip's receiver
+  clock::time_point last_change_{};               // a member last came up or went down
   std::uint64_t sessions_ = 0;  // numbers our handshake sessions (peer::our_session)
 
   net_detail::outbound_queue outq_;

@@ -171,10 +171,15 @@ void encode_refuse(msgpack::sbuffer& out, refuse_code code, std::string_view rea
   pk.pack(static_cast<int>(code));
 }
 
-void encode_heartbeat(msgpack::sbuffer& out) {
+void encode_heartbeat(msgpack::sbuffer& out, unsigned flags, const beat_counts* counts) {
   packer pk(out);
-  pk.pack_array(1);
+  pk.pack_array(counts != nullptr ? 4 : flags == beat_watching ? 1 : 2);
   pk.pack(static_cast<int>(kind::heartbeat));
+  if (counts != nullptr || flags != beat_watching) pk.pack(flags);
+  if (counts != nullptr) {
+    pk.pack(counts->sent);
+    pk.pack(counts->received);
+  }
 }
 
 void encode_members(msgpack::sbuffer& out, const std::vector<member>& members) {

@@ -100,6 +100,12 @@ struct welcome {
 };
 
 // One decoded envelope of a frame.
+// Frame counts of a link's session: frames the sender sent the receiver before this heartbeat,
+// and frames it received from the receiver.
+struct beat_counts {
+  std::uint64_t sent = 0, received = 0;
+};
+
 struct decoded {
   kind k{};
   // control
@@ -109,6 +115,9 @@ struct decoded {
   refuse_code refuse = refuse_code::unspecified;
   std::vector<member> members;
   std::vector<departed> gone;
+  unsigned beat = 0;  // heartbeat flags
+  bool has_counts = false;
+  beat_counts counts;  // when has_counts
   // process traffic: `to` is a Pid, or a registered name when to_name is set
   pid to;
   std::string to_name;
@@ -126,7 +135,11 @@ struct limits {
 void encode_hello(msgpack::sbuffer& out, const hello& h);
 void encode_welcome(msgpack::sbuffer& out, const welcome& w);
 void encode_refuse(msgpack::sbuffer& out, refuse_code code, std::string_view reason);
-void encode_heartbeat(msgpack::sbuffer& out);
+// Heartbeat flags (docs/PROTOCOL.md): the sender checks the receiver's silence (keep beating
+// it), and/or asks for a heartbeat back at once (a probe). `[4]` alone means beat_watching.
+inline constexpr unsigned beat_watching = 1, beat_probe = 2;
+void encode_heartbeat(msgpack::sbuffer& out, unsigned flags = beat_watching,
+                      const beat_counts* counts = nullptr);
 void encode_members(msgpack::sbuffer& out, const std::vector<member>& members);
 void encode_bye(msgpack::sbuffer& out);
 void encode_gone(msgpack::sbuffer& out, const std::vector<departed>& gone);

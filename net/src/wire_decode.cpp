@@ -132,7 +132,18 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       }
       return d;
     }
-    case kind::heartbeat:
+    case kind::heartbeat: {  // [4], [4, flags] or [4, flags, sent, received]
+      // Fields of another type (a later revision's) read as absent.
+      const auto n = arr.via.array.size;
+      const auto* f = arr.via.array.ptr;
+      const auto is_uint = [&](std::size_t i) {
+        return n > i && f[i].type == msgpack::type::POSITIVE_INTEGER;
+      };
+      d.beat = is_uint(1) ? static_cast<unsigned>(f[1].via.u64 & 3u) : beat_watching;
+      d.has_counts = is_uint(1) && is_uint(2) && is_uint(3);
+      if (d.has_counts) d.counts = {f[2].via.u64, f[3].via.u64};
+      return d;
+    }
     case kind::bye: return d;
     case kind::members: d.members = as_members(field(arr, 1, "members")); return d;
     case kind::gone: d.gone = as_departed(field(arr, 1, "gone")); return d;

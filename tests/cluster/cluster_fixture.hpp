@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include <otter/agent.hpp>
 #include <otter/global.hpp>
 #include <otter/secret.hpp>
 
@@ -107,6 +108,17 @@ bool eventually(Cond&& cond, std::chrono::milliseconds limit = std::chrono::seco
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return cond();
+}
+
+// The members `node` sees up, asked of its node agent.
+inline std::vector<std::string> members_of(otter::scoped_process& p, const std::string& node) {
+  auto s = p.await(otter::call<otter::node_status>(otter::dest::at(otter::agent_name, node),
+                                                   otter::node_status_q{}));
+  std::vector<std::string> out;
+  if (s) {
+    for (const auto& m : s->members) out.push_back(m.name);
+  }
+  return out;
 }
 
 }  // namespace cluster_test

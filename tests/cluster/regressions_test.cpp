@@ -18,17 +18,6 @@ otter::pid where_of(otter::scoped_process& p, const test_node& n, const std::str
   return r ? r->holder : otter::pid{};
 }
 
-// The members `node` sees up, asked of its node agent.
-std::vector<std::string> members_of(otter::scoped_process& p, const std::string& node) {
-  auto s = p.await(otter::call<otter::node_status>(otter::dest::at(otter::agent_name, node),
-                                                   otter::node_status_q{}));
-  std::vector<std::string> out;
-  if (s) {
-    for (const auto& m : s->members) out.push_back(m.name);
-  }
-  return out;
-}
-
 bool sees(otter::scoped_process& p, const std::string& node, const std::string& other) {
   auto m = members_of(p, node);
   return std::find(m.begin(), m.end(), other) != m.end();

@@ -2,7 +2,7 @@
 // "READY <endpoint> <creation> <probe pid>" on stdout, and runs until SIGTERM or stdin closes.
 //
 //   test_node NAME SECRET_FILE [--listen EP] [--seed EP]... [--insecure] [--global]
-//             [--sup-name NAME]
+//             [--sup-name NAME] [--debug]
 // With --global it is started with otter::start_node (global registry, root supervisor) and
 // is ready once it has every member's names. --sup-name puts a probe registered globally as
 // NAME under the root supervisor.
@@ -21,6 +21,7 @@
 #include <sstream>
 #include <thread>
 
+#include <otter/log.hpp>
 #include <otter/otter.hpp>
 #include "test_hooks.hpp"
 
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
       o.insecure = true;
     } else if (a == "--global") {
       global = true;
+    } else if (a == "--debug") {
+      otter::set_log_level(spdlog::level::debug);
     } else if (a == "--sup-name" && i + 1 < argc) {
       sup_name = argv[++i];
     } else {

@@ -215,6 +215,34 @@ TEST_CASE("trailing fields a later version may add are ignored") {
   CHECK((*d)[0].k == kind::heartbeat);
 }
 
+TEST_CASE("heartbeat flags round-trip; a bare heartbeat means watching") {
+  using otter::wire::beat_probe;
+  using otter::wire::beat_watching;
+  msgpack::sbuffer buf;
+  otter::wire::encode_heartbeat(buf);                              // [4]
+  otter::wire::encode_heartbeat(buf, 0);                           // [4, 0]
+  otter::wire::encode_heartbeat(buf, beat_probe);                  // [4, 2]
+  otter::wire::encode_heartbeat(buf, beat_watching | beat_probe);  // [4, 3]
+  CHECK(std::string_view(buf.data(), 2) == "\x91\x04");
+  auto d = decode_frame(buf.data(), buf.size());
+  REQUIRE(d);
+  REQUIRE(d->size() == 4);
+  CHECK((*d)[0].beat == beat_watching);
+  CHECK((*d)[1].beat == 0);
+  CHECK((*d)[2].beat == beat_probe);
+  CHECK((*d)[3].beat == (beat_watching | beat_probe));
+  CHECK(!(*d)[3].has_counts);
+  msgpack::sbuffer counted;
+  const otter::wire::beat_counts c{12, 7};
+  otter::wire::encode_heartbeat(counted, 0, &c);  // [4, 0, 12, 7]
+  auto e = decode_frame(counted.data(), counted.size());
+  REQUIRE(e);
+  REQUIRE((*e)[0].has_counts);
+  CHECK((*e)[0].beat == 0);
+  CHECK((*e)[0].counts.sent == 12);
+  CHECK((*e)[0].counts.received == 7);
+}
+
 TEST_CASE("a departure report round-trips") {
   msgpack::sbuffer buf;
   otter::wire::encode_gone(buf, {{"n3", 42, "noconnection"}});

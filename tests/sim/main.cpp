@@ -1,12 +1,13 @@
 // otter-sim: runs seeded schedules in the deterministic simulator (scenario.hpp).
 //
 //   otter-sim --seeds 10000 [--first 1] [--nodes K] [--jobs 2]   many schedules, in parallel
+//             [--watch W]   ring neighbours watched on each side (default by seed: 1 or 2)
 //   otter-sim --seed 1234 --nodes 5 --trace                      one, with its event trace
 //   otter-sim --scenario lost_unregister [--seed S] [--trace]     a directed schedule
 //
-// Without --nodes, seed s runs 3 + s % 5 nodes (3 to 7). Prints schedules per second and, for
-// each violated invariant, the seed, the violation and the command that replays it. Exit code:
-// 0 no violation, 1 some, 2 bad arguments.
+// Without --nodes and --watch, seed s runs scenario.hpp's seeded_schedule(s). Prints schedules per
+// second and, for each violated invariant, the seed, the violation and the command that replays it.
+// Exit code: 0 no violation, 1 some, 2 bad arguments.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,7 +23,7 @@ namespace {
 
 struct args {
   std::uint64_t seed = 0, first = 1, seeds = 0;
-  int nodes = 0, chaos = 10, jobs = 2;
+  int nodes = 0, chaos = 10, jobs = 2, watch = -1;
   bool trace = false, broken = false;
   std::string scenario;
 };
@@ -51,6 +52,8 @@ bool parse(int argc, char** argv, args& a) {
       a.nodes = std::atoi(v);
     } else if (k == "--chaos") {
       a.chaos = std::atoi(v);
+    } else if (k == "--watch") {
+      a.watch = std::atoi(v);
     } else if (k == "--jobs") {
       a.jobs = std::max(1, std::atoi(v));
     } else {
@@ -61,10 +64,10 @@ bool parse(int argc, char** argv, args& a) {
 }
 
 otter::sim::schedule_options options_for(const args& a, std::uint64_t seed) {
-  otter::sim::schedule_options o;
-  o.seed = seed;
-  o.nodes = a.nodes != 0 ? a.nodes : 3 + static_cast<int>(seed % 5);
+  otter::sim::schedule_options o = otter::sim::seeded_schedule(seed);
+  if (a.nodes != 0) o.nodes = a.nodes;
   o.chaos_seconds = a.chaos;
+  if (a.watch >= 0) o.watch_neighbours = static_cast<std::size_t>(a.watch);  // 0: every member
   o.trace = a.trace;
   o.broken_invariant = a.broken;
   o.scenario = a.scenario;
@@ -76,9 +79,10 @@ otter::sim::schedule_options options_for(const args& a, std::uint64_t seed) {
 int main(int argc, char** argv) {
   args a;
   if (!parse(argc, argv, a)) {
-    std::fprintf(stderr,
-                 "usage: otter-sim (--seed S | --seeds N [--first F] [--jobs J]) [--nodes K] "
-                 "[--chaos SECONDS] [--scenario NAME] [--trace] [--broken-invariant]\n");
+    std::fprintf(
+        stderr,
+        "usage: otter-sim (--seed S | --seeds N [--first F] [--jobs J]) [--nodes K] "
+        "[--chaos SECONDS] [--watch W] [--scenario NAME] [--trace] [--broken-invariant]\n");
     return 2;
   }
   if (a.seed != 0) {

@@ -420,7 +420,9 @@ class op_runner : public gen_server<op_runner> {
 class schedule {
  public:
   explicit schedule(const schedule_options& o)
-      : o_(o), w_(o.seed, world_options{.trace = o.trace}), c_(w_, o) {}
+      : o_(o),
+        w_(o.seed, world_options{.watch_neighbours = o.watch_neighbours, .trace = o.trace}),
+        c_(w_, o) {}
 
   schedule_result run() {
     schedule_result r;
@@ -769,9 +771,18 @@ std::vector<std::string> directed_schedules() {
   return {"lost_unregister", "joiner_after_kill", "known_down_calls", "late_commit"};
 }
 
+schedule_options seeded_schedule(std::uint64_t seed) {
+  schedule_options o;
+  o.seed = seed;
+  o.nodes = 3 + static_cast<int>(seed % 5);
+  o.watch_neighbours = 1 + (seed / 5) % 2;
+  return o;
+}
+
 std::string replay_command(const schedule_options& o) {
   std::string cmd = "otter-sim --seed " + std::to_string(o.seed) + " --nodes " +
                     std::to_string(o.nodes) + " --chaos " + std::to_string(o.chaos_seconds);
+  cmd += " --watch " + std::to_string(o.watch_neighbours);
   if (o.broken_invariant) cmd += " --broken-invariant";
   if (!o.scenario.empty()) cmd += " --scenario " + o.scenario;
   return cmd + " --trace";

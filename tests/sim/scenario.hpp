@@ -23,7 +23,9 @@ struct schedule_options {
   std::uint64_t seed = 1;
   int nodes = 5;           // 3 to 7 in CI's schedules
   int chaos_seconds = 10;  // of simulated time with faults and operations
-  bool trace = false;      // print every event
+  // Ring neighbours each node watches on each side (node_options::watch_neighbours; 0: all).
+  std::size_t watch_neighbours = 2;
+  bool trace = false;  // print every event
   // A deliberately broken invariant (the checker's own test): that many names must be held
   // at the end, which a correct registry does not guarantee.
   bool broken_invariant = false;
@@ -47,6 +49,10 @@ struct schedule_result {
 };
 
 schedule_result run_schedule(const schedule_options& o);
+
+// The mixed schedule of seed s: 3 + s % 5 nodes, each watching 1 + (s / 5) % 2 ring neighbours
+// on each side (so the ring, not only the full mesh, is exercised from 4 nodes up).
+schedule_options seeded_schedule(std::uint64_t seed);
 
 // The one-line command that replays `o` deterministically with its event trace.
 std::string replay_command(const schedule_options& o);

@@ -27,10 +27,7 @@ TEST_CASE("seeded schedules of 3 to 7 nodes under faults keep every invariant") 
   for (int j = 0; j < 2; ++j) {
     pool.emplace_back([&] {
       for (std::uint64_t s = next++; s <= n; s = next++) {
-        otter::sim::schedule_options o;
-        o.seed = s;
-        o.nodes = 3 + static_cast<int>(s % 5);
-        auto r = otter::sim::run_schedule(o);
+        auto r = otter::sim::run_schedule(otter::sim::seeded_schedule(s));
         if (!r.ok) {
           std::lock_guard<std::mutex> l(m);
           failures.push_back("seed " + std::to_string(s) + ": " + r.violation);

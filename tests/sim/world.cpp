@@ -100,6 +100,7 @@ void world::start(int slot, int seed_slot) {
   o.creation = next_creation_++;
   o.heartbeat_interval = options_.heartbeat_interval;
   o.failure_timeout = options_.failure_timeout;
+  o.watch_neighbours = options_.watch_neighbours;
   s.creation = o.creation;
   auto n = net_detail::start_simulated_node(
       o, clock_, [&](const std::string& rid) { return net_.attach(s.net_slot, rid); });

@@ -26,6 +26,7 @@ namespace otter::sim {
 struct world_options {
   std::chrono::milliseconds heartbeat_interval = net_defaults::heartbeat_interval;
   std::chrono::milliseconds failure_timeout = net_defaults::failure_timeout;
+  std::size_t watch_neighbours = net_defaults::watch_neighbours;
   bool trace = false;            // print every event as it happens
   std::size_t trace_keep = 400;  // events kept for the report of a failure
 };

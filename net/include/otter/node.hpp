@@ -14,8 +14,12 @@
 //   `nodedown`; monitors fire `noconnection`; links propagate it. A Pid of an earlier
 //   incarnation of a node is dead (`noproc`).
 // - A peer silent for failure_timeout is declared down (default: heartbeats every 200 ms,
-//   down after 1.5 s). A peer that comes back is reconnected, as a new incarnation if it
-//   restarted.
+//   down after 1.5 s). Each node heartbeats only a few peers: its `watch_neighbours` nearest
+//   on a ring of the members on each side, and those it has business with (calls, monitors
+//   and links open, traffic sent in the last failure_timeout); a node that declares a member
+//   down tells the others, who each probe it and declare it down unless it answers at once
+//   (down everywhere within about 1.9 s). A peer that comes back is reconnected, as a new
+//   incarnation if it restarted.
 // - Traffic is encrypted and authenticated with CURVE, keys derived from the cluster secret,
 //   unless `insecure` (for benchmarks) is set.
 #pragma once
@@ -42,6 +46,8 @@ inline constexpr std::chrono::milliseconds heartbeat_interval{200};
 // Silence after which a peer is declared down; with the heartbeat period the bound on
 // detecting a killed or unreachable peer is about 1.7 s (the brief asks for at most 2 s).
 inline constexpr std::chrono::milliseconds failure_timeout{1500};
+// Ring neighbours on each side a node watches (heartbeats and checks); 0: every member.
+inline constexpr std::size_t watch_neighbours = 2;
 // Largest frame accepted (ZMQ_MAXMSGSIZE): a hostile peer cannot make a node allocate more.
 inline constexpr std::int64_t max_message_bytes = std::int64_t{64} << 20;
 // Envelopes batched into one frame when a queue has backed up, up to this many bytes.
@@ -65,6 +71,7 @@ struct node_options {
   std::uint32_t creation = 0;                // 0: derived from the clock
   std::chrono::milliseconds heartbeat_interval = net_defaults::heartbeat_interval;
   std::chrono::milliseconds failure_timeout = net_defaults::failure_timeout;
+  std::size_t watch_neighbours = net_defaults::watch_neighbours;  // 0: watch every member
   // otter::start_node only: how long it waits, when there are seeds, until the node has joined
   // one of them and its registry holds every member's names; it fails (and stops the node)
   // when that does not happen in time. 0: return at once and join in the background.

@@ -1,0 +1,234 @@
+// Failure detection and membership gossip, O(1) messages per node per period whatever the
+// size of the cluster (docs/PROTOCOL.md, "Heartbeats"):
+// - Watching: a node heartbeats, and checks the silence of, only the peers it watches: its
+//   watch_neighbours nearest members on each side of a ring of the members up ordered by node
+//   id, every hidden peer, and every member it has business with (calls, monitors or links
+//   open, frames sent that it has not confirmed yet). Any envelope counts as liveness. One
+//   silent for failure_timeout since we heard it (or began watching it) is declared down, and
+//   the other members are told (gone).
+// - A heartbeat says whether its sender watches the receiver; a node keeps heartbeating a
+//   peer that watches it (for three heartbeat periods after that peer's last such beat) even
+//   when it does not watch that peer: the two need not agree on the ring.
+// - Frame counts: a heartbeat between members carries how many frames its sender sent the
+//   receiver in this session, and how many it received from it. Fewer received than the
+//   sender says it sent: frames were lost (a connection broken and silently remade while the
+//   two did not watch each other), and the link is declared down, so that both resynchronise
+//   as after any nodedown. The count received is the confirmation that ends watching.
+// - Probes: a member reported down by another is probed (a heartbeat answered at once) and
+//   declared down unless something arrives from it within a heartbeat period. Who can still
+//   reach it keeps it (a partial partition does not spread); who cannot learns of the death
+//   within failure_timeout + 2 heartbeat periods.
+// - Gossip: the member list goes to one member in turn, every tick while members come and go
+//   (for 2 failure timeouts after the last change), else every gossip_every ticks; one that
+//   receives a list lacking members it knows sends its own back (push-pull). So a mesh that
+//   concurrent joins through one seed (or several) left open closes within a few ticks.
+#include <algorithm>
+
+#include "otter/log.hpp"
+#include "transport.hpp"
+
+namespace otter {
+
+using net_detail::link_event;
+using net_detail::link_state;
+
+namespace {
+constexpr std::uint64_t gossip_every = 5;  // ticks: once a second by default
+}  // namespace
+
+bool transport::should_watch(const peer& p) const {
+  return opts_.hidden || p.hidden || opts_.watch_neighbours == 0 || neighbours_.count(p.id) > 0 ||
+         !p.book.empty() || p.frames_confirmed < p.last_data_frame;
+}
+
+void transport::choose_neighbours() {
+  const auto before = neighbours_;
+  choose_ring();
+  if (neighbours_ == before || !detail::log().should_log(spdlog::level::debug)) return;
+  std::string names;
+  for (const auto& [id, p] : peers_) {
+    if (neighbours_.count(id) > 0) names += (names.empty() ? "" : ", ") + p->name;
+  }
+  detail::log().debug("watching ring neighbours: {}", names.empty() ? "none" : names);
+}
+
+void transport::choose_ring() {
+  neighbours_.clear();
+  if (opts_.hidden || opts_.watch_neighbours == 0) return;
+  std::vector<std::uint64_t> ring;
+  for (const auto& [id, p] : peers_) {
+    if (p->state == link_state::up && !p->hidden) ring.push_back(id);
+  }
+  const std::size_t k = opts_.watch_neighbours;
+  if (ring.size() <= 2 * k) {  // a small cluster: everyone is a neighbour
+    neighbours_.insert(ring.begin(), ring.end());
+    return;
+  }
+  std::sort(ring.begin(), ring.end());
+  // Where we would stand on the ring: the first member after us.
+  const std::size_t after = static_cast<std::size_t>(
+      std::upper_bound(ring.begin(), ring.end(), rt_.node_id()) - ring.begin());
+  const std::size_t n = ring.size();
+  for (std::size_t i = 0; i < k; ++i) {
+    neighbours_.insert(ring[(after + i) % n]);          // successors
+    neighbours_.insert(ring[(after + n - 1 - i) % n]);  // predecessors
+  }
+}
+
+void transport::send_heartbeat(const io_token& t, peer& p, unsigned flags) {
+  msgpack::sbuffer hb;
+  if (p.hidden || opts_.hidden) {
+    wire::encode_heartbeat(hb, flags);
+  } else {
+    const wire::beat_counts counts{p.frames_sent, p.frames_received};
+    wire::encode_heartbeat(hb, flags, &counts);
+  }
+  send_control(t, p, hb, true);
+}
+
+void transport::on_heartbeat(const io_token& t, peer& p, const wire::decoded& d, bool counted) {
+  using namespace std::chrono_literals;
+  if ((d.beat & wire::beat_watching) != 0) {
+    p.watches_us_until = now() + 3 * opts_.heartbeat_interval;
+  } else {
+    p.watches_us_until = {};
+  }
+  if (d.has_counts && counted) {
+    // Our count includes this heartbeat's frame; it counts the frames before it.
+    if (d.counts.sent > p.frames_received - 1) {
+      detail::log().warn(
+          "node {} is down: it sent {} frames on this link, {} arrived (a broken "
+          "connection)",
+          p.name, d.counts.sent, p.frames_received - 1);
+      link_event(t, p, link_event::lost, "noconnection", false);
+      return;
+    }
+    p.frames_confirmed = std::max(p.frames_confirmed, d.counts.received);
+  }
+  if ((d.beat & wire::beat_probe) != 0 && !blocked(p.name)) {
+    send_heartbeat(t, p, p.watched ? wire::beat_watching : 0);
+  }
+}
+
+void transport::probe(const io_token& t, peer& p, const std::string& reason) {
+  if (p.probe_sent != clock::time_point{} || blocked(p.name)) return;  // one at a time
+  const auto at = now();
+  p.probe_sent = at;
+  p.probe_reason = reason;
+  send_heartbeat(t, p, wire::beat_probe | (p.watched ? wire::beat_watching : 0));
+  members_.tick_by(at + opts_.heartbeat_interval);  // the verdict, on time
+}
+
+void transport::tick(const io_token& t) {
+  const auto at = now();
+  members_.ticked(at);
+  ++ticks_;
+  std::vector<peer*> silent, stuck, unanswered;
+  for (auto& entry : peers_) {
+    peer& p = *entry.second;
+    if (p.state == link_state::up) {
+      const bool watch = should_watch(p);
+      if (watch && !p.watched) p.watch_since = at;
+      p.watched = watch;
+      if (p.probe_sent != clock::time_point{} && at - p.probe_sent >= opts_.heartbeat_interval) {
+        if (p.last_heard < p.probe_sent) {
+          unanswered.push_back(&p);
+          continue;
+        }
+        p.probe_sent = {};  // it answered: the report was about a link of someone else's
+      }
+      if (watch && members_.silent(std::max(p.last_heard, p.watch_since), at)) {
+        silent.push_back(&p);
+      } else if ((watch || at < p.watches_us_until) && !blocked(p.name)) {
+        send_heartbeat(t, p, watch ? wire::beat_watching : 0);
+      }
+    } else if (net_detail::holds_messages(p.state) &&
+               at - p.state_since > members_.failure_timeout()) {
+      stuck.push_back(&p);  // still shaking hands after the failure bound: give up
+    }
+  }
+  for (peer* p : silent) {
+    detail::log().warn(
+        "node {} is down: nothing heard for {} ms", p->name,
+        std::chrono::duration_cast<std::chrono::milliseconds>(at - p->last_heard).count());
+    link_event(t, *p, link_event::lost);  // our own finding: the others are told
+  }
+  for (peer* p : unanswered) {
+    detail::log().warn("node {} is down: reported down by a member, and silent to a probe",
+                       p->name);
+    link_event(t, *p, link_event::lost, p->probe_reason, false);  // its reporter told them
+  }
+  for (peer* p : stuck) link_event(t, *p, link_event::lost, "handshake timed out");
+  // Keep knocking where we are not (or no longer) welcome; close connections nobody has
+  // answered on for a while (a peer that restarted elsewhere, a member that left), except
+  // the seeds.
+  using namespace std::chrono_literals;
+  constexpr auto forget_after = 30s;
+  for (auto it = connections_.begin(); it != connections_.end();) {
+    connection& c = it->second;
+    peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr;
+    const bool in_use = p != nullptr && p->state == link_state::up && connection_of(*p) == &c;
+    if (in_use) c.last_useful = at;
+    if (!in_use && !c.seed && at - c.last_useful > forget_after) {
+      detail::log().info("closing the unused connection to {}", c.endpoint);
+      io_->close(t, c.id);
+      connection_ids_.erase(c.id);
+      it = connections_.erase(it);
+      continue;
+    }
+    ++it;
+    if (p != nullptr && (net_detail::out_done(p->state) || blocked(p->name))) continue;
+    if (at - c.last_hello >= opts_.heartbeat_interval) send_hello(t, c);
+  }
+  // Hidden peers (tools) are forgotten once gone: a new run is a new name.
+  std::erase_if(peers_, [&](const auto& kv) {
+    const peer& p = *kv.second;
+    if (!p.hidden || p.state == link_state::up || net_detail::holds_messages(p.state)) return false;
+    if (auto c = inbound_.find(p.routing_id); c != inbound_.end() && c->second == p.id) {
+      inbound_.erase(c);
+    }
+    return true;
+  });
+  if (ticks_ % gossip_every == 0 || at - last_change_ < 2 * opts_.failure_timeout) gossip(t);
+  if (view_dirty_) publish(t);
+}
+
+void transport::gossip(const io_token& t) {
+  if (opts_.hidden) return;
+  // The next member up after the last one told, by node id (deterministic, and each member
+  // hears from each other one every N gossip periods at most).
+  peer* next = nullptr;
+  peer* first = nullptr;
+  for (auto& [id, p] : peers_) {
+    if (p->state != link_state::up || p->hidden || blocked(p->name)) continue;
+    if (first == nullptr || id < first->id) first = p.get();
+    if (id > gossiped_to_ && (next == nullptr || id < next->id)) next = p.get();
+  }
+  if (next == nullptr) next = first;
+  if (next == nullptr) return;
+  gossiped_to_ = next->id;
+  send_members(t, *next);
+}
+
+void transport::send_members(const io_token& t, peer& to) {
+  to.list_sent = now();
+  msgpack::sbuffer buf;
+  wire::encode_members(buf, member_list());
+  send_control(t, to, buf);
+}
+
+void transport::gossip_back(const io_token& t, peer& from,
+                            const std::vector<wire::member>& theirs) {
+  if (opts_.hidden || from.hidden || from.state != link_state::up) return;
+  if (now() - from.list_sent < opts_.heartbeat_interval) return;  // no ping-pong while joining
+  std::unordered_set<std::uint64_t> listed{from.id};
+  for (const auto& m : theirs) listed.insert(node_id_of(m.name));
+  for (const auto& [id, p] : peers_) {
+    if (p->state == link_state::up && !p->hidden && listed.count(id) == 0) {
+      send_members(t, from);
+      return;
+    }
+  }
+}
+
+}  // namespace otter
