@@ -37,7 +37,29 @@ void transport::send_hello(const io_token& t, connection& c) {
   if (const peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr) h.session = p->our_session;
   msgpack::sbuffer buf;
   wire::encode_hello(buf, h);
-  (void)io_->send(t, c.id, std::string_view(buf.data(), buf.size()));
+  if (io_->send(t, c.id, std::string_view(buf.data(), buf.size())) !=
+      net_detail::send_status::would_block) {
+    c.hello_blocked_since = {};
+    return;
+  }
+  // Not connected yet (a connection is made in a few ms on a LAN): try again soon rather than
+  // at the next tick, for a while; a peer that is not there is knocked at once a tick.
+  if (c.hello_blocked_since == clock::time_point{}) c.hello_blocked_since = at;
+  if (at - c.hello_blocked_since < hello_retry_for) {
+    hello_retry_at_ = std::min(hello_retry_at_, at + hello_retry_every);
+  }
+}
+
+void transport::retry_hellos(const io_token& t) {
+  const auto at = now();
+  if (at < hello_retry_at_) return;
+  hello_retry_at_ = clock::time_point::max();
+  for (auto& [endpoint, c] : connections_) {
+    if (c.hello_blocked_since != clock::time_point{} &&
+        at - c.hello_blocked_since < hello_retry_for) {
+      send_hello(t, c);
+    }
+  }
 }
 
 void transport::refuse(const io_token& t, const std::string& routing_id, wire::refuse_code code,

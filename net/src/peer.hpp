@@ -48,6 +48,9 @@ struct connection {
   std::string endpoint;
   std::uint64_t peer_id = 0;  // known once welcomed
   clock::time_point last_hello{}, refused_until{}, last_useful{};
+  // Since when our hello waits for the connection (ZMQ_IMMEDIATE: not sent before the
+  // connection is made); retried every few ms for a while (handshake.cpp), not once a tick.
+  clock::time_point hello_blocked_since{};
   bool seed = false;  // given at start or asked for (node::connect): kept while unused
 };
 

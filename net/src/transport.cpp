@@ -43,7 +43,10 @@ void transport::start() {
 void transport::stop(bool goodbye) {
   if (stopped_.exchange(true)) return;
   const io_token t;
-  // Goodbye: peers drop us at once instead of waiting for the failure timeout.
+  // What was sent before the stop goes first (a cast, an exit signal sent just before the
+  // process ends), then the goodbye: peers drop us at once instead of waiting for the
+  // failure timeout.
+  if (goodbye) drain_outbound(t);
   msgpack::sbuffer bye;
   wire::encode_bye(bye);
   for (auto& [id, p] : peers_) {
@@ -139,6 +142,7 @@ void transport::service() {
   try {
     connect_requested(t);
     io_->poll(t, *this, 0ms);
+    retry_hellos(t);
     drain_outbound(t);
     if (members_.tick_due(now())) tick(t);
     if (view_dirty_) publish(t);

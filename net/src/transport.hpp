@@ -9,6 +9,7 @@
 // make the io_token that everything touching sockets and peers requires (io_token.hpp).
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -70,7 +71,9 @@ class transport final : public detail::remote_router,
   void set_blocked(std::string_view node_name, bool blocked);  // test hook
   void connect(const std::string& endpoint);                   // served by the I/O owner
   // When service() must run next for its timers (the simulator asks).
-  clock::time_point next_deadline() const noexcept { return members_.next_tick(); }
+  clock::time_point next_deadline() const noexcept {
+    return std::min(members_.next_tick(), hello_retry_at_);
+  }
   // For the simulator and tests, between I/O owner activity: a peer's link state (idle when
   // unknown) and how much is open with its processes (ledger.hpp).
   net_detail::link_state link_state_of(const std::string& node_name) const;
@@ -98,6 +101,7 @@ class transport final : public detail::remote_router,
   wire::hello make_hello() const;
   bool restarted_session(const peer& p, std::uint64_t session, clock::time_point at) const;
   void send_hello(const io_token& t, connection& c);
+  void retry_hellos(const io_token& t);  // those still waiting for their connection
   void on_hello(const io_token& t, wire::decoded& d, const std::string& routing_id,
                 const std::string& address);
   void on_welcome(const io_token& t, wire::decoded& d, connection& via);
@@ -180,6 +184,8 @@ class transport final : public detail::remote_router,
   std::uint64_t gossiped_to_ = 0;                 // the node id of the last gossip's receiver
   clock::time_point last_change_{};               // a member last came up or went down
   std::uint64_t sessions_ = 0;  // numbers our handshake sessions (peer::our_session)
+  clock::time_point hello_retry_at_ = clock::time_point::max();
+  static constexpr std::chrono::milliseconds hello_retry_every{2}, hello_retry_for{250};
 
   net_detail::outbound_queue outq_;
   net_detail::membership members_;

@@ -208,7 +208,11 @@ bool global_server::first_commit(const greg_commit& c) {
 }
 
 void global_server::handle_cast(const greg_release& r) {
-  if (auto it = reserved_.find(r.name); it != reserved_.end() && it->second.holder == r.holder) {
+  release(r.name, r.holder);
+}
+
+void global_server::release(const std::string& name, const pid& holder) {
+  if (auto it = reserved_.find(name); it != reserved_.end() && it->second.holder == holder) {
     reserved_.erase(it);
   }
 }
@@ -380,6 +384,7 @@ void global_server::finish_removal(std::uint64_t txn) {
 
 void global_server::own_add(const global_entry& e, std::uint64_t txn, const std::string& origin) {
   table_.own_add(e);
+  release(e.name, e.holder);  // applied: the table answers from now on
   detail::log().debug("global {}: own add '{}' {} (seq {}, txn {} of {})", me_, e.name,
                       to_string(e.holder), table_.seq(), txn, origin);
   s_.registered.fetch_add(1, std::memory_order_relaxed);
@@ -397,6 +402,9 @@ bool global_server::own_remove(const std::string& name, const pid& holder, std::
   detail::log().debug("global {}: own remove '{}' {} (seq {}, txn {} of {}{})", me_, name,
                       to_string(holder), table_.seq(), txn, origin, exited ? ", exited" : "");
   s_.unregistered.fetch_add(1, std::memory_order_relaxed);
+  // Its reservation too, when this node arbitrated it: a successor (a restarted child) must
+  // not be refused for a holder that is gone.
+  release(name, holder);
   if (auto it = local_.find(holder); it != local_.end()) {
     it->second.names.erase(name);
     if (it->second.names.empty()) {
@@ -450,10 +458,7 @@ void global_server::handle_cast(const greg_update& u) {
     s_.unregistered.fetch_add(1, std::memory_order_relaxed);
   }
   if (!u.add) {
-    if (auto it = reserved_.find(u.entry.name);
-        it != reserved_.end() && it->second.holder == u.entry.holder) {
-      reserved_.erase(it);
-    }
+    release(u.entry.name, u.entry.holder);
   } else if (auto it = reserved_.find(u.entry.name); it != reserved_.end()) {
     reserved_.erase(it);  // applied: the replica answers from now on
   }

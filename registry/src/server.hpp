@@ -138,6 +138,8 @@ class global_server : public gen_server<global_server> {
   // A name held by a process of ours that has exited, whose DOWN is still on its way: free it
   // now (everywhere), so a restarted server can take it over at once.
   void drop_if_dead_local(const std::string& name);
+  // Ends the reservation of `name` for `holder`, if it has one here.
+  void release(const std::string& name, const pid& holder);
   // Publishes what changed to the resolved view and settles conflicts.
   void refresh();
   // An own holder of `name` loses it to `winner` by the rule: gives it up, and tells it.

@@ -275,3 +275,42 @@ TEST_CASE("otterctl exit codes: 1 failed operation, 2 usage, 3 unreachable or wr
   CHECK(no_secret.code == 3);
   CHECK(has(no_secret.err, "no secret file"));
 }
+
+TEST_CASE("otterctl nodes, stats and ps show a member that does not answer instead of stalling") {
+  two_nodes c;
+  const auto both_up = [&] {
+    auto r = c.ctl({"nodes"}, true);
+    if (r.code != 0) return false;
+    auto j = json::parse(r.out);
+    return j.size() == 2 && j[0]["status"] == "up" && j[1]["status"] == "up";
+  };
+  // ctl-b stopped (alive to the kernel, silent to everyone) while one command runs: ctl-a
+  // still lists it then (it is declared down only after 1.5 s of silence), so the command
+  // must show it as not answering, within its 1 s deadline.
+  const auto with_b_stopped = [&](std::vector<std::string> args, bool as_json) {
+    REQUIRE(eventually(both_up));
+    c.b->proc->signal(SIGSTOP);
+    args.insert(args.begin(), {"--timeout", "1000"});
+    auto r = c.ctl(args, as_json);
+    c.b->proc->signal(SIGCONT);
+    return r;
+  };
+  auto nodes = with_b_stopped({"nodes"}, true);
+  auto stats = with_b_stopped({"stats"}, true);
+  auto ps = with_b_stopped({"ps"}, false);
+  CHECK(nodes.code == 0);
+  CHECK(stats.code == 0);
+  CHECK(ps.code == 0);
+  const auto nodes_j = json::parse(nodes.out);
+  REQUIRE(nodes_j.size() == 2);
+  CHECK(nodes_j[0]["name"] == "ctl-a");
+  CHECK(nodes_j[0]["status"] == "up");
+  CHECK(nodes_j[1]["name"] == "ctl-b");
+  CHECK(nodes_j[1]["status"] != "up");
+  const auto stats_j = json::parse(stats.out);
+  REQUIRE(stats_j.size() == 2);
+  CHECK(stats_j[0]["messages_in"].get<std::uint64_t>() > 0);
+  CHECK(stats_j[1]["status"] != "up");
+  CHECK(has(ps.out, "otter.global"));
+  CHECK(has(ps.err, "ctl-b did not answer"));
+}

@@ -186,6 +186,79 @@ class session {
     }
   }
 
+  // The answer of one member to a fan-out: its reply, or why there is none.
+  template <class R>
+  struct answer {
+    std::string node;
+    std::optional<R> reply;
+    std::string problem;  // when no reply: "timeout", "unreachable", or the call's error
+  };
+
+  // Asks `server` on every node of `nodes` at once, under one overall deadline (--timeout):
+  // connects to every member not yet connected in parallel, then sends every request before
+  // waiting for any reply. A member that does not answer in time is reported, not waited for.
+  template <class R, class T>
+  std::vector<answer<R>> fan_out(const std::vector<std::string>& nodes, const std::string& server,
+                                 const T& request) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout();
+    if (endpoints_.empty()) (void)members();
+    for (const auto& n : nodes) {
+      if (connected(n)) continue;
+      auto it = endpoints_.find(n);
+      if (it != endpoints_.end()) node_->connect(it->second);
+    }
+    std::vector<answer<R>> out(nodes.size());
+    otter::request_id_collection<R, std::size_t> pending;
+    std::vector<bool> asked(nodes.size(), false);
+    // Takes the replies that come within `wait` (all there are, then at most `wait` more);
+    // `last`: those still missing then are abandoned (their late replies dropped).
+    const auto collect = [&](std::chrono::milliseconds wait, bool last) {
+      while (!pending.empty()) {
+        auto r = me_->await(last ? otter::receive_response(pending, wait)
+                                 : otter::wait_response(pending, wait));
+        if (!r) return;
+        if (r->reply) {
+          out[r->label].reply.emplace(std::move(*r->reply));
+        } else {
+          out[r->label].problem = r->reply.err().message;
+        }
+      }
+    };
+    for (;;) {  // each member asked as soon as it is connected
+      std::size_t waiting = 0;
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        out[i].node = nodes[i];
+        if (asked[i]) continue;
+        if (!connected(nodes[i])) {
+          ++waiting;
+          continue;
+        }
+        asked[i] = true;
+        me_->await([&]() -> otter::task<int> {  // send_request needs a process context
+          pending.add(otter::send_request<R>(otter::dest::at(server, nodes[i]), T(request)), i);
+          co_return 0;
+        }());
+      }
+      if (waiting == 0 || std::chrono::steady_clock::now() >= deadline) break;
+      if (pending.empty()) {
+        std::this_thread::sleep_for(2ms);
+      } else {
+        collect(2ms, false);  // the answers of those connected, while the others connect
+      }
+    }
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (!asked[i]) out[i].problem = "unreachable";
+    }
+    collect(std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                         deadline - std::chrono::steady_clock::now()),
+                     0ms),
+            true);  // then the deadline: the rest abandoned
+    for (auto& a : out) {
+      if (!a.reply && a.problem.empty()) a.problem = "timeout";
+    }
+    return out;
+  }
+
   // The member a Pid belongs to.
   std::string node_of(const otter::pid& p) {
     for (const auto& n : members()) {
@@ -247,21 +320,22 @@ class session {
 int cmd_nodes(session& s, bool as_json) {
   json out = json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& name : s.members()) {
-    try {
-      auto st = s.status_of(name);
-      out.push_back({{"name", st.self.name},
-                     {"endpoint", st.self.endpoint},
-                     {"creation", st.self.creation},
-                     {"status", "up"},
-                     {"uptime_ms", st.self.up_ms},
-                     {"processes", st.runtime.processes}});
-      rows.push_back({st.self.name, st.self.endpoint, std::to_string(st.self.creation), "up",
-                      duration_text(st.self.up_ms), std::to_string(st.runtime.processes)});
-    } catch (const failure&) {
-      out.push_back({{"name", name}, {"status", "unreachable"}});
-      rows.push_back({name, "-", "-", "unreachable", "-", "-"});
+  for (const auto& a :
+       s.fan_out<otter::node_status>(s.members(), otter::agent_name, otter::node_status_q{})) {
+    if (!a.reply) {
+      out.push_back({{"name", a.node}, {"status", a.problem}});
+      rows.push_back({a.node, "-", "-", a.problem, "-", "-"});
+      continue;
     }
+    const auto& st = *a.reply;
+    out.push_back({{"name", st.self.name},
+                   {"endpoint", st.self.endpoint},
+                   {"creation", st.self.creation},
+                   {"status", "up"},
+                   {"uptime_ms", st.self.up_ms},
+                   {"processes", st.runtime.processes}});
+    rows.push_back({st.self.name, st.self.endpoint, std::to_string(st.self.creation), "up",
+                    duration_text(st.self.up_ms), std::to_string(st.runtime.processes)});
   }
   if (as_json) {
     std::printf("%s\n", out.dump().c_str());
@@ -300,16 +374,19 @@ std::vector<ps_row> collect_ps(session& s, const std::string& only_node) {
     g += (g.empty() ? "" : ",") + e.name;
   }
   std::vector<ps_row> out;
+  if (!only_node.empty()) s.reach(only_node);  // a named node must exist
   std::vector<std::string> nodes =
       only_node.empty() ? s.members() : std::vector<std::string>{only_node};
-  for (const auto& n : nodes) {
-    s.reach(n);
-    auto r = s.me().await(otter::call<otter::ps_reply>(otter::dest::at(otter::agent_name, n),
-                                                       otter::ps_q{}, s.timeout()));
-    if (!r) throw failure{failed, "node " + n + ": " + r.err().message};
-    for (auto& row : r->processes) {
+  for (auto& a : s.fan_out<otter::ps_reply>(nodes, otter::agent_name, otter::ps_q{})) {
+    if (!a.reply) {
+      if (!only_node.empty()) throw failure{failed, "node " + a.node + ": " + a.problem};
+      std::fprintf(stderr, "otterctl: node %s did not answer (%s): its processes are not listed\n",
+                   a.node.c_str(), a.problem.c_str());
+      continue;
+    }
+    for (auto& row : a.reply->processes) {
       auto g = global.find(row.id);
-      out.push_back(ps_row{n, std::move(row), g == global.end() ? "" : g->second});
+      out.push_back(ps_row{a.node, std::move(row), g == global.end() ? "" : g->second});
     }
   }
   return out;
@@ -557,8 +634,15 @@ int cmd_ping(session& s, const std::string& node_name, bool as_json) {
 int cmd_stats(session& s, bool as_json) {
   json out = json::array();
   std::vector<std::vector<std::string>> rows;
-  for (const auto& n : s.members()) {
-    auto st = s.status_of(n);
+  for (const auto& a :
+       s.fan_out<otter::node_status>(s.members(), otter::agent_name, otter::node_status_q{})) {
+    const std::string& n = a.node;
+    if (!a.reply) {
+      out.push_back({{"node", n}, {"status", a.problem}});
+      rows.push_back({n, a.problem, "-", "-", "-", "-", "-", "-", "-", "-", "-"});
+      continue;
+    }
+    const auto& st = *a.reply;
     const auto& rt = st.runtime;
     const auto& net = st.net;
     out.push_back({{"node", n},
@@ -787,6 +871,10 @@ int main(int argc, char** argv) {
   app.add_option("--secret-file", o.secret_file,
                  "the cluster secret (env OTTER_SECRET_FILE; default ~/.otter/secret)");
   app.add_flag("--json", o.as_json, "machine-readable output");
+  app.add_option("--timeout", o.timeout_ms,
+                 "ms: each request's deadline; for nodes, ps, stats and top one deadline for all "
+                 "members together, those not answering in time shown as such (default 5000)")
+      ->check(CLI::PositiveNumber);
   app.add_option("--connect-timeout", o.connect_timeout_ms, "ms to wait for the connection")
       ->check(CLI::PositiveNumber);
   std::string log_level = "warn";
