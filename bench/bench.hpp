@@ -44,6 +44,7 @@ int run_net(std::string_view only);
 int run_registry(std::string_view only);
 int run_supervisor(std::string_view only);
 int run_pg(std::string_view only);
+int run_scale(std::string_view only);
 // Peer processes of the net group (started by otter-bench itself).
 int run_net_peer(int argc, char** argv);
 int run_zmq_peer(int argc, char** argv);

@@ -19,7 +19,8 @@ std::uint64_t resident_bytes() {
 
 int main(int argc, char** argv) {
   const std::string usage =
-      "usage: otter-bench GROUP [FILTER]   (groups: core, net, registry, supervisor, pg; FILTER "
+      "usage: otter-bench GROUP [FILTER]   (groups: core, net, registry, supervisor, pg, scale; "
+      "FILTER "
       "selects figures by name)\n";
   if (argc >= 2 && std::strcmp(argv[1], "net-peer") == 0)
     return otter_bench::run_net_peer(argc, argv);
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
   if (group == "registry") return otter_bench::run_registry(only);
   if (group == "supervisor") return otter_bench::run_supervisor(only);
   if (group == "pg") return otter_bench::run_pg(only);
+  if (group == "scale") return otter_bench::run_scale(only);
   if (group == "-h" || group == "--help") {
     std::fputs(usage.c_str(), stdout);
     return 0;

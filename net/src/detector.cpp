@@ -3,11 +3,13 @@
 // - Watching: a node heartbeats, and checks the silence of, only the peers it watches: its
 //   watch_neighbours nearest members on each side of a ring of the members up ordered by node
 //   id, every hidden peer, and every member it has business with (calls, monitors or links
-//   open, frames sent that it has not confirmed yet). Any envelope counts as liveness. One
+//   open, frames of process envelopes sent that it has not confirmed yet). A watched peer is
+//   sent a heartbeat when nothing else went to it for a quarter of the failure timeout
+//   (checked every heartbeat_interval). Any envelope counts as liveness. One
 //   silent for failure_timeout since we heard it (or began watching it) is declared down, and
 //   the other members are told (gone).
 // - A heartbeat says whether its sender watches the receiver; a node keeps heartbeating a
-//   peer that watches it (for three heartbeat periods after that peer's last such beat) even
+//   peer that watches it (for three beat periods after that peer's last such beat) even
 //   when it does not watch that peer: the two need not agree on the ring.
 // - Frame counts: a heartbeat between members carries how many frames its sender sent the
 //   receiver in this session, and how many it received from it. Fewer received than the
@@ -19,7 +21,7 @@
 //   reach it keeps it (a partial partition does not spread); who cannot learns of the death
 //   within failure_timeout + 2 heartbeat periods.
 // - Gossip: the member list goes to one member in turn, every tick while members come and go
-//   (for 2 failure timeouts after the last change), else every gossip_every ticks; one that
+//   (for 2 failure timeouts after the last change), else every gossip_every ticks (5 s); one that
 //   receives a list lacking members it knows sends its own back (push-pull). So a mesh that
 //   concurrent joins through one seed (or several) left open closes within a few ticks.
 #include <algorithm>
@@ -33,7 +35,7 @@ using net_detail::link_event;
 using net_detail::link_state;
 
 namespace {
-constexpr std::uint64_t gossip_every = 5;  // ticks: once a second by default
+constexpr std::uint64_t gossip_every = 25;  // ticks: every 5 s by default
 }  // namespace
 
 bool transport::should_watch(const peer& p) const {
@@ -83,13 +85,13 @@ void transport::send_heartbeat(const io_token& t, peer& p, unsigned flags) {
     const wire::beat_counts counts{p.frames_sent, p.frames_received};
     wire::encode_heartbeat(hb, flags, &counts);
   }
-  send_control(t, p, hb, true);
+  send_control(t, p, hb);
 }
 
 void transport::on_heartbeat(const io_token& t, peer& p, const wire::decoded& d, bool counted) {
   using namespace std::chrono_literals;
   if ((d.beat & wire::beat_watching) != 0) {
-    p.watches_us_until = now() + 3 * opts_.heartbeat_interval;
+    p.watches_us_until = now() + 3 * beat_every();
   } else {
     p.watches_us_until = {};
   }
@@ -139,7 +141,8 @@ void transport::tick(const io_token& t) {
       }
       if (watch && members_.silent(std::max(p.last_heard, p.watch_since), at)) {
         silent.push_back(&p);
-      } else if ((watch || at < p.watches_us_until) && !blocked(p.name)) {
+      } else if ((watch || at < p.watches_us_until) && at - p.last_sent >= beat_every() &&
+                 !blocked(p.name)) {
         send_heartbeat(t, p, watch ? wire::beat_watching : 0);
       }
     } else if (net_detail::holds_messages(p.state) &&

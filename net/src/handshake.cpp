@@ -40,13 +40,19 @@ void transport::send_hello(const io_token& t, connection& c) {
   if (io_->send(t, c.id, std::string_view(buf.data(), buf.size())) !=
       net_detail::send_status::would_block) {
     c.hello_blocked_since = {};
+    c.hello_backoff = {};
     return;
   }
   // Not connected yet (a connection is made in a few ms on a LAN): try again soon rather than
-  // at the next tick, for a while; a peer that is not there is knocked at once a tick.
+  // at the next tick, backing off, for a while; a peer that is not there is knocked at once a
+  // tick.
   if (c.hello_blocked_since == clock::time_point{}) c.hello_blocked_since = at;
+  c.hello_backoff = c.hello_backoff == std::chrono::milliseconds{0}
+                        ? hello_retry_first
+                        : std::min(2 * c.hello_backoff, opts_.heartbeat_interval);
+  c.hello_retry = at + c.hello_backoff;
   if (at - c.hello_blocked_since < hello_retry_for) {
-    hello_retry_at_ = std::min(hello_retry_at_, at + hello_retry_every);
+    hello_retry_at_ = std::min(hello_retry_at_, c.hello_retry);
   }
 }
 
@@ -55,9 +61,14 @@ void transport::retry_hellos(const io_token& t) {
   if (at < hello_retry_at_) return;
   hello_retry_at_ = clock::time_point::max();
   for (auto& [endpoint, c] : connections_) {
-    if (c.hello_blocked_since != clock::time_point{} &&
-        at - c.hello_blocked_since < hello_retry_for) {
-      send_hello(t, c);
+    if (c.hello_blocked_since == clock::time_point{} ||
+        at - c.hello_blocked_since >= hello_retry_for) {
+      continue;
+    }
+    if (at >= c.hello_retry) {
+      send_hello(t, c);  // re-arms hello_retry_at_ if it still waits
+    } else {
+      hello_retry_at_ = std::min(hello_retry_at_, c.hello_retry);
     }
   }
 }

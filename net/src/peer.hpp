@@ -32,10 +32,11 @@ struct peer {
   // another member reported it down (sent at, and the report's reason).
   bool watched = false;
   clock::time_point watch_since{}, watches_us_until{}, probe_sent{}, list_sent{};
+  clock::time_point last_sent{};  // any frame on our way to it (heartbeats are skipped then)
   std::string probe_reason;
   // The link session's frame counts (full peers, frames on our connection to it and on its
-  // to us): sent (and how many of those it has confirmed, and where the last frame that was
-  // not a heartbeat stands) and received. A heartbeat saying it sent more than we received
+  // to us): sent (and how many of those it has confirmed, and where the last frame of process
+  // envelopes stands) and received. A heartbeat saying it sent more than we received
   // means frames were lost: the link is down.
   std::uint64_t frames_sent = 0, frames_confirmed = 0, last_data_frame = 0, frames_received = 0;
   ledger book;      // what is open with its processes
@@ -49,8 +50,10 @@ struct connection {
   std::uint64_t peer_id = 0;  // known once welcomed
   clock::time_point last_hello{}, refused_until{}, last_useful{};
   // Since when our hello waits for the connection (ZMQ_IMMEDIATE: not sent before the
-  // connection is made); retried every few ms for a while (handshake.cpp), not once a tick.
-  clock::time_point hello_blocked_since{};
+  // connection is made); retried after 2, 4, 8 ... ms for a while (handshake.cpp), not once a
+  // tick.
+  clock::time_point hello_blocked_since{}, hello_retry{};
+  std::chrono::milliseconds hello_backoff{0};
   bool seed = false;  // given at start or asked for (node::connect): kept while unused
 };
 

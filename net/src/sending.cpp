@@ -85,7 +85,7 @@ void transport::flush(const io_token& t, peer& p) {
 }
 
 net_detail::send_status transport::send_frame(const io_token& t, peer& p, std::string_view bytes,
-                                              bool beat) {
+                                              bool control) {
   net_detail::send_status r;
   // Our connection to it if we have one (a hidden peer we reach through our listening socket).
   connection* c = p.hidden && !opts_.hidden ? nullptr : connection_of(p);
@@ -97,20 +97,21 @@ net_detail::send_status transport::send_frame(const io_token& t, peer& p, std::s
     r = io_->reply(t, p.routing_id, bytes);
   }
   if (r == net_detail::send_status::sent) {
+    p.last_sent = now();
     frames_out_.fetch_add(1, std::memory_order_relaxed);
     bytes_out_.fetch_add(bytes.size(), std::memory_order_relaxed);
     if (c != nullptr && !p.hidden && !opts_.hidden) {  // counted (peer.hpp)
       ++p.frames_sent;
-      if (!beat) p.last_data_frame = p.frames_sent;
+      if (!control) p.last_data_frame = p.frames_sent;
     }
   }
   // unreachable: the connection is gone; the failure detector will say so.
   return r;
 }
 
-void transport::send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes, bool beat) {
+void transport::send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes) {
   flush(t, p);
-  (void)send_frame(t, p, std::string_view(bytes.data(), bytes.size()), beat);
+  (void)send_frame(t, p, std::string_view(bytes.data(), bytes.size()), true);
 }
 
 }  // namespace otter

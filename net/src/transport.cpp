@@ -123,7 +123,8 @@ void transport::wait(std::chrono::milliseconds max) {
   if (stopped_) return;
   const io_token t;
   const net_detail::serving_scope serving;
-  auto until_tick = std::chrono::duration_cast<std::chrono::milliseconds>(next_deadline() - now());
+  // Rounded up: a deadline less than 1 ms away must not make a poll of 0 ms, again and again.
+  auto until_tick = std::chrono::ceil<std::chrono::milliseconds>(next_deadline() - now());
   if (until_tick < 0ms) until_tick = 0ms;
   // Items left after a bounded drain: their senders were not told to wake us, so look again
   // soon (a worker still filling the queue flushes it itself).

@@ -150,10 +150,11 @@ class transport final : public detail::remote_router,
   void send_to_peer(const io_token& t, peer& p, std::unique_ptr<out_item> item);
   void fail_item(const out_item& item, bool dead_incarnation);
   void flush(const io_token& t, peer& p);
-  // `beat`: a heartbeat (frame counts, peer.hpp).
+  // `control`: a control envelope (heartbeat, members, gone), which frames' loss is not
+  // worth watching a peer for (frame counts, peer.hpp); process envelopes are.
   net_detail::send_status send_frame(const io_token& t, peer& p, std::string_view bytes,
-                                     bool beat = false);
-  void send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes, bool beat = false);
+                                     bool control = false);
+  void send_control(const io_token& t, peer& p, const msgpack::sbuffer& bytes);
 
   // ---- tables (tables.cpp) ----
   peer& peer_for(const std::string& name);
@@ -181,11 +182,16 @@ class transport final : public detail::remote_router,
   bool view_dirty_ = false;
   std::unordered_set<std::uint64_t> neighbours_;  // the members we watch by the ring
   std::uint64_t ticks_ = 0;                       // for the gossip period
-  std::uint64_t gossiped_to_ = 0;                 // the node id of the last gossip's receiver
-  clock::time_point last_change_{};               // a member last came up or went down
-  std::uint64_t sessions_ = 0;  // numbers our handshake sessions (peer::our_session)
+  // A watched peer gets a heartbeat when nothing was sent to it for this long (checked each
+  // tick): a third of the failure timeout, so in practice every 3 ticks (600 ms by default).
+  std::chrono::milliseconds beat_every() const noexcept {
+    return std::max(opts_.heartbeat_interval, opts_.failure_timeout / 3);
+  }
+  std::uint64_t gossiped_to_ = 0;    // the node id of the last gossip's receiver
+  clock::time_point last_change_{};  // a member last came up or went down
+  std::uint64_t sessions_ = 0;       // numbers our handshake sessions (peer::our_session)
   clock::time_point hello_retry_at_ = clock::time_point::max();
-  static constexpr std::chrono::milliseconds hello_retry_every{2}, hello_retry_for{250};
+  static constexpr std::chrono::milliseconds hello_retry_first{2}, hello_retry_for{250};
 
   net_detail::outbound_queue outq_;
   net_detail::membership members_;

@@ -1,8 +1,10 @@
 #include "zmq_io.hpp"
 
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -35,7 +37,40 @@ std::string peer_address(zmq::message_t& m) {
 zmq_io::zmq_io(zmq_options opts) : opts_(std::move(opts)), ctx_(1) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
+  epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) throw std::runtime_error("epoll_create1 failed");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = wake_key;
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
   if (!opts_.listen.empty()) bind();
+}
+
+zmq::socket_t* zmq_io::socket_of(std::uint64_t key) {
+  switch (key) {
+    case router_key: return router_.get();
+    case zap_key: return zap_.get();
+    case monitor_key: return monitor_.get();
+    default: break;
+  }
+  if (key < dealer_key(0)) return nullptr;
+  auto it = dealers_.find(key - dealer_key(0));
+  return it == dealers_.end() ? nullptr : it->second.socket.get();
+}
+
+void zmq_io::watch(std::uint64_t key, zmq::socket_t& s) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = key;
+  const int fd = s.get(zmq::sockopt::fd);
+  if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0 && errno == EEXIST) {
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev);
+  }
+  check_.insert(key);  // anything already there is read at the next poll
+}
+
+void zmq_io::unwatch(zmq::socket_t& s) {
+  ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, s.get(zmq::sockopt::fd), nullptr);
 }
 
 zmq_io::~zmq_io() {
@@ -48,6 +83,7 @@ zmq_io::~zmq_io() {
     ctx_.close();
   }
   if (wake_fd_ >= 0) ::close(wake_fd_);
+  if (epoll_fd_ >= 0) ::close(epoll_fd_);
 }
 
 void zmq_io::bind() {
@@ -79,6 +115,9 @@ void zmq_io::bind() {
   }
   r.bind(opts_.listen);
   endpoint_ = r.get(zmq::sockopt::last_endpoint);
+  watch(router_key, r);
+  if (zap_) watch(zap_key, *zap_);
+  if (monitor_) watch(monitor_key, *monitor_);
 }
 
 std::unique_ptr<zmq::socket_t> zmq_io::make_dealer(const std::string& endpoint) {
@@ -102,20 +141,25 @@ std::unique_ptr<zmq::socket_t> zmq_io::make_dealer(const std::string& endpoint) 
 
 conn_id zmq_io::connect(const io_token&, const std::string& endpoint) {
   const conn_id c = next_conn_++;
-  dealers_.emplace(c, dealer{endpoint, make_dealer(endpoint)});
-  items_dirty_ = true;
+  auto& d = dealers_.emplace(c, dealer{endpoint, make_dealer(endpoint)}).first->second;
+  watch(dealer_key(c), *d.socket);
   return c;
 }
 
 void zmq_io::reset(const io_token&, conn_id c) {
   auto it = dealers_.find(c);
   if (it == dealers_.end()) return;
+  unwatch(*it->second.socket);
   it->second.socket = make_dealer(it->second.endpoint);
-  items_dirty_ = true;
+  watch(dealer_key(c), *it->second.socket);
 }
 
 void zmq_io::close(const io_token&, conn_id c) {
-  if (dealers_.erase(c) > 0) items_dirty_ = true;
+  auto it = dealers_.find(c);
+  if (it == dealers_.end()) return;
+  unwatch(*it->second.socket);
+  dealers_.erase(it);
+  check_.erase(dealer_key(c));
 }
 
 send_status zmq_io::send(const io_token&, conn_id c, std::string_view frame) {
@@ -124,6 +168,7 @@ send_status zmq_io::send(const io_token&, conn_id c, std::string_view frame) {
   try {
     auto sent =
         it->second.socket->send(zmq::buffer(frame.data(), frame.size()), zmq::send_flags::dontwait);
+    check_.insert(dealer_key(c));  // a send can take the signal of a message that came in
     return sent ? send_status::sent : send_status::would_block;
   } catch (const zmq::error_t& e) {
     return e.num() == EAGAIN ? send_status::would_block : send_status::unreachable;
@@ -136,6 +181,7 @@ send_status zmq_io::reply(const io_token&, const std::string& routing_id, std::s
                                           zmq::buffer(frame.data(), frame.size())};
   try {
     auto sent = zmq::send_multipart(*router_, msg, zmq::send_flags::dontwait);
+    check_.insert(router_key);  // a send can take the signal of a message that came in
     return sent ? send_status::sent : send_status::would_block;
   } catch (const zmq::error_t& e) {
     // EHOSTUNREACH (ROUTER_MANDATORY): that connection is gone.
@@ -150,42 +196,41 @@ void zmq_io::wake() {
 
 void zmq_io::poll(const io_token& t, link_events& events, std::chrono::milliseconds timeout) {
   if (shut_) return;
-  if (items_dirty_) {
-    items_.clear();
-    item_conns_.clear();
-    items_.push_back({nullptr, wake_fd_, ZMQ_POLLIN, 0});
-    if (router_) items_.push_back({router_->handle(), 0, ZMQ_POLLIN, 0});
-    if (zap_) items_.push_back({zap_->handle(), 0, ZMQ_POLLIN, 0});
-    if (monitor_) items_.push_back({monitor_->handle(), 0, ZMQ_POLLIN, 0});
-    for (auto& [c, d] : dealers_) {
-      items_.push_back({d.socket->handle(), 0, ZMQ_POLLIN, 0});
-      item_conns_.push_back(c);
+  const auto readable = [&](std::uint64_t key) {
+    zmq::socket_t* s = socket_of(key);  // ZMQ_EVENTS also clears its ZMQ_FD
+    return s != nullptr && (s->get(zmq::sockopt::events) & ZMQ_POLLIN) != 0;
+  };
+  std::set<std::uint64_t> ready;
+  for (std::uint64_t key : check_) {
+    if (readable(key)) ready.insert(key);
+  }
+  check_.clear();
+  std::array<epoll_event, 64> evs;
+  const int n = ::epoll_wait(epoll_fd_, evs.data(), static_cast<int>(evs.size()),
+                             ready.empty() ? static_cast<int>(timeout.count()) : 0);
+  for (int i = 0; i < n; ++i) {
+    const std::uint64_t key = evs[static_cast<std::size_t>(i)].data.u64;
+    if (key == wake_key) {
+      std::uint64_t v;
+      [[maybe_unused]] auto r = ::read(wake_fd_, &v, sizeof v);
+    } else if (ready.count(key) == 0 && readable(key)) {
+      ready.insert(key);
     }
-    items_dirty_ = false;
   }
-  try {
-    if (zmq::poll(items_, timeout) <= 0) return;
-  } catch (const zmq::error_t& e) {
-    if (e.num() != EINTR) detail::log().warn("poll failed: {}", e.what());
-    return;
+  if (n < 0 && errno != EINTR) detail::log().warn("epoll_wait failed: {}", std::strerror(errno));
+  // The ZAP handler and the monitor first (handshakes), then the router, then the dealers. A
+  // frame handled may close or replace connections: socket_of finds only those left. What is
+  // read is looked at again at the next poll (the reads are bounded).
+  for (std::uint64_t key : ready) {
+    if (shut_) return;
+    check_.insert(key);
+    switch (key) {
+      case zap_key: read_zap(); break;
+      case monitor_key: read_monitor(); break;
+      case router_key: read_router(t, events); break;
+      default: read_dealer(t, events, key - dealer_key(0)); break;
+    }
   }
-  std::size_t i = 0;
-  if (items_[i++].revents & ZMQ_POLLIN) {
-    std::uint64_t v;
-    [[maybe_unused]] auto n = ::read(wake_fd_, &v, sizeof v);
-  }
-  const bool router_ready = router_ && (items_[i++].revents & ZMQ_POLLIN);
-  const bool zap_ready = zap_ && (items_[i++].revents & ZMQ_POLLIN);
-  const bool monitor_ready = monitor_ && (items_[i++].revents & ZMQ_POLLIN);
-  std::vector<conn_id> ready;
-  for (conn_id c : item_conns_) {
-    if (items_[i++].revents & ZMQ_POLLIN) ready.push_back(c);
-  }
-  if (zap_ready) read_zap();
-  if (monitor_ready) read_monitor();
-  if (router_ready) read_router(t, events);
-  // A frame handled above may have closed or replaced connections: read only those left.
-  for (conn_id c : ready) read_dealer(t, events, c);
 }
 
 void zmq_io::read_router(const io_token& t, link_events& events) {
@@ -287,7 +332,6 @@ void zmq_io::shut(const io_token&, std::chrono::milliseconds linger) {
   monitor_.reset();
   router_.reset();
   zap_.reset();
-  items_dirty_ = true;
   shut_ = true;
   ctx_.shutdown();
   ctx_.close();

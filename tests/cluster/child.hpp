@@ -58,6 +58,7 @@ class child {
     return in_ >= 0 && ::write(in_, data.data(), data.size()) == static_cast<ssize_t>(data.size());
   }
 
+  pid_t pid() const { return pid_; }
   void signal(int sig) {
     if (pid_ > 0) ::kill(pid_, sig);
   }

@@ -36,8 +36,10 @@ inline constexpr int idle_spin_rounds_networked = 16;
 // many envelopes instead of a thread wake-up per message).
 inline constexpr int network_flush_every = 256;
 
-// Longest a worker serving the network blocks in its poll before looking around again.
-inline constexpr std::chrono::milliseconds io_wait_max{50};
+// Longest a worker serving the network blocks in its poll before looking around again (work
+// and sends wake it at once; the network's own timers bound it further: its next tick). Not
+// shorter: every wake-up of an idle node costs CPU, times every node of a large cluster.
+inline constexpr std::chrono::milliseconds io_wait_max{1000};
 
 // Name of a node that has not been given one.
 inline constexpr const char* node_name = "nonode";
