@@ -130,7 +130,11 @@ struct greg_sync {
   std::string node;
   std::uint64_t seq = 0;
   std::vector<global_entry> entries;
-  MSGPACK_DEFINE(node, seq, entries);
+  // The sender's registry has just started: the receiver answers with its own sync (the one
+  // it sent at nodeup may have arrived before there was a registry to take it). Last, so a
+  // sync without it (an older node) reads as false.
+  bool want_reply = false;
+  MSGPACK_DEFINE(node, seq, entries, want_reply);
 };
 OTTER_MESSAGE_AS(greg_sync, "greg_sync");
 

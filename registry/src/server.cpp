@@ -41,7 +41,9 @@ global_server::global_server(std::shared_ptr<detail::membership_view> members,
 void global_server::init() {
   txn_ = std::uint64_t{rt().creation()} << 32;
   members_->monitor_nodes(self(), true);
-  for (const auto& m : members_->members()) handle_info(nodeup{m.name});
+  // Members already up sent their syncs at their nodeup, maybe before this server existed:
+  // ours asks for theirs again.
+  for (const auto& m : members_->members()) sync_with(m.name, true);
 }
 
 void global_server::terminate(const exit_reason&) {
@@ -559,9 +561,14 @@ void global_server::handle_info(const nodeup& u) {
   bool visible = false;
   for (const auto& m : members_->members()) visible = visible || m.name == u.node;
   if (!visible || u.node == me_) return;
-  detail::log().debug("global {}: nodeup {}; sync sent (seq {})", me_, u.node, table_.seq());
-  up_.insert(u.node);
-  send_to(u.node, greg_sync{me_, table_.seq(), table_.own_entries()});
+  sync_with(u.node, false);
+}
+
+void global_server::sync_with(const std::string& node, bool want_reply) {
+  if (node == me_) return;
+  detail::log().debug("global {}: nodeup {}; sync sent (seq {})", me_, node, table_.seq());
+  up_.insert(node);
+  send_to(node, greg_sync{me_, table_.seq(), table_.own_entries(), want_reply});
 }
 
 void global_server::handle_cast(const greg_sync& s) {
@@ -575,6 +582,7 @@ void global_server::handle_cast(const greg_sync& s) {
     s_.synced.insert(s.node);
   }
   s_.synced_cv.notify_all();
+  if (s.want_reply) send_to(s.node, greg_sync{me_, table_.seq(), table_.own_entries(), false});
 }
 
 void global_server::handle_info(const nodedown& d) {

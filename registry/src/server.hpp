@@ -138,6 +138,9 @@ class global_server : public gen_server<global_server> {
   // A name held by a process of ours that has exited, whose DOWN is still on its way: free it
   // now (everywhere), so a restarted server can take it over at once.
   void drop_if_dead_local(const std::string& name);
+  // Our names to `node` (a sync); `want_reply`: this server has just started and asks for
+  // theirs.
+  void sync_with(const std::string& node, bool want_reply);
   // Ends the reservation of `name` for `holder`, if it has one here.
   void release(const std::string& name, const pid& holder);
   // Publishes what changed to the resolved view and settles conflicts.
