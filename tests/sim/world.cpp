@@ -90,13 +90,24 @@ int world::add_node(const std::string& name, int seed_slot) {
   return i;
 }
 
-void world::start(int slot, int seed_slot) {
+void world::start(int slot, int seed_slot, bool restarting) {
   node_slot& s = slots_[slot];
   acting_ = slot;
   node_options o;
   o.name = s.name;
   o.listen = net_.endpoint_of(s.net_slot);
   if (seed_slot >= 0) o.seeds = {net_.endpoint_of(slots_[seed_slot].net_slot)};
+  if (restarting) {
+    // A node restarted by its operator has the deployment's static seed list (every host), as
+    // otter-node's --seed flags or a seeds file would give it: a cluster whose every node
+    // restarted during a partition, each through a node of its own side, would otherwise be
+    // two clusters for ever once it heals (no node would know an address on the other side).
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      if (static_cast<int>(i) != slot && static_cast<int>(i) != seed_slot) {
+        o.seeds.push_back(net_.endpoint_of(slots_[i].net_slot));
+      }
+    }
+  }
   o.creation = next_creation_++;
   o.heartbeat_interval = options_.heartbeat_interval;
   o.failure_timeout = options_.failure_timeout;
@@ -137,7 +148,7 @@ void world::leave(int slot) {
 
 void world::restart(int slot, int seed_slot) {
   if (slots_[slot].n) crash(slot);
-  start(slot, seed_slot);
+  start(slot, seed_slot, true);
 }
 
 void world::cut(int from, int to) {

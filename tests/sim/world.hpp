@@ -98,7 +98,8 @@ class world {
     std::size_t index = 0;  // run: which runnable process
     due_frame frame;        // deliver
   };
-  void start(int slot, int seed_slot);
+  // `restarting`: every other node is a seed too (world.cpp says why).
+  void start(int slot, int seed_slot, bool restarting = false);
   std::vector<candidate> candidates();
   sim_clock::time_point next_deadline() const;
   void execute(const candidate& c);
