@@ -89,7 +89,6 @@ void transport::send_heartbeat(const io_token& t, peer& p, unsigned flags) {
 }
 
 void transport::on_heartbeat(const io_token& t, peer& p, const wire::decoded& d, bool counted) {
-  using namespace std::chrono_literals;
   if ((d.beat & wire::beat_watching) != 0) {
     p.watches_us_until = now() + 3 * beat_every();
   } else {
