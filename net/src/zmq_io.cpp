@@ -218,7 +218,7 @@ void zmq_io::poll(const io_token& t, link_events& events, std::chrono::milliseco
     }
   }
   if (n < 0 && errno != EINTR) detail::log().warn("epoll_wait failed: {}", std::strerror(errno));
-  // The ZAP handler and the monitor first (handshakes), then the router, then the dealers. A
+  // In key order: the ZAP handler and the monitor (handshakes), the router, the dealers. A
   // frame handled may close or replace connections: socket_of finds only those left. What is
   // read is looked at again at the next poll (the reads are bounded).
   for (std::uint64_t key : ready) {

@@ -68,9 +68,9 @@ class zmq_io final : public link_io {
   void read_dealer(const io_token& t, link_events& events, conn_id c);
   void read_zap();
   void read_monitor();
-  // The epoll set: key 0 the eventfd, then the router, the ZAP handler, the monitor, and
+  // The epoll set: key 0 the eventfd, then the ZAP handler, the monitor, the router, and
   // dealer_key(c) for each connection.
-  static constexpr std::uint64_t wake_key = 0, router_key = 1, zap_key = 2, monitor_key = 3;
+  static constexpr std::uint64_t wake_key = 0, zap_key = 1, monitor_key = 2, router_key = 3;
   static std::uint64_t dealer_key(conn_id c) { return 16 + c; }
   zmq::socket_t* socket_of(std::uint64_t key);
   void watch(std::uint64_t key, zmq::socket_t& s);
