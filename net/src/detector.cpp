@@ -4,7 +4,7 @@
 //   watch_neighbours nearest members on each side of a ring of the members up ordered by node
 //   id, every hidden peer, and every member it has business with (calls, monitors or links
 //   open, frames of process envelopes sent that it has not confirmed yet). A watched peer is
-//   sent a heartbeat when nothing else went to it for a quarter of the failure timeout
+//   sent a heartbeat when nothing else went to it for a third of the failure timeout
 //   (checked every heartbeat_interval). Any envelope counts as liveness. One
 //   silent for failure_timeout since we heard it (or began watching it) is declared down, and
 //   the other members are told (gone).
@@ -20,6 +20,10 @@
 //   declared down unless something arrives from it within a heartbeat period. Who can still
 //   reach it keeps it (a partial partition does not spread); who cannot learns of the death
 //   within failure_timeout + 2 heartbeat periods.
+// - A ring neighbour lost (down) makes the next member on that side a neighbour; it is probed
+//   at once, and declared down (and the others told) if it does not answer: a partition, or a
+//   crash of several nodes in a row on the ring, is found a probe at a time past the first
+//   silent neighbours instead of a failure timeout at a time.
 // - Gossip: the member list goes to one member in turn, every tick while members come and go
 //   (for 2 failure timeouts after the last change), else every gossip_every ticks (5 s); one that
 //   receives a list lacking members it knows sends its own back (push-pull). So a mesh that
@@ -43,10 +47,23 @@ bool transport::should_watch(const peer& p) const {
          !p.book.empty() || p.frames_confirmed < p.last_data_frame;
 }
 
-void transport::choose_neighbours() {
+void transport::choose_neighbours(const io_token& t) {
   const auto before = neighbours_;
   choose_ring();
-  if (neighbours_ == before || !detail::log().should_log(spdlog::level::debug)) return;
+  if (neighbours_ == before) return;
+  const bool lost_one = std::any_of(before.begin(), before.end(), [&](std::uint64_t id) {
+    const peer* p = find_peer(id);
+    return p == nullptr || p->state != link_state::up;
+  });
+  if (lost_one) {
+    for (const std::uint64_t id : neighbours_) {
+      peer* p = find_peer(id);
+      if (before.count(id) == 0 && p != nullptr && p->state == link_state::up) {
+        probe(t, *p, "noconnection", true);
+      }
+    }
+  }
+  if (!detail::log().should_log(spdlog::level::debug)) return;
   std::string names;
   for (const auto& [id, p] : peers_) {
     if (neighbours_.count(id) > 0) names += (names.empty() ? "" : ", ") + p->name;
@@ -57,23 +74,20 @@ void transport::choose_neighbours() {
 void transport::choose_ring() {
   neighbours_.clear();
   if (opts_.hidden || opts_.watch_neighbours == 0) return;
-  std::vector<std::uint64_t> ring;
-  for (const auto& [id, p] : peers_) {
-    if (p->state == link_state::up && !p->hidden) ring.push_back(id);
-  }
   const std::size_t k = opts_.watch_neighbours;
-  if (ring.size() <= 2 * k) {  // a small cluster: everyone is a neighbour
-    neighbours_.insert(ring.begin(), ring.end());
+  if (ring_.size() <= 2 * k) {  // a small cluster: everyone is a neighbour
+    neighbours_.insert(ring_.begin(), ring_.end());
     return;
   }
-  std::sort(ring.begin(), ring.end());
-  // Where we would stand on the ring: the first member after us.
-  const std::size_t after = static_cast<std::size_t>(
-      std::upper_bound(ring.begin(), ring.end(), rt_.node_id()) - ring.begin());
-  const std::size_t n = ring.size();
+  // Where we would stand on the ring: before the first member after us.
+  const auto after = ring_.upper_bound(rt_.node_id());
+  auto succ = after;
+  auto pred = after;
   for (std::size_t i = 0; i < k; ++i) {
-    neighbours_.insert(ring[(after + i) % n]);          // successors
-    neighbours_.insert(ring[(after + n - 1 - i) % n]);  // predecessors
+    if (succ == ring_.end()) succ = ring_.begin();
+    neighbours_.insert(*succ++);
+    if (pred == ring_.begin()) pred = ring_.end();
+    neighbours_.insert(*--pred);
   }
 }
 
@@ -111,11 +125,12 @@ void transport::on_heartbeat(const io_token& t, peer& p, const wire::decoded& d,
   }
 }
 
-void transport::probe(const io_token& t, peer& p, const std::string& reason) {
+void transport::probe(const io_token& t, peer& p, const std::string& reason, bool tell_others) {
   if (p.probe_sent != clock::time_point{} || blocked(p.name)) return;  // one at a time
   const auto at = now();
   p.probe_sent = at;
   p.probe_reason = reason;
+  p.probe_tells = tell_others;
   send_heartbeat(t, p, wire::beat_probe | (p.watched ? wire::beat_watching : 0));
   members_.tick_by(at + opts_.heartbeat_interval);  // the verdict, on time
 }
@@ -137,6 +152,7 @@ void transport::tick(const io_token& t) {
           continue;
         }
         p.probe_sent = {};  // it answered: the report was about a link of someone else's
+        p.probe_tells = false;
       }
       if (watch && members_.silent(std::max(p.last_heard, p.watch_since), at)) {
         silent.push_back(&p);
@@ -156,9 +172,10 @@ void transport::tick(const io_token& t) {
     link_event(t, *p, link_event::lost);  // our own finding: the others are told
   }
   for (peer* p : unanswered) {
-    detail::log().warn("node {} is down: reported down by a member, and silent to a probe",
-                       p->name);
-    link_event(t, *p, link_event::lost, p->probe_reason, false);  // its reporter told them
+    detail::log().warn("node {} is down: {}, and silent to a probe", p->name,
+                       p->probe_tells ? "a new ring neighbour" : "reported down by a member");
+    // A report's author told the others; a new neighbour's silence is our own finding.
+    link_event(t, *p, link_event::lost, p->probe_reason, p->probe_tells);
   }
   for (peer* p : stuck) link_event(t, *p, link_event::lost, "handshake timed out");
   // Keep knocking where we are not (or no longer) welcome; close connections nobody has

@@ -35,6 +35,7 @@ void transport::send_hello(const io_token& t, connection& c) {
   c.last_hello = at;
   wire::hello h = make_hello();
   if (const peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr) h.session = p->our_session;
+  if (!opts_.hidden) h.known = ring_.size() + static_cast<std::uint64_t>(joining_);
   msgpack::sbuffer buf;
   wire::encode_hello(buf, h);
   if (io_->send(t, c.id, std::string_view(buf.data(), buf.size())) !=
@@ -125,6 +126,11 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   if (d.hi.session != 0) p.its_session = d.hi.session;
   if (!p.routing_id.empty() && p.routing_id != routing_id) inbound_.erase(p.routing_id);
   p.creation = d.hi.creation;
+  if (p.hidden != d.hi.hidden) {  // the counts of members kept by link_event follow
+    if (net_detail::holds_messages(p.state)) joining_ += d.hi.hidden ? -1 : 1;
+    if (p.state == net_detail::link_state::up && d.hi.hidden) ring_.erase(p.id);
+    if (p.state == net_detail::link_state::up && !d.hi.hidden) ring_.insert(p.id);
+  }
   p.hidden = d.hi.hidden;
   // The address it advertises, unless we already reach it by another (on_welcome).
   if (!d.hi.hidden && (p.endpoint.empty() || !net_detail::out_done(p.state))) {
@@ -139,7 +145,9 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   w.name = rt_.node_name();
   w.creation = rt_.creation();
   w.endpoint = io_->endpoint();
-  w.members = member_list();
+  // The members, unless the hello says it knows of as many as we are up with (joins of many
+  // nodes at once would otherwise send N lists of N members to each: gossip closes any gap).
+  if (!d.hi.known || *d.hi.known < ring_.size()) w.members = member_list();
   msgpack::sbuffer buf;
   wire::encode_welcome(buf, w);
   (void)io_->reply(t, routing_id, std::string_view(buf.data(), buf.size()));

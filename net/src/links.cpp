@@ -17,6 +17,15 @@ void transport::link_event(const io_token& t, peer& p, net_detail::link_event e,
   if (to == from) return;
   p.state = to;
   p.state_since = now();
+  if (from == link_state::up) {
+    members_.down(t, p.id);  // the view, before anyone hears the news
+    if (!p.hidden) ring_.erase(p.id);
+  }
+  if (!p.hidden && to == link_state::up) ring_.insert(p.id);
+  if (!p.hidden) {
+    joining_ += static_cast<int>(net_detail::holds_messages(to)) -
+                static_cast<int>(net_detail::holds_messages(from));
+  }
   detail::log().debug("link {}: {} --{}--> {}", p.name, net_detail::to_string(from),
                       net_detail::to_string(e), net_detail::to_string(to));
   if (to == link_state::up) {
@@ -30,6 +39,7 @@ void transport::link_event(const io_token& t, peer& p, net_detail::link_event e,
 
 void transport::went_up(const io_token& t, peer& p) {
   p.up_since = p.last_heard = now();
+  members_.up(t, p.id, node_info{p.name, p.endpoint, p.creation, p.hidden, 0}, p.up_since);
   if (p.hidden) {
     detail::log().debug("hidden node {} is up (creation {})", p.name, p.creation);
   } else {
@@ -71,6 +81,7 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
   }
   p.book.settle(rt_, p.name, reason);
   p.probe_sent = {};
+  p.probe_tells = false;
   p.watched = false;
   if (!was_up || p.hidden) return;
   members_.announce(t, p.name, false, reason);
@@ -117,21 +128,11 @@ void transport::learn_gone(const io_token& t, const peer& from,
 }
 
 void transport::publish(const io_token& t) {
+  // The view itself changes a peer at a time (link_event, went_up): only the join state and
+  // the ring are left to settle here.
   view_dirty_ = false;
-  std::vector<node_info> up;
-  bool joining = false;
-  const auto at = now();
-  for (const auto& [id, p] : peers_) {
-    if (p->state == link_state::up) {
-      up.push_back(
-          {p->name, p->endpoint, p->creation, p->hidden,
-           std::chrono::duration_cast<std::chrono::milliseconds>(at - p->up_since).count()});
-    } else if (!p->hidden && net_detail::holds_messages(p->state)) {
-      joining = true;
-    }
-  }
-  members_.publish(t, std::move(up), joining);
-  choose_neighbours();
+  members_.set_joined(t, joining_ == 0);
+  choose_neighbours(t);
 }
 
 std::vector<wire::member> transport::member_list() const {

@@ -8,19 +8,31 @@ membership::membership(runtime& rt, std::chrono::milliseconds heartbeat_interval
 
 std::vector<node_info> membership::view(bool include_hidden) const {
   std::vector<node_info> out;
+  const auto at = detail::now(rt_);
   std::lock_guard<std::mutex> l(view_mutex_);
-  for (const auto& n : view_) {
-    if (include_hidden || !n.hidden) out.push_back(n);
+  out.reserve(view_.size());
+  for (const auto& [id, e] : view_) {
+    if (!include_hidden && e.info.hidden) continue;
+    out.push_back(e.info);
+    out.back().up_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(at - e.up_since).count();
   }
   return out;
 }
 
-void membership::publish(const io_token&, std::vector<node_info> up, bool still_joining) {
-  {
-    std::lock_guard<std::mutex> l(view_mutex_);
-    view_ = std::move(up);
-  }
-  joined_.store(!still_joining, std::memory_order_release);
+void membership::up(const io_token&, std::uint64_t id, node_info info, clock::time_point since) {
+  std::lock_guard<std::mutex> l(view_mutex_);
+  view_[id] = view_entry{std::move(info), since};
+}
+
+void membership::down(const io_token&, std::uint64_t id) {
+  std::lock_guard<std::mutex> l(view_mutex_);
+  view_.erase(id);
+}
+
+void membership::clear(const io_token&) {
+  std::lock_guard<std::mutex> l(view_mutex_);
+  view_.clear();
 }
 
 void membership::monitor_nodes(const pid& subscriber, bool on) {

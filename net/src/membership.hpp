@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
@@ -38,8 +39,14 @@ class membership {
   void on_peer_event(hook fn);
 
   // ---- the I/O owner ----
-  // Republishes the view (`now` for up_ms) and the join state.
-  void publish(const io_token& t, std::vector<node_info> up, bool still_joining);
+  // The view, one peer at a time (O(log N) a change, whatever the size of the cluster):
+  // `id` came up (up_ms counts from `since`), went down; every peer gone (a stop).
+  void up(const io_token& t, std::uint64_t id, node_info info, clock::time_point since);
+  void down(const io_token& t, std::uint64_t id);
+  void clear(const io_token& t);
+  void set_joined(const io_token&, bool joined) noexcept {
+    joined_.store(joined, std::memory_order_release);
+  }
   // Tells subscribers and hooks that `node` came up or went down.
   void announce(const io_token& t, const std::string& node, bool up, const std::string& reason);
 
@@ -62,7 +69,11 @@ class membership {
   clock::time_point next_tick_{};
 
   mutable std::mutex view_mutex_;  // protects view_
-  std::vector<node_info> view_;
+  struct view_entry {
+    node_info info;
+    clock::time_point up_since;
+  };
+  std::map<std::uint64_t, view_entry> view_;  // by node id
   std::atomic<bool> joined_{false};
   std::mutex subs_mutex_;  // protects subscribers_, hooks_
   std::set<pid> subscribers_;

@@ -58,6 +58,7 @@ class outbound_queue {
   void drain(const io_token& t, const std::function<void(std::unique_ptr<out_item>)>& take,
              const std::function<void()>& after_round);
   void set_backlogged(bool b) noexcept { backlogged_.store(b, std::memory_order_relaxed); }
+  bool backlogged() const noexcept { return backlogged_.load(std::memory_order_relaxed); }
   // Drops everything still queued (shutdown).
   void discard() noexcept;
 

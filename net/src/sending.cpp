@@ -27,8 +27,13 @@ void transport::drain_outbound(const io_token& t) {
   outq_.drain(
       t, [&](std::unique_ptr<out_item> item) { take_outbound(t, std::move(item)); },
       [&] {
-        for (auto& [id, p] : peers_) flush(t, *p);
+        // The peers this round added to (not every peer: a wake must not cost O(members)).
+        for (const std::uint64_t id : to_flush_) {
+          if (peer* p = find_peer(id)) flush(t, *p);
+        }
+        to_flush_.clear();
       });
+  if (!outq_.backlogged()) return;  // no frame waits at a socket's high-water mark
   bool any_backlog = false;
   for (auto& entry : peers_) {
     peer& p = *entry.second;  // (clang 14 cannot capture a structured binding)
@@ -62,7 +67,11 @@ void transport::send_to_peer(const io_token& t, peer& p, std::unique_ptr<out_ite
   p.book.sent(item->kind, item->from, item->to, item->ref);
   env_out_.fetch_add(1, std::memory_order_relaxed);
   outq_.sub_bytes(item->bytes.size());
-  if (p.out.append(item->bytes)) flush(t, p);
+  if (p.out.append(item->bytes)) {
+    flush(t, p);
+  } else {
+    to_flush_.push_back(p.id);  // at the end of the drain round
+  }
 }
 
 void transport::fail_item(const out_item& item, bool dead_incarnation) {

@@ -58,7 +58,8 @@ void transport::stop(bool goodbye) {
   for (auto& [id, p] : peers_) p->out.clear(outq_);
   io_->shut(t, 200ms);  // time for the goodbyes to reach the wire
   outq_.discard();
-  members_.publish(t, {}, false);
+  members_.clear(t);
+  members_.set_joined(t, true);
 }
 
 // ---- remote_router (any thread) ----

@@ -128,13 +128,14 @@ class transport final : public detail::remote_router,
   // Whether we watch p now: a ring neighbour, a hidden peer, or one we have business with.
   bool should_watch(const peer& p) const;
   // Our ring neighbours among the members up (node ids in order; publish() calls it).
-  void choose_neighbours();
+  void choose_neighbours(const io_token& t);
   void choose_ring();
   // `counted`: the frame it came in counts in p.frames_received.
   void on_heartbeat(const io_token& t, peer& p, const wire::decoded& d, bool counted);
   void send_heartbeat(const io_token& t, peer& p, unsigned flags);
-  // Another member reported p down: p must answer within a heartbeat period.
-  void probe(const io_token& t, peer& p, const std::string& reason);
+  // Another member reported p down (or p is a new ring neighbour after one was lost: then
+  // `tell_others`): p must answer within a heartbeat period.
+  void probe(const io_token& t, peer& p, const std::string& reason, bool tell_others = false);
   // The member list to one member, in turn: anti-entropy for the full mesh.
   void gossip(const io_token& t);
   void send_members(const io_token& t, peer& to);
@@ -181,7 +182,9 @@ class transport final : public detail::remote_router,
   std::unordered_set<std::string> banned_;                  // routing ids that broke protocol
   bool view_dirty_ = false;
   std::unordered_set<std::uint64_t> neighbours_;  // the members we watch by the ring
-  std::uint64_t ticks_ = 0;                       // for the gossip period
+  std::set<std::uint64_t> ring_;                  // the members up (not hidden), by node id
+  int joining_ = 0;          // members (not hidden) we are shaking hands with (holds_messages)
+  std::uint64_t ticks_ = 0;  // for the gossip period
   // A watched peer gets a heartbeat when nothing was sent to it for this long (checked each
   // tick): a third of the failure timeout, so in practice every 3 ticks (600 ms by default).
   std::chrono::milliseconds beat_every() const noexcept {
@@ -194,6 +197,7 @@ class transport final : public detail::remote_router,
   static constexpr std::chrono::milliseconds hello_retry_first{2}, hello_retry_for{250};
 
   net_detail::outbound_queue outq_;
+  std::vector<std::uint64_t> to_flush_;  // peers with envelopes batched in this drain round
   net_detail::membership members_;
 
   std::mutex connects_mutex_;  // protects connects_

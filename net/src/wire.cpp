@@ -140,7 +140,7 @@ bool encode_process(msgpack::sbuffer& out, const To& to, const envelope& e) {
 
 void encode_hello(msgpack::sbuffer& out, const hello& h) {
   packer pk(out);
-  pk.pack_array(8);
+  pk.pack_array(h.known ? 9 : 8);
   pk.pack(static_cast<int>(kind::hello));
   pk.pack(h.version);
   pk.pack(h.name);
@@ -150,6 +150,7 @@ void encode_hello(msgpack::sbuffer& out, const hello& h) {
   pk.pack_bin(static_cast<std::uint32_t>(h.proof.size()));
   pk.pack_bin_body(h.proof.data(), static_cast<std::uint32_t>(h.proof.size()));
   pk.pack(h.session);
+  if (h.known) pk.pack(*h.known);
 }
 
 void encode_welcome(msgpack::sbuffer& out, const welcome& w) {

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,6 +90,9 @@ struct hello {
   // The sender's handshake session with the receiver: the same in every retry, new when the
   // sender starts its link over (0: not sent, an older or simpler client).
   std::uint64_t session = 0;
+  // How many members the sender knows of (up, or shaking hands): a welcome need not list the
+  // members to a node that knows as many as the welcomer has (none: not sent; list them).
+  std::optional<std::uint64_t> known;
 };
 
 struct welcome {

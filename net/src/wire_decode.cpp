@@ -110,6 +110,7 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       d.hi.endpoint = as_str(field(arr, 5, "endpoint"), "endpoint");
       d.hi.proof = as_str(field(arr, 6, "proof"), "proof", true);
       if (arr.via.array.size >= 8) d.hi.session = as_uint(field(arr, 7, "session"), "session");
+      if (arr.via.array.size >= 9) d.hi.known = as_uint(field(arr, 8, "known"), "known");
       return d;
     }
     case kind::welcome: {

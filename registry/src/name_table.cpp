@@ -63,6 +63,7 @@ std::vector<global_entry> name_table::own_entries() const {
 void name_table::sync(const std::string& node, std::uint64_t seq,
                       const std::vector<global_entry>& entries) {
   drop(node);
+  touched_nodes_.insert(node);
   replica& r = replicas_[node];
   r.seq = seq;
   r.synced = true;
@@ -76,6 +77,7 @@ void name_table::sync(const std::string& node, std::uint64_t seq,
 bool name_table::update(const std::string& node, std::uint64_t seq, bool add,
                         const global_entry& e) {
   replica& r = replicas_[node];  // an update before the sync: the sync replaces it
+  touched_nodes_.insert(node);   // even an ignored update may have made its (empty) replica
   if (seq <= r.seq || e.node != node) return false;
   r.seq = seq;
   if (add) {
@@ -93,6 +95,7 @@ bool name_table::update(const std::string& node, std::uint64_t seq, bool add,
 void name_table::drop(const std::string& node) {
   auto it = replicas_.find(node);
   if (it == replicas_.end()) return;
+  touched_nodes_.insert(node);
   for (const auto& [name, e] : it->second.names) index_remove(name, e.holder);
   replicas_.erase(it);
 }
@@ -109,6 +112,12 @@ std::optional<global_entry> name_table::winner(const std::string& name) const {
   auto it = by_name_.find(name);
   if (it == by_name_.end() || it->second.empty()) return std::nullopt;
   return *std::min_element(it->second.begin(), it->second.end(), keeps_name);
+}
+
+std::set<std::string> name_table::take_touched_nodes() {
+  std::set<std::string> out;
+  out.swap(touched_nodes_);
+  return out;
 }
 
 std::set<std::string> name_table::take_touched() {

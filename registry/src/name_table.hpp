@@ -48,12 +48,6 @@ class name_table {
     auto it = replicas_.find(node);
     return it == replicas_.end() ? 0 : it->second.seq;
   }
-  // Every authority with a replica here.
-  std::vector<std::string> replica_nodes() const {
-    std::vector<std::string> out;
-    for (const auto& [n, r] : replicas_) out.push_back(n);
-    return out;
-  }
   bool synced(const std::string& node) const {
     auto it = replicas_.find(node);
     return it != replicas_.end() && it->second.synced;
@@ -65,6 +59,9 @@ class name_table {
   std::optional<global_entry> winner(const std::string& name) const;
   // Names touched since the last call (to refresh the resolved view).
   std::set<std::string> take_touched();
+  // Authorities whose replica changed (or went) since the last call (to refresh their seqs).
+  std::set<std::string> take_touched_nodes();
+  bool has_replica(const std::string& node) const { return replicas_.count(node) > 0; }
   void touch(const std::string& name) { touched_.insert(name); }
 
  private:
@@ -83,6 +80,7 @@ class name_table {
   // name -> every holder known, from any authority
   std::unordered_map<std::string, std::vector<global_entry>> by_name_;
   std::set<std::string> touched_;
+  std::set<std::string> touched_nodes_;
 };
 
 }  // namespace otter::registry_detail

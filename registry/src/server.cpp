@@ -488,11 +488,17 @@ void global_server::drop_if_dead_local(const std::string& name) {
 
 void global_server::refresh() {
   {
-    std::unordered_map<std::string, std::uint64_t> seqs;
-    seqs[me_] = table_.seq();
-    for (const auto& n : table_.replica_nodes()) seqs[n] = table_.seq_of(n);
+    // Only the authorities that changed: a refresh per message must not cost O(members).
+    const auto nodes = table_.take_touched_nodes();
     std::unique_lock<std::shared_mutex> l(s_.mutex);
-    s_.seqs = std::move(seqs);
+    s_.seqs[me_] = table_.seq();
+    for (const auto& n : nodes) {
+      if (table_.has_replica(n)) {
+        s_.seqs[n] = table_.seq_of(n);
+      } else {
+        s_.seqs.erase(n);
+      }
+    }
   }
   for (const auto& name : table_.take_touched()) {
     auto holders = table_.holders(name);
