@@ -4,6 +4,8 @@
 //             [--watch W]   ring neighbours watched on each side (default by seed: 1 or 2)
 //   otter-sim --seed 1234 --nodes 5 --trace                      one, with its event trace
 //   otter-sim --scenario lost_unregister [--seed S] [--trace]     a directed schedule
+//   otter-sim --scale 1000 [--seed S] [--watch W] [--loss PERCENT] [--progress]
+//             N nodes through a join, a crash wave, a partition and loss (scale.hpp): figures
 //
 // Without --nodes and --watch, seed s runs scenario.hpp's seeded_schedule(s). Prints schedules per
 // second and, for each violated invariant, the seed, the violation and the command that replays it.
@@ -17,14 +19,16 @@
 #include <thread>
 #include <vector>
 
+#include "scale.hpp"
 #include "scenario.hpp"
 
 namespace {
 
 struct args {
   std::uint64_t seed = 0, first = 1, seeds = 0;
-  int nodes = 0, chaos = 10, jobs = 2, watch = -1;
-  bool trace = false, broken = false;
+  int nodes = 0, chaos = 10, jobs = 2, watch = -1, scale = 0;
+  double loss = 1.0;
+  bool trace = false, broken = false, progress = false;
   std::string scenario;
 };
 
@@ -35,6 +39,8 @@ bool parse(int argc, char** argv, args& a) {
     const char* v = nullptr;
     if (k == "--trace") {
       a.trace = true;
+    } else if (k == "--progress") {
+      a.progress = true;
     } else if (k == "--broken-invariant") {
       a.broken = true;
     } else if ((v = value()) == nullptr) {
@@ -52,6 +58,10 @@ bool parse(int argc, char** argv, args& a) {
       a.nodes = std::atoi(v);
     } else if (k == "--chaos") {
       a.chaos = std::atoi(v);
+    } else if (k == "--scale") {
+      a.scale = std::atoi(v);
+    } else if (k == "--loss") {
+      a.loss = std::atof(v);
     } else if (k == "--watch") {
       a.watch = std::atoi(v);
     } else if (k == "--jobs") {
@@ -60,6 +70,7 @@ bool parse(int argc, char** argv, args& a) {
       return false;
     }
   }
+  if (a.scale != 0) return a.scale >= 2 && a.seeds == 0 && a.loss >= 0 && a.loss < 100;
   return (a.seed != 0) != (a.seeds != 0) && a.nodes >= 0 && a.nodes <= 64 && a.chaos >= 0;
 }
 
@@ -82,8 +93,22 @@ int main(int argc, char** argv) {
     std::fprintf(
         stderr,
         "usage: otter-sim (--seed S | --seeds N [--first F] [--jobs J]) [--nodes K] "
-        "[--chaos SECONDS] [--watch W] [--scenario NAME] [--trace] [--broken-invariant]\n");
+        "[--chaos SECONDS] [--watch W] [--scenario NAME] [--trace] [--broken-invariant]\n"
+        "       otter-sim --scale N [--seed S] [--watch W] [--loss PERCENT] [--progress]\n");
     return 2;
+  }
+  if (a.scale != 0) {
+    otter::sim::scale_options o;
+    o.seed = a.seed != 0 ? a.seed : 1;
+    o.nodes = a.scale;
+    if (a.watch >= 0) o.watch_neighbours = static_cast<std::size_t>(a.watch);
+    o.loss_percent = a.loss;
+    o.progress = a.progress;
+    const auto r = otter::sim::run_scale(o);
+    for (const auto& f : r.figures)
+      std::printf("%s %g %s\n", f.name.c_str(), f.value, f.unit.c_str());
+    if (!r.failure.empty()) std::printf("FAILED: %s\n", r.failure.c_str());
+    return r.failure.empty() ? 0 : 1;
   }
   if (a.seed != 0) {
     auto r = otter::sim::run_schedule(options_for(a, a.seed));

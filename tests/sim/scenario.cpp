@@ -459,6 +459,7 @@ class schedule {
   }
 
   void run_until(sim_clock::time_point t) {
+    w_.touched();
     while (!c_.failed() && w_.step(t)) {
       if (w_.events() % 512 == 0) {
         c_.sample();

@@ -24,6 +24,7 @@ int sim_network::slot_of(const std::string& endpoint) const {
 std::unique_ptr<net_detail::link_io> sim_network::attach(int s, const std::string& routing_id) {
   if (slots_[s].io != nullptr) kill(s);
   ++slots_[s].incarnation;
+  heads_stale_ = true;
   auto io = std::make_unique<sim_io>(*this, s, routing_id);
   slots_[s].io = io.get();
   slots_[s].routes.clear();
@@ -31,6 +32,7 @@ std::unique_ptr<net_detail::link_io> sim_network::attach(int s, const std::strin
 }
 
 void sim_network::kill(int s) {
+  heads_stale_ = true;
   slot& sl = slots_[s];
   if (sl.io != nullptr) {
     sl.io->conns_.clear();
@@ -43,6 +45,7 @@ void sim_network::kill(int s) {
     pipe& p = it->second;
     if (p.from == s) {  // its own connections die with it
       dropped_ += p.forward.size() + p.back.size();
+      forget(it->second);
       it = pipes_.erase(it);
       continue;
     }
@@ -56,6 +59,7 @@ void sim_network::kill(int s) {
 }
 
 void sim_network::gone(int s) {
+  heads_stale_ = true;
   slot& sl = slots_[s];
   sl.io = nullptr;
   sl.routes.clear();
@@ -66,6 +70,7 @@ void sim_network::gone(int s) {
       p.back.clear();
       p.open = false;
       if (p.forward.empty()) {
+        forget(it->second);
         it = pipes_.erase(it);
         continue;
       }
@@ -86,12 +91,54 @@ pipe* sim_network::open_pipe(int from, conn_id local, const std::string& routing
   p.from_incarnation = slots_[from].incarnation;
   p.local = local;
   p.routing_id = routing_id;
+  between_[{from, to}].insert(p.id);
   return &pipes_.emplace(p.id, std::move(p)).first->second;
 }
 
 void sim_network::close_pipe(pipe& p) {
   dropped_ += p.forward.size() + p.back.size();
-  pipes_.erase(p.id);
+  erase_pipe(pipes_.find(p.id));
+}
+
+void sim_network::erase_pipe(std::map<std::uint64_t, pipe>::iterator it) {
+  unindex(it->second);
+  forget(it->second);
+  pipes_.erase(it);
+}
+
+void sim_network::forget(const pipe& p) {
+  auto it = between_.find({p.from, p.to});
+  if (it == between_.end()) return;
+  it->second.erase(p.id);
+  if (it->second.empty()) between_.erase(it);
+}
+
+void sim_network::push(pipe& p, bool forward, std::string bytes) {
+  unindex(p);
+  auto& q = forward ? p.forward : p.back;
+  const auto at = forward ? arrival(p.from, p.to, q) : arrival(p.to, p.from, q);
+  q.push_back({std::move(bytes), at});
+  ++sent_;
+  index(p);
+}
+
+void sim_network::unindex(const pipe& p) {
+  if (heads_stale_) return;
+  if (!p.forward.empty()) heads_.erase({p.forward.front().at, p.id, true});
+  if (!p.back.empty()) heads_.erase({p.back.front().at, p.id, false});
+}
+
+void sim_network::index(const pipe& p) {
+  if (heads_stale_) return;
+  if (!p.forward.empty() && sendable(p, true)) heads_.insert({p.forward.front().at, p.id, true});
+  if (!p.back.empty() && sendable(p, false)) heads_.insert({p.back.front().at, p.id, false});
+}
+
+void sim_network::reindex() const {
+  if (!heads_stale_) return;
+  heads_.clear();
+  heads_stale_ = false;
+  for (const auto& [id, p] : pipes_) const_cast<sim_network*>(this)->index(p);
 }
 
 sim_clock::time_point sim_network::arrival(int from, int to, const std::deque<frame>& q) {
@@ -100,17 +147,32 @@ sim_clock::time_point sim_network::arrival(int from, int to, const std::deque<fr
   std::uniform_int_distribution<int> us(50, 1000);
   auto at = now_ + std::chrono::microseconds(us(rng_));
   if (auto d = delays_.find({from, to}); d != delays_.end()) at += d->second;
+  if (loss_percent_ > 0) {
+    std::uniform_real_distribution<double> percent(0, 100);
+    for (auto rto = std::chrono::milliseconds(200); percent(rng_) < loss_percent_; rto *= 2) {
+      at += rto;
+    }
+  }
   if (!q.empty()) at = std::max(at, q.back().at);
   return at;
 }
 
 void sim_network::cut(int from, int to) {
+  heads_stale_ = true;
   cuts_.insert({from, to});
 }
 
 void sim_network::heal(int from, int to, bool drop_held) {
   if (cuts_.erase({from, to}) == 0) return;
-  for (auto& [id, p] : pipes_) {
+  heads_stale_ = true;
+  // The pipes between the two (either way), in pipe order.
+  std::set<std::uint64_t> ids;
+  for (const auto& key : {std::pair{from, to}, std::pair{to, from}}) {
+    if (auto b = between_.find(key); b != between_.end())
+      ids.insert(b->second.begin(), b->second.end());
+  }
+  for (const std::uint64_t id : ids) {
+    pipe& p = pipes_.at(id);
     std::deque<frame>* q = p.from == from && p.to == to   ? &p.forward
                            : p.from == to && p.to == from ? &p.back
                                                           : nullptr;
@@ -146,33 +208,33 @@ bool sim_network::sendable(const pipe& p, bool forward) const {
 }
 
 std::vector<due_frame> sim_network::due() const {
+  reindex();
+  // In pipe order, each pipe's forward direction first: the order the world picks from.
+  std::vector<std::pair<std::uint64_t, bool>> ready;
+  for (auto it = heads_.begin(); it != heads_.end() && std::get<0>(*it) <= now_; ++it) {
+    ready.emplace_back(std::get<1>(*it), !std::get<2>(*it));
+  }
+  std::sort(ready.begin(), ready.end());
   std::vector<due_frame> out;
-  for (const auto& [id, p] : pipes_) {
-    auto& pp = const_cast<pipe&>(p);
-    if (!p.forward.empty() && p.forward.front().at <= now_ && sendable(p, true)) {
-      out.push_back({&pp, true});
-    }
-    if (!p.back.empty() && p.back.front().at <= now_ && sendable(p, false)) {
-      out.push_back({&pp, false});
-    }
+  out.reserve(ready.size());
+  for (const auto& [id, back] : ready) {
+    out.push_back({&const_cast<pipe&>(pipes_.at(id)), !back});
   }
   return out;
 }
 
 sim_clock::time_point sim_network::next_delivery() const {
-  auto best = sim_clock::time_point::max();
-  for (const auto& [id, p] : pipes_) {
-    if (!p.forward.empty() && sendable(p, true)) best = std::min(best, p.forward.front().at);
-    if (!p.back.empty() && sendable(p, false)) best = std::min(best, p.back.front().at);
-  }
-  return best;
+  reindex();
+  return heads_.empty() ? sim_clock::time_point::max() : std::get<0>(*heads_.begin());
 }
 
 void sim_network::deliver(const due_frame& d) {
   pipe& p = *d.p;
   std::deque<frame>& q = d.forward ? p.forward : p.back;
+  unindex(p);
   frame f = std::move(q.front());
   q.pop_front();
+  index(p);
   ++delivered_;
   if (d.forward) {
     slot& dst = slots_[p.to];
@@ -182,7 +244,7 @@ void sim_network::deliver(const due_frame& d) {
     slots_[p.from].io->arrivals_.push_back({false, {}, p.local, std::move(f.bytes)});
   }
   // A connection its owner closed goes once what it sent has arrived.
-  if (!p.open && p.forward.empty()) pipes_.erase(p.id);
+  if (!p.open && p.forward.empty()) erase_pipe(pipes_.find(p.id));
 }
 
 bool sim_network::has_arrivals(int s) const {
@@ -240,7 +302,7 @@ send_status sim_io::send(const net_detail::io_token&, conn_id c, std::string_vie
   if (p == net_->pipes_.end()) return send_status::would_block;  // nothing listens there
   pipe& pp = p->second;
   if (net_->slots_[pp.to].io == nullptr) return send_status::would_block;  // ZMQ_IMMEDIATE
-  pp.forward.push_back({std::string(bytes), net_->arrival(pp.from, pp.to, pp.forward)});
+  net_->push(pp, true, std::string(bytes));
   return send_status::sent;
 }
 
@@ -257,7 +319,7 @@ send_status sim_io::reply(const net_detail::io_token&, const std::string& routin
   if (src.io == nullptr || src.incarnation != pp.from_incarnation) {
     return send_status::unreachable;  // ZMQ_ROUTER_MANDATORY: that connection is gone
   }
-  pp.back.push_back({std::string(bytes), net_->arrival(pp.to, pp.from, pp.back)});
+  net_->push(pp, false, std::string(bytes));
   return send_status::sent;
 }
 
@@ -283,10 +345,16 @@ void sim_io::shut(const net_detail::io_token&, std::chrono::milliseconds) {
   // What it already sent is on the wire (linger); its connections take no more.
   for (auto& [c, id] : conns_) {
     if (auto p = net_->pipes_.find(id); p != net_->pipes_.end()) {
+      net_->unindex(p->second);
       p->second.open = false;
       net_->dropped_ += p->second.back.size();
       p->second.back.clear();
-      if (p->second.forward.empty()) net_->pipes_.erase(p);
+      if (p->second.forward.empty()) {
+        net_->forget(p->second);
+        net_->pipes_.erase(p);
+      } else {
+        net_->index(p->second);
+      }
     }
   }
   conns_.clear();

@@ -25,6 +25,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "link_io.hpp"
@@ -94,6 +95,12 @@ class sim_network {
   bool has_arrivals(int slot) const;
   std::uint64_t frames_delivered() const { return delivered_; }
   std::uint64_t frames_dropped() const { return dropped_; }
+  // Frames sent into the network (each counted once, whether delivered or dropped later).
+  std::uint64_t frames_sent() const { return sent_; }
+  // TCP under packet loss: each frame is lost with probability `percent`/100, and then
+  // arrives one retransmission timeout later (200 ms, doubling for each further loss in a row),
+  // holding up the frames behind it on its connection. 0: no loss.
+  void set_loss(double percent) { loss_percent_ = percent; }
   // The world reads this for the trace.
   std::function<void(const std::string&)> trace;
 
@@ -109,6 +116,14 @@ class sim_network {
 
   pipe* open_pipe(int from, conn_id local, const std::string& routing_id, int to);
   void close_pipe(pipe& p);
+  void erase_pipe(std::map<std::uint64_t, pipe>::iterator it);
+  void forget(const pipe& p);  // out of between_ (before it leaves pipes_)
+  void push(pipe& p, bool forward, std::string bytes);
+  // The index of deliverable heads (below): a pipe leaves it before its queues change and
+  // comes back after; anything that changes which pipes are sendable marks it stale.
+  void unindex(const pipe& p);
+  void index(const pipe& p);
+  void reindex() const;
   sim_clock::time_point arrival(int from, int to, const std::deque<frame>& q);
   bool sendable(const pipe& p, bool forward) const;
 
@@ -116,10 +131,18 @@ class sim_network {
   sim_clock::time_point now_{};
   std::vector<slot> slots_;
   std::map<std::uint64_t, pipe> pipes_;
+  std::map<std::pair<int, int>, std::set<std::uint64_t>> between_;  // (from, to) -> pipe ids
   std::uint64_t next_pipe_ = 1;
   std::set<std::pair<int, int>> cuts_;
   std::map<std::pair<int, int>, std::chrono::milliseconds> delays_;
-  std::uint64_t delivered_ = 0, dropped_ = 0;
+  std::uint64_t delivered_ = 0, dropped_ = 0, sent_ = 0;
+  double loss_percent_ = 0;
+  // The head frame of every sendable, non-empty pipe direction: (deliverable from, pipe id,
+  // forward). due() and next_delivery() read it instead of every pipe (a world of N nodes has
+  // up to N^2 of them). Rebuilt from the pipes when stale (cuts, heals, deaths).
+  using head_key = std::tuple<sim_clock::time_point, std::uint64_t, bool>;
+  mutable std::set<head_key> heads_;
+  mutable bool heads_stale_ = false;
 };
 
 // One process's network (link_io), made by sim_network::attach.

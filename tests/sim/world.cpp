@@ -1,5 +1,6 @@
 #include "world.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
@@ -86,6 +87,9 @@ int world::add_node(const std::string& name, int seed_slot) {
   const int net_slot = net_.add_slot("tcp://10.213." + std::to_string(i / 250) + "." +
                                      std::to_string(i % 250 + 1) + ":7001");
   slots_.push_back(node_slot{name, net_slot, 0, nullptr, nullptr});
+  wake_of_.push_back(sim_clock::time_point::max());
+  if (slot_of_net_.size() <= static_cast<std::size_t>(net_slot)) slot_of_net_.resize(net_slot + 1);
+  slot_of_net_[net_slot] = i;
   start(i, seed_slot);
   return i;
 }
@@ -121,6 +125,7 @@ void world::start(int slot, int seed_slot, bool restarting) {
   if (!g) throw std::runtime_error("simulated registry " + s.name + ": " + g.err().message);
   s.registry = *g;
   acting_ = -1;
+  refresh(slot);
   note("start " + s.name + " (creation " + std::to_string(o.creation) + ")" +
        (seed_slot >= 0 ? " seed " + slots_[seed_slot].name : std::string()));
 }
@@ -133,6 +138,7 @@ void world::crash(int slot) {
   net_detail::crash(*s.n);
   s.registry.reset();
   s.n.reset();
+  refresh(slot);
 }
 
 void world::leave(int slot) {
@@ -144,6 +150,7 @@ void world::leave(int slot) {
   acting_ = -1;
   s.registry.reset();
   s.n.reset();
+  refresh(slot);
 }
 
 void world::restart(int slot, int seed_slot) {
@@ -187,9 +194,33 @@ bool world::connected(int a, int b) {
              net_detail::link_state::up;
 }
 
+void world::refresh(int slot) {
+  busy_.erase(slot);
+  if (wake_of_[slot] != sim_clock::time_point::max()) wakes_.erase({wake_of_[slot], slot});
+  wake_of_[slot] = sim_clock::time_point::max();
+  node_slot& s = slots_[slot];
+  if (!s.n) return;
+  auto& ex = detail::manual_executor_of(s.n->rt());
+  if (ex.runnable() > 0 || ex.wants_io() || net_.has_arrivals(s.net_slot)) busy_.insert(slot);
+  wake_of_[slot] = std::min(detail::manual_timers_of(s.n->rt()).next(),
+                            net_detail::transport_of(*s.n).next_deadline());
+  if (wake_of_[slot] != sim_clock::time_point::max()) wakes_.insert({wake_of_[slot], slot});
+}
+
+void world::touched() {
+  for (std::size_t i = 0; i < slots_.size(); ++i) refresh(static_cast<int>(i));
+}
+
 std::vector<world::candidate> world::candidates() {
+  // The nodes with something due now, in slot order (the order the seeded pick reads).
+  std::vector<int> due(busy_.begin(), busy_.end());
+  for (auto it = wakes_.begin(); it != wakes_.end() && it->first <= clock_.now; ++it) {
+    due.push_back(it->second);
+  }
+  std::sort(due.begin(), due.end());
+  due.erase(std::unique(due.begin(), due.end()), due.end());
   std::vector<candidate> out;
-  for (std::size_t i = 0; i < slots_.size(); ++i) {
+  for (const int i : due) {
     node_slot& s = slots_[i];
     if (!s.n) continue;
     runtime& rt = s.n->rt();
@@ -211,11 +242,7 @@ std::vector<world::candidate> world::candidates() {
 
 sim_clock::time_point world::next_deadline() const {
   auto t = net_.next_delivery();
-  for (const auto& s : slots_) {
-    if (!s.n) continue;
-    t = std::min(t, detail::manual_timers_of(s.n->rt()).next());
-    t = std::min(t, net_detail::transport_of(*s.n).next_deadline());
-  }
+  if (!wakes_.empty()) t = std::min(t, wakes_.begin()->first);
   return t;
 }
 
@@ -225,8 +252,14 @@ void world::execute(const candidate& c) {
     case kind::run: detail::manual_executor_of(slots_[c.slot].n->rt()).step(c.index); break;
     case kind::io: detail::manual_executor_of(slots_[c.slot].n->rt()).service_io(); break;
     case kind::timers: detail::manual_timers_of(slots_[c.slot].n->rt()).fire_due(clock_.now); break;
-    case kind::deliver: net_.deliver(c.frame); break;
+    case kind::deliver: {
+      const int to = c.frame.forward ? c.frame.p->to : c.frame.p->from;
+      net_.deliver(c.frame);
+      refresh(slot_of_net_[to]);
+      break;
+    }
   }
+  if (c.slot >= 0) refresh(c.slot);
   acting_ = -1;
 }
 
@@ -273,6 +306,7 @@ void world::run_for(std::chrono::milliseconds d) {
 }
 
 void world::run_until(sim_clock::time_point until) {
+  touched();
   while (step(until)) {
   }
   advance_to(until);

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ class world {
   bool step(sim_clock::time_point limit);
   void run_for(std::chrono::milliseconds d);
   void run_until(sim_clock::time_point t);
+  // Whoever acted on nodes between events (started a process, sent it a message, killed one)
+  // calls this before stepping again: the world's index of what is due looks again at every
+  // node. (run_for and run_until do.)
+  void touched();
   // Moves the clock to `t` (when later) without running anything.
   void advance_to(sim_clock::time_point t);
   // Moves the clock forward by `d` at once (a paused VM): every deadline in between is late.
@@ -103,6 +108,8 @@ class world {
   std::vector<candidate> candidates();
   sim_clock::time_point next_deadline() const;
   void execute(const candidate& c);
+  // Re-reads what `slot` has due (processes, I/O, arrivals, timers) into the index below.
+  void refresh(int slot);
 
   std::mt19937_64 rng_;
   world_options options_;
@@ -110,6 +117,14 @@ class world {
   sim_clock::time_point epoch_;
   sim_network net_;
   std::vector<node_slot> slots_;
+  std::vector<int> slot_of_net_;  // the world slot of each network slot
+  // What is due, so that an event costs O(log N), not O(N) (1,000-node worlds): the nodes with
+  // work now (runnable processes, I/O wanted, frames arrived), and each node's next deadline
+  // (timers, transport). Kept by refresh(): an event changes only its own node, a delivery only
+  // its receiver's.
+  std::set<int> busy_;
+  std::set<std::pair<sim_clock::time_point, int>> wakes_;
+  std::vector<sim_clock::time_point> wake_of_;
   std::map<std::pair<int, int>, sim_clock::time_point> cut_since_;
   std::uint64_t events_ = 0;
   int acting_ = -1;
