@@ -150,9 +150,14 @@ class supervisor_process final : public gen_server<supervisor_process> {
   child_info info_of(const child& c) const;
 
   // Restarts.
-  void on_child_exit(child_iter c, std::uint64_t incarnation, const exit_reason& reason);
+  void on_child_exit(child_iter c, std::uint64_t incarnation, const pid& was,
+                     const exit_reason& reason);
   bool add_restart();
-  void restart(child_iter c);
+  // Restarts `c` if the intensity allows, else shuts the supervisor down; `cause` (what made
+  // the restart necessary) goes into the report either way.
+  void restart(child_iter c, const std::string& cause);
+  // "supervisor <pid>", with its names if it has any (for the reports).
+  std::string describe_self() const;
   void restart_group(child_iter failed);
   void start_from(child_iter first);
   void schedule_retry(child_iter c);

@@ -12,6 +12,8 @@
 #include <tuple>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <otter/demo.hpp>
 #include <otter/otter.hpp>
 
@@ -38,10 +40,12 @@ std::vector<std::string> argv_of(std::vector<std::string> args) {
   return args;
 }
 
-// Starts otter-node with `args` and waits for its READY line.
-std::unique_ptr<node_process> start_node_process(std::vector<std::string> args) {
+// Starts otter-node with `args` (its stderr into `stderr_file`, if given) and waits for its
+// READY line.
+std::unique_ptr<node_process> start_node_process(std::vector<std::string> args,
+                                                 std::string stderr_file = {}) {
   auto n = std::make_unique<node_process>();
-  n->proc = std::make_unique<child>(argv_of(std::move(args)));
+  n->proc = std::make_unique<child>(argv_of(std::move(args)), std::move(stderr_file));
   auto line = n->proc->read_line(30s);
   if (!line) throw std::runtime_error("otter-node printed no READY line");
   std::istringstream in(*line);
@@ -101,6 +105,60 @@ bool has_node(const otter::node& n, const std::string& name) {
     if (i.name == name) return true;
   }
   return false;
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// The lines of a file (a node's stderr) as they are now.
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The lines of `path` from line `from` on.
+std::vector<std::string> lines_since(const std::string& path, std::size_t from) {
+  auto all = lines_of(path);
+  return {all.begin() + static_cast<std::ptrdiff_t>(std::min(from, all.size())), all.end()};
+}
+
+// A demo node at --log-level `level` with its stderr in `log`, once its startup lines are all
+// written (the last is the kv server's, which logs once it holds `kv` or stands by).
+std::unique_ptr<node_process> logging_demo_node(const std::string& name, const scratch& s,
+                                                const std::string& log,
+                                                std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"--name",        name,       "--listen", "tcp://127.0.0.1:0",
+                                   "--secret-file", s.secret(), "--demo",   "--workers",
+                                   "2"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto n = start_node_process(args, log);
+  if (!eventually([&] {
+        for (const auto& l : lines_of(log)) {
+          if (has(l, "holds the global name 'kv'")) return true;
+        }
+        return false;
+      })) {
+    throw std::runtime_error("the demo kv server of " + name + " did not log its start");
+  }
+  return n;
+}
+
+struct ctl_result {
+  int code = -1;
+  std::string out;
+};
+
+// Runs otterctl against `n` to completion: its stdout and exit code (stderr: the test's).
+ctl_result otterctl(const node_process& n, const scratch& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {OTTERCTL_BIN, "--node", n.endpoint, "--secret-file", s.secret()});
+  child c(std::move(args));
+  ctl_result r;
+  while (auto line = c.read_line(30s)) r.out += *line + "\n";
+  r.code = c.wait_exit();
+  return r;
 }
 
 }  // namespace otter_node_test
@@ -280,4 +338,34 @@ TEST_CASE("SIGTERM stops a node cleanly: exit 0, and its names leave the others 
   }
   CHECK_FALSE(otter::whereis_global(me->rt(), "kv").has_value());
   CHECK_FALSE(has_node(*me, "term-a"));
+}
+
+TEST_CASE("a demo child killed with otterctl leaves one crash report and one restart report") {
+  scratch s;
+  const std::string log = s.dir() + "/node.err";
+  auto n = logging_demo_node("crash-a", s, log, {"--log-level", "info"});
+  const std::size_t before = lines_of(log).size();
+
+  auto kill = otterctl(*n, s, {"kill", "echo@crash-a"});
+  REQUIRE(kill.code == 0);
+  const auto at = kill.out.find('<');
+  REQUIRE(at != std::string::npos);
+  const std::string victim = kill.out.substr(at, kill.out.find('>') - at + 1);
+  // Restarted: the name resolves to another process. The reports are written before that.
+  REQUIRE(eventually([&] {
+    auto info = otterctl(*n, s, {"--json", "info", "echo@crash-a"});
+    return info.code == 0 && !has(info.out, victim);
+  }));
+
+  const auto lines = lines_since(log, before);
+  INFO(fmt::format("{}", fmt::join(lines, "\n")));
+  REQUIRE(lines.size() == 2);
+  // The child's crash report: a warning naming it, its Pid, the reason and its last message.
+  CHECK(has(lines[0], "[otter] [warning] crash report: gen_server " + victim + " 'echo@crash-a'"));
+  CHECK(has(lines[0], "exited with reason 'killed'"));
+  CHECK(has(lines[0], "(last message: none)"));
+  // The supervisor's report: info, the supervisor, the child's id, the restart count.
+  CHECK(has(lines[1], "[otter] [info] supervisor <"));
+  CHECK(has(lines[1], "child 'echo' " + victim + " exited with reason 'killed'"));
+  CHECK(has(lines[1], "restarting it (restart 1 of at most 3 in 5 s)"));
 }
