@@ -369,3 +369,22 @@ TEST_CASE("a demo child killed with otterctl leaves one crash report and one res
   CHECK(has(lines[1], "child 'echo' " + victim + " exited with reason 'killed'"));
   CHECK(has(lines[1], "restarting it (restart 1 of at most 3 in 5 s)"));
 }
+
+TEST_CASE("otterctl runs add nothing to the log of a node at level info") {
+  scratch s;
+  const std::string log = s.dir() + "/node.err";
+  auto n = logging_demo_node("quiet-a", s, log, {"--log-level", "info"});
+  const std::size_t before = lines_of(log).size();
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"nodes"}, {"names"}, {"ps"}, {"tree"}, {"stats"},
+        {"ping", "quiet-a"}, {"info", "counter@quiet-a"}, {"state", "counter@quiet-a"},
+        {"call", "counter@quiet-a", "[\"incr\"]"}, {"--json", "groups"}}) {
+    INFO(args.front());
+    CHECK(otterctl(*n, s, args).code == 0);
+  }
+  // The node is still there, and its log has not grown by a line.
+  CHECK(otterctl(*n, s, {"ping", "quiet-a"}).code == 0);
+  const auto lines = lines_since(log, before);
+  INFO(fmt::format("{}", fmt::join(lines, "\n")));
+  CHECK(lines.empty());
+}
