@@ -7,6 +7,8 @@
 
 #include <fstream>
 #include <memory>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <tuple>
@@ -14,6 +16,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <otter/demo.hpp>
 #include <otter/otter.hpp>
 
@@ -169,10 +172,17 @@ TEST_CASE("otter-node --help exits 0 and documents every flag") {
   auto [out, code] = run_to_exit({"--help"});
   CHECK(code == 0);
   for (const char* flag : {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo",
-                           "--log-level", "--workers", "--insecure", "--help", "READY"}) {
+                           "--log-level", "--log-format", "--workers", "--insecure", "--help",
+                           "--version", "READY"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
+}
+
+TEST_CASE("otter-node --version prints the project's version and exits 0") {
+  auto [out, code] = run_to_exit({"--version"});
+  CHECK(code == 0);
+  CHECK(out == std::string("otter-node ") + OTTER_VERSION + "\n");
 }
 
 TEST_CASE("bad arguments exit 2 without starting a node") {
@@ -193,6 +203,10 @@ TEST_CASE("bad arguments exit 2 without starting a node") {
   CHECK(run_to_exit({"--config", bad}).second == 2);  // unknown setting
   std::ofstream(bad) << "name = \"x\"\nlisten = [1]\n";
   CHECK(run_to_exit({"--config", bad}).second == 2);  // wrong type
+  CHECK(run_to_exit({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--log-format", "xml"})
+            .second == 2);
+  std::ofstream(bad) << "name = \"x\"\nlisten = \"tcp://127.0.0.1:0\"\nlog_format = \"yaml\"\n";
+  CHECK(run_to_exit({"--config", bad}).second == 2);
 }
 
 TEST_CASE("a node that cannot start exits 1") {
@@ -387,4 +401,60 @@ TEST_CASE("otterctl runs add nothing to the log of a node at level info") {
   const auto lines = lines_since(log, before);
   INFO(fmt::format("{}", fmt::join(lines, "\n")));
   CHECK(lines.empty());
+}
+
+TEST_CASE("--log-format json writes one JSON object per line, the libraries' lines included") {
+  scratch s;
+  const std::string log = s.dir() + "/node.err";
+  auto n = logging_demo_node("json-a", s, log, {"--log-level", "debug", "--log-format", "json"});
+  // A crash report (a warning of the library's logger) and the lines of a tool that vanished
+  // without a goodbye: at debug, a hidden node's churn is never more than debug.
+  REQUIRE(otterctl(*n, s, {"kill", "counter@json-a", "--reason", "boom \"quoted\"\ttab"}).code ==
+          0);
+  child top({OTTERCTL_BIN, "--node", n->endpoint, "--secret-file", s.secret(), "top", "--interval",
+             "100"});
+  REQUIRE(top.read_line(30s));  // connected: its first refresh
+  const std::string tool = "otterctl-" + std::to_string(top.pid());
+  top.signal(SIGKILL);
+  top.wait_exit();
+  REQUIRE(eventually([&] {
+    for (const auto& l : lines_of(log)) {
+      if (has(l, "hidden node " + tool + " is down")) return true;
+    }
+    return false;
+  }));
+  n->proc->signal(SIGTERM);
+  REQUIRE(n->proc->wait_exit() == 0);
+
+  const auto lines = lines_of(log);
+  REQUIRE(lines.size() > 5);
+  const std::regex iso_ms(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical"};
+  std::set<std::string> loggers;
+  bool crash_report = false;
+  for (const auto& l : lines) {
+    INFO(l);
+    nlohmann::json j;
+    REQUIRE_NOTHROW(j = nlohmann::json::parse(l));
+    REQUIRE(j.is_object());
+    CHECK(j.size() == 6);
+    REQUIRE(j["time"].is_string());
+    CHECK(std::regex_match(j["time"].get<std::string>(), iso_ms));
+    REQUIRE(j["level"].is_string());
+    CHECK(levels.count(j["level"].get<std::string>()) == 1);
+    CHECK(j["node"] == "json-a");
+    REQUIRE(j["logger"].is_string());
+    loggers.insert(j["logger"].get<std::string>());
+    REQUIRE(j["message"].is_string());
+    CHECK(j["fields"].is_object());
+    const std::string message = j["message"].get<std::string>();
+    if (has(message, "crash report") && has(message, "boom \"quoted\"\ttab")) {
+      crash_report = true;
+      CHECK(j["level"] == "warn");
+      CHECK(j["logger"] == "otter");
+    }
+    if (has(message, tool + " ") || has(message, tool + ":")) CHECK(j["level"] == "debug");
+  }
+  CHECK(crash_report);
+  CHECK(loggers == std::set<std::string>{"otter", "otter-node"});
 }
