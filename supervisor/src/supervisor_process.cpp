@@ -19,8 +19,10 @@ std::string describe_child(const child_spec& spec, const pid& p) {
 
 }  // namespace
 
-supervisor_process::supervisor_process(supervisor_flags flags, std::vector<child_spec> children)
+supervisor_process::supervisor_process(std::string label, supervisor_flags flags,
+                                       std::vector<child_spec> children)
     : dynamic_(false),
+      label_(std::move(label)),
       strategy_(flags.strategy),
       max_restarts_(flags.max_restarts),
       max_seconds_(flags.max_seconds) {
@@ -28,8 +30,9 @@ supervisor_process::supervisor_process(supervisor_flags flags, std::vector<child
   for (auto& s : children) add_child(std::move(s));
 }
 
-supervisor_process::supervisor_process(dynamic_supervisor_options options)
+supervisor_process::supervisor_process(std::string label, dynamic_supervisor_options options)
     : dynamic_(true),
+      label_(std::move(label)),
       max_restarts_(options.max_restarts),
       max_seconds_(options.max_seconds),
       max_children_(options.max_children) {
@@ -246,9 +249,11 @@ void supervisor_process::on_child_exit(child_iter c, std::uint64_t incarnation, 
 }
 
 std::string supervisor_process::describe_self() const {
-  std::string s = std::string(behaviour()) + " " + otter::to_string(self());
-  if (std::string name = rt().name_of(self()); !name.empty()) s += " '" + name + "'";
-  return s;
+  // Its id under its parent, else its registered name (the root's): what an operator sees in
+  // `otterctl tree`.
+  std::string label = label_.empty() ? rt().name_of(self()) : label_;
+  return std::string(behaviour()) + (label.empty() ? "" : " '" + label + "'") + " " +
+         otter::to_string(self());
 }
 
 bool supervisor_process::add_restart() {

@@ -379,7 +379,7 @@ TEST_CASE("a demo child killed with otterctl leaves one crash report and one res
   CHECK(has(lines[0], "exited with reason 'killed'"));
   CHECK(has(lines[0], "(last message: none)"));
   // The supervisor's report: info, the supervisor, the child's id, the restart count.
-  CHECK(has(lines[1], "[otter] [info] supervisor <"));
+  CHECK(has(lines[1], "[otter] [info] supervisor 'demo' <"));  // its id under the root
   CHECK(has(lines[1], "child 'echo' " + victim + " exited with reason 'killed'"));
   CHECK(has(lines[1], "restarting it (restart 1 of at most 3 in 5 s)"));
 }
