@@ -30,10 +30,9 @@ TEST_CASE("each restart is logged at info with its count; reaching the intensity
     const auto restarts = log.containing("restarting it");
     REQUIRE(restarts.size() == static_cast<std::size_t>(i));
     CHECK(restarts.back().level == spdlog::level::info);
-    CHECK(restarts.back().text ==
-          sup_text + ": child 'w' " + otter::to_string(w) +
-              " exited with reason 'crashed_w'; restarting it (restart " + std::to_string(i) +
-              " of at most 2 in 3600 s)");
+    CHECK(restarts.back().text == sup_text + ": child 'w' " + otter::to_string(w) +
+                                      " exited with reason 'crashed_w'; restarting it (restart " +
+                                      std::to_string(i) + " of at most 2 in 3600 s)");
   }
   const auto w = pid_of(me, *s, "w");
   const auto sref = me.monitor(*s);

@@ -133,9 +133,9 @@ std::vector<std::string> lines_since(const std::string& path, std::size_t from) 
 std::unique_ptr<node_process> logging_demo_node(const std::string& name, const scratch& s,
                                                 const std::string& log,
                                                 std::vector<std::string> extra = {}) {
-  std::vector<std::string> args = {"--name",        name,       "--listen", "tcp://127.0.0.1:0",
-                                   "--secret-file", s.secret(), "--demo",   "--workers",
-                                   "2"};
+  std::vector<std::string> args = {
+      "--name", name,        "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(),
+      "--demo", "--workers", "2"};
   args.insert(args.end(), extra.begin(), extra.end());
   auto n = start_node_process(args, log);
   if (!eventually([&] {
@@ -171,9 +171,9 @@ using namespace otter_node_test;
 TEST_CASE("otter-node --help exits 0 and documents every flag") {
   auto [out, code] = run_to_exit({"--help"});
   CHECK(code == 0);
-  for (const char* flag : {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo",
-                           "--log-level", "--log-format", "--workers", "--insecure", "--help",
-                           "--version", "READY"}) {
+  for (const char* flag :
+       {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo", "--log-level",
+        "--log-format", "--workers", "--insecure", "--help", "--version", "READY"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
@@ -203,8 +203,9 @@ TEST_CASE("bad arguments exit 2 without starting a node") {
   CHECK(run_to_exit({"--config", bad}).second == 2);  // unknown setting
   std::ofstream(bad) << "name = \"x\"\nlisten = [1]\n";
   CHECK(run_to_exit({"--config", bad}).second == 2);  // wrong type
-  CHECK(run_to_exit({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--log-format", "xml"})
-            .second == 2);
+  CHECK(
+      run_to_exit({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--log-format", "xml"}).second ==
+      2);
   std::ofstream(bad) << "name = \"x\"\nlisten = \"tcp://127.0.0.1:0\"\nlog_format = \"yaml\"\n";
   CHECK(run_to_exit({"--config", bad}).second == 2);
 }
@@ -389,10 +390,16 @@ TEST_CASE("otterctl runs add nothing to the log of a node at level info") {
   const std::string log = s.dir() + "/node.err";
   auto n = logging_demo_node("quiet-a", s, log, {"--log-level", "info"});
   const std::size_t before = lines_of(log).size();
-  for (std::vector<std::string> args :
-       {std::vector<std::string>{"nodes"}, {"names"}, {"ps"}, {"tree"}, {"stats"},
-        {"ping", "quiet-a"}, {"info", "counter@quiet-a"}, {"state", "counter@quiet-a"},
-        {"call", "counter@quiet-a", "[\"incr\"]"}, {"--json", "groups"}}) {
+  for (std::vector<std::string> args : {std::vector<std::string>{"nodes"},
+                                        {"names"},
+                                        {"ps"},
+                                        {"tree"},
+                                        {"stats"},
+                                        {"ping", "quiet-a"},
+                                        {"info", "counter@quiet-a"},
+                                        {"state", "counter@quiet-a"},
+                                        {"call", "counter@quiet-a", "[\"incr\"]"},
+                                        {"--json", "groups"}}) {
     INFO(args.front());
     CHECK(otterctl(*n, s, args).code == 0);
   }

@@ -16,9 +16,9 @@ namespace {
 constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
-constexpr std::array<std::string_view, 9> config_keys = {
-    "name",      "listen",     "seeds",   "secret_file", "demo",
-    "log_level", "log_format", "workers", "insecure"};
+constexpr std::array<std::string_view, 9> config_keys = {"name",        "listen",  "seeds",
+                                                         "secret_file", "demo",    "log_level",
+                                                         "log_format",  "workers", "insecure"};
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:
