@@ -33,8 +33,8 @@ Once the node is up, has joined its seeds (or given up waiting, with a warning) 
 members' names, it prints one line on stdout:  READY <name> <endpoint> <creation>
 It runs until SIGTERM or SIGINT, then stops its supervision tree, leaves the cluster and
 exits 0. Logs go to stderr, one line each: text, or with --log-format json one JSON object
-{"time", "level", "node", "logger", "message", "fields"} per line. Exit codes: 0 clean stop, 1 the node could not start,
-2 bad arguments or config file.
+per line (time, level, node, logger, message, fields). Exit codes: 0 clean stop, 1 the node
+could not start, 2 bad arguments or config file.
 
 --demo starts echo@NAME, counter@NAME and kv@NAME under the root supervisor, and a kv server
 that competes for the global name `kv` (one node holds it, the others take over when it dies;
