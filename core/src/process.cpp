@@ -7,6 +7,7 @@
 #include <string>
 
 #include "otter/call.hpp"
+#include "otter/log.hpp"
 #include "otter/request.hpp"
 #include "otter/runtime.hpp"
 #include "relations.hpp"
@@ -162,6 +163,9 @@ void process::begin_exit(exit_reason reason, bool run_terminate) {
 
 void process::handle_exit_signal(const pid& from, exit_reason reason, bool via_link) {
   if (!via_link && reason.is_kill()) {
+    // Its supervisor ending it (brutal_kill, or after a shutdown timeout) is no crash: the
+    // supervisor decided it, and says so itself where it matters.
+    if (!exiting_) quiet_exit_ = parent_ && from == parent_;
     begin_exit(exit_reason::killed(), false);
   } else if (!via_link && reason.str() == "mailbox_overflow") {
     begin_exit(std::move(reason), false);  // overload: untrappable, like kill
@@ -380,6 +384,7 @@ void process::dispatch(envelope_ptr e) {
       answer_status(*e);  // a system message, answered by the runtime (OTP's sys)
       return;
     }
+    note_message(*e);
     handle_envelope(std::move(e));
   } catch (...) {
     begin_exit(reason_of(std::current_exception()), true);
@@ -440,8 +445,44 @@ void process::exit_from_owner_thread(exit_reason reason) {
   exit_now();
 }
 
+void process::note_message(const detail::envelope& e) {
+  last_kind_ = e.kind;
+  last_type_ = e.type;
+  if (e.type == &detail::remote_message_type()) {
+    // The name lives in the envelope: copied into a buffer kept for the next ones.
+    if (!last_remote_type_) last_remote_type_ = std::make_unique<std::string>();
+    last_remote_type_->assign(e.type_name());
+  }
+}
+
+void process::report_crash(const exit_reason& reason) const {
+  if (reason.is_normal() || reason.is_shutdown() || quiet_exit_) return;
+  spdlog::logger& log = detail::log();
+  if (!log.should_log(spdlog::level::warn)) return;
+  std::vector<std::string> names;
+  if (has_name_.load()) {
+    if (std::string local = rt_->name_of(pid_); !local.empty()) names.push_back(std::move(local));
+  }
+  for (auto& g : detail::global_names_of(*rt_, pid_)) names.push_back(std::move(g));
+  std::string named;
+  for (const auto& n : names) named += (named.empty() ? " '" : ", '") + n + "'";
+  std::string last = "none";
+  if (last_type_ != nullptr) {
+    std::string_view type = last_type_ == &detail::remote_message_type()
+                                ? std::string_view(*last_remote_type_)
+                                : last_type_->name;
+    if (type.empty()) type = "untyped";  // a dynamic value (from a tool, or otter::dynamic)
+    last = std::string(detail::to_string(last_kind_)) + " '" + std::string(type) + "'";
+  }
+  log.warn("crash report: {} {}{} exited with reason '{}' (last message: {})", behaviour(),
+           otter::to_string(pid_), named, reason.str(), last);
+}
+
 void process::exit_now() {
   const exit_reason reason = *exiting_;
+  // Before process_exited: its local names are still registered (global ones go later, when
+  // the registry hears of the exit).
+  report_crash(reason);
   const exit_reason* saved = detail::tl_exit_reason;
   detail::tl_exit_reason = &reason;
   if (run_terminate_) {
@@ -525,6 +566,9 @@ void process::answer_status(const detail::envelope& e) {
 
 void process::fail_init(const exit_reason& reason) {
   ingest(inbox_.take_all());  // links and monitors made during init count
+  // The starter gets the failure as a value (and a supervisor logs a restart that failed):
+  // no crash report for a process that never ran.
+  quiet_exit_ = true;
   begin_exit(reason, false);
   exit_now();
 }

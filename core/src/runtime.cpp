@@ -337,6 +337,17 @@ std::optional<pid> resolve_global(const runtime& rt, std::string_view name, bool
   return r != nullptr ? r->resolve(name) : std::nullopt;
 }
 
+std::vector<std::string> global_names_of(const runtime& rt, const pid& holder) {
+  runtime_state& s = st(rt);
+  struct reader {  // as in resolve_global
+    std::atomic<int>& n;
+    explicit reader(std::atomic<int>& c) : n(c) { n.fetch_add(1); }
+    ~reader() { n.fetch_sub(1, std::memory_order_release); }
+  } in(s.resolver_readers);
+  name_resolver* r = s.resolver.load();
+  return r != nullptr ? r->names_of(holder) : std::vector<std::string>{};
+}
+
 std::shared_ptr<void> find_service(const runtime& rt, std::type_index type) {
   runtime_state& s = st(rt);
   std::lock_guard<std::mutex> l(s.services_mutex);

@@ -166,7 +166,9 @@ void transport::tick(const io_token& t) {
     }
   }
   for (peer* p : silent) {
-    detail::log().warn(
+    // A tool (otterctl) that vanished without a goodbye (killed, ^C) is no cluster event.
+    detail::log().log(
+        p->hidden ? spdlog::level::debug : spdlog::level::warn,
         "node {} is down: nothing heard for {} ms", p->name,
         std::chrono::duration_cast<std::chrono::milliseconds>(at - p->last_heard).count());
     link_event(t, *p, link_event::lost);  // our own finding: the others are told

@@ -1,6 +1,8 @@
 // The global registry's API and its per-node object; the server is in server.cpp.
 #include "otter/global.hpp"
 
+#include <algorithm>
+
 #include <otter/detail/membership.hpp>
 #include <otter/node.hpp>
 
@@ -62,6 +64,17 @@ std::optional<pid> global_registry::whereis(std::string_view name) const {
   auto it = s_->names.find(name);
   if (it == s_->names.end()) return std::nullopt;
   return it->second.holder;
+}
+
+std::vector<std::string> global_registry::names_of(const pid& holder) {
+  // A scan: asked only for a crash report, never on a hot path.
+  std::vector<std::string> out;
+  std::shared_lock<std::shared_mutex> l(s_->mutex);
+  for (const auto& [name, e] : s_->names) {
+    if (e.holder == holder) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 std::vector<global_entry> global_registry::registered() const {

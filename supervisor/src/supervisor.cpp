@@ -60,13 +60,16 @@ result<void> validate(const dynamic_supervisor_options& o) {
   return detail::supervisor_process::validate(o.max_restarts, o.max_seconds, {});
 }
 
+// `label`: the child id it is started under, if any (for its reports).
 template <class... Args>
-result<pid> start_supervisor(runtime& rt, bool link, std::string name, Args&&... args) {
+result<pid> start_supervisor(runtime& rt, bool link, std::string name, std::string label,
+                             Args&&... args) {
   if (auto v = validate(args...); !v) return v.err();
   start_options o;
   o.link = link;
   o.name = std::move(name);
-  return rt.start_with<detail::supervisor_process>(o, std::forward<Args>(args)...);
+  return rt.start_with<detail::supervisor_process>(o, std::move(label),
+                                                   std::forward<Args>(args)...);
 }
 
 }  // namespace
@@ -74,20 +77,20 @@ result<pid> start_supervisor(runtime& rt, bool link, std::string name, Args&&...
 namespace supervisor {
 
 result<pid> start_link(supervisor_flags flags, std::vector<child_spec> children, std::string name) {
-  return start_supervisor(this_runtime(), true, std::move(name), flags, std::move(children));
+  return start_supervisor(this_runtime(), true, std::move(name), {}, flags, std::move(children));
 }
 
 result<pid> start(runtime& rt, supervisor_flags flags, std::vector<child_spec> children,
                   std::string name) {
-  return start_supervisor(rt, false, std::move(name), flags, std::move(children));
+  return start_supervisor(rt, false, std::move(name), {}, flags, std::move(children));
 }
 
 child_spec child(std::string id, supervisor_flags flags, std::vector<child_spec> children) {
   child_spec s;
   s.id = std::move(id);
   s.type = child_type::supervisor;
-  s.start = [flags, children = std::move(children)]() -> result<pid> {
-    return start_link(flags, children);
+  s.start = [flags, children = std::move(children), label = s.id]() -> result<pid> {
+    return start_supervisor(this_runtime(), true, {}, label, flags, children);
   };
   return s;
 }
@@ -97,18 +100,20 @@ child_spec child(std::string id, supervisor_flags flags, std::vector<child_spec>
 namespace dynamic_supervisor {
 
 result<pid> start_link(dynamic_supervisor_options options, std::string name) {
-  return start_supervisor(this_runtime(), true, std::move(name), options);
+  return start_supervisor(this_runtime(), true, std::move(name), {}, options);
 }
 
 result<pid> start(runtime& rt, dynamic_supervisor_options options, std::string name) {
-  return start_supervisor(rt, false, std::move(name), options);
+  return start_supervisor(rt, false, std::move(name), {}, options);
 }
 
 child_spec child(std::string id, dynamic_supervisor_options options) {
   child_spec s;
   s.id = std::move(id);
   s.type = child_type::supervisor;
-  s.start = [options]() -> result<pid> { return start_link(options); };
+  s.start = [options, label = s.id]() -> result<pid> {
+    return start_supervisor(this_runtime(), true, {}, label, options);
+  };
   return s;
 }
 
@@ -120,7 +125,7 @@ result<pid> root_supervisor(runtime& rt) {
   // with already_registered (leaving no trace) and find the winner.
   for (int attempt = 0; attempt < 1000; ++attempt) {
     if (auto p = rt.whereis(name)) return *p;
-    auto r = start_supervisor(rt, false, name, supervisor_flags{}, std::vector<child_spec>{});
+    auto r = start_supervisor(rt, false, name, {}, supervisor_flags{}, std::vector<child_spec>{});
     if (r || r.code() != errc::already_registered) return r;
   }
   return error{errc::already_registered,

@@ -19,8 +19,10 @@ std::string describe_child(const child_spec& spec, const pid& p) {
 
 }  // namespace
 
-supervisor_process::supervisor_process(supervisor_flags flags, std::vector<child_spec> children)
+supervisor_process::supervisor_process(std::string label, supervisor_flags flags,
+                                       std::vector<child_spec> children)
     : dynamic_(false),
+      label_(std::move(label)),
       strategy_(flags.strategy),
       max_restarts_(flags.max_restarts),
       max_seconds_(flags.max_seconds) {
@@ -28,8 +30,9 @@ supervisor_process::supervisor_process(supervisor_flags flags, std::vector<child
   for (auto& s : children) add_child(std::move(s));
 }
 
-supervisor_process::supervisor_process(dynamic_supervisor_options options)
+supervisor_process::supervisor_process(std::string label, dynamic_supervisor_options options)
     : dynamic_(true),
+      label_(std::move(label)),
       max_restarts_(options.max_restarts),
       max_seconds_(options.max_seconds),
       max_children_(options.max_children) {
@@ -225,20 +228,14 @@ void supervisor_process::handle_info(const exit_msg& x) {
     child_stopped(c);
     return;
   }
-  if (!x.reason.is_normal() && !x.reason.is_shutdown() &&
-      otter::detail::log().should_log(spdlog::level::debug)) {  // the arguments cost a restart
-    otter::detail::log().debug("{} {}: {} exited with reason '{}'", behaviour(),
-                               otter::to_string(self()), describe_child(c->spec, x.from),
-                               x.reason.str());
-  }
-  submit([this, c, key = c->key, incarnation = c->incarnation, reason = x.reason] {
+  submit([this, c, key = c->key, incarnation = c->incarnation, was = x.from, reason = x.reason] {
     // Run later, a static child may have been deleted meanwhile (dynamic ones cannot be).
     if (!dynamic_ && !find_key(key)) return;
-    on_child_exit(c, incarnation, reason);
+    on_child_exit(c, incarnation, was, reason);
   });
 }
 
-void supervisor_process::on_child_exit(child_iter c, std::uint64_t incarnation,
+void supervisor_process::on_child_exit(child_iter c, std::uint64_t incarnation, const pid& was,
                                        const exit_reason& reason) {
   // Restarted, terminated or being retried since: this exit is no longer news.
   if (c->incarnation != incarnation || c->proc || c->restarting) return;
@@ -248,7 +245,15 @@ void supervisor_process::on_child_exit(child_iter c, std::uint64_t incarnation,
     if (type == restart_type::temporary || dynamic_) erase_child(c);
     return;
   }
-  restart(c);
+  restart(c, describe_child(c->spec, was) + " exited with reason '" + reason.str() + "'");
+}
+
+std::string supervisor_process::describe_self() const {
+  // Its id under its parent, else its registered name (the root's): what an operator sees in
+  // `otterctl tree`.
+  std::string label = label_.empty() ? rt().name_of(self()) : label_;
+  return std::string(behaviour()) + (label.empty() ? "" : " '" + label + "'") + " " +
+         otter::to_string(self());
 }
 
 bool supervisor_process::add_restart() {
@@ -258,14 +263,19 @@ bool supervisor_process::add_restart() {
   return restarts_.size() <= static_cast<std::size_t>(max_restarts_);
 }
 
-void supervisor_process::restart(child_iter c) {
+void supervisor_process::restart(child_iter c, const std::string& cause) {
+  // OTP's supervisor reports: a restart at info (with the intensity window's count), giving up
+  // at error. The child's own crash report (process.cpp) says what it was doing.
   if (!add_restart()) {
-    otter::detail::log().warn("{} {}: more than {} restarts in {} s (last: {}); shutting down",
-                              behaviour(), otter::to_string(self()), max_restarts_,
-                              max_seconds_.count(), describe_child(c->spec, {}));
+    otter::detail::log().error(
+        "{}: {}; more than {} restarts in {} s (reached max restart intensity): shutting down",
+        describe_self(), cause, max_restarts_, max_seconds_.count());
     shut_down(exit_reason::shutdown(), std::nullopt);
     return;
   }
+  otter::detail::log().info("{}: {}; restarting it (restart {} of at most {} in {} s)",
+                            describe_self(), cause, restarts_.size(), max_restarts_,
+                            max_seconds_.count());
   count_restart(rt());
   if (dynamic_ || strategy_ == restart_strategy::one_for_one) {
     if (auto r = start_process(c); !r) {
@@ -332,7 +342,7 @@ void supervisor_process::handle_info(const supervisor_try_again& t) {
   submit([this, key = t.key] {
     auto it = restarting_.find(key);
     if (it == restarting_.end()) return;  // terminated, deleted or restarted meanwhile
-    restart(it->second);
+    restart(it->second, "the start of " + describe_child(it->second->spec, {}) + " failed");
   });
 }
 
@@ -419,8 +429,11 @@ void supervisor_process::child_stopped(child_iter c) {
 void supervisor_process::handle_info(const supervisor_shutdown_timeout& m) {
   if (!term_ || term_->serial != m.op) return;  // a termination that has finished
   termination& t = *term_;
-  auto kill = [](child& c) {
+  auto kill = [this](child& c) {
     if (c.signalled && !c.killed && c.proc) {
+      otter::detail::log().warn("{}: {} did not stop within its shutdown time ({} ms); killing it",
+                                describe_self(), describe_child(c.spec, c.proc),
+                                c.spec.effective_shutdown().time().count());
       c.killed = true;
       otter::exit(c.proc, exit_reason::kill());
     }

@@ -73,8 +73,10 @@ class supervisor_process final : public gen_server<supervisor_process> {
                      count_children_request, stop_supervisor_request>;
   using infos = msgs<supervisor_try_again, supervisor_shutdown_timeout>;
 
-  supervisor_process(supervisor_flags flags, std::vector<child_spec> children);
-  explicit supervisor_process(dynamic_supervisor_options options);
+  // `label`: its child id under its parent (supervisor::child, dynamic_supervisor::child), for
+  // the reports; empty for one started on its own.
+  supervisor_process(std::string label, supervisor_flags flags, std::vector<child_spec> children);
+  supervisor_process(std::string label, dynamic_supervisor_options options);
 
   std::string_view behaviour() const noexcept override {
     return dynamic_ ? "dynamic_supervisor" : "supervisor";
@@ -150,9 +152,14 @@ class supervisor_process final : public gen_server<supervisor_process> {
   child_info info_of(const child& c) const;
 
   // Restarts.
-  void on_child_exit(child_iter c, std::uint64_t incarnation, const exit_reason& reason);
+  void on_child_exit(child_iter c, std::uint64_t incarnation, const pid& was,
+                     const exit_reason& reason);
   bool add_restart();
-  void restart(child_iter c);
+  // Restarts `c` if the intensity allows, else shuts the supervisor down; `cause` (what made
+  // the restart necessary) goes into the report either way.
+  void restart(child_iter c, const std::string& cause);
+  // "supervisor <pid>", with its names if it has any (for the reports).
+  std::string describe_self() const;
   void restart_group(child_iter failed);
   void start_from(child_iter first);
   void schedule_retry(child_iter c);
@@ -170,6 +177,7 @@ class supervisor_process final : public gen_server<supervisor_process> {
   void signal_and_forget(child& c);
 
   const bool dynamic_;
+  const std::string label_;
   restart_strategy strategy_ = restart_strategy::one_for_one;
   int max_restarts_;
   std::chrono::seconds max_seconds_;

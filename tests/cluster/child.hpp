@@ -18,7 +18,9 @@ namespace cluster_test {
 
 class child {
  public:
-  explicit child(std::vector<std::string> argv) : argv_(std::move(argv)) {
+  // `stderr_file`: where its stderr goes (truncated), instead of the test's own stderr.
+  explicit child(std::vector<std::string> argv, std::string stderr_file = {})
+      : argv_(std::move(argv)), stderr_file_(std::move(stderr_file)) {
     ::signal(SIGPIPE, SIG_IGN);  // a child that died must not take the test down with a write
     start();
   }
@@ -100,6 +102,10 @@ class child {
     if (pid_ == 0) {
       ::dup2(fds[1], 1);
       ::dup2(ins[0], 0);
+      if (!stderr_file_.empty()) {
+        const int err = ::open(stderr_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (err >= 0) ::dup2(err, 2);
+      }
       std::vector<char*> args;
       for (auto& a : argv_) args.push_back(a.data());
       args.push_back(nullptr);
@@ -113,6 +119,7 @@ class child {
   }
 
   std::vector<std::string> argv_;
+  std::string stderr_file_;
   pid_t pid_ = -1;
   int out_ = -1;
   int in_ = -1;

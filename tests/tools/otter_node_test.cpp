@@ -7,11 +7,16 @@
 
 #include <fstream>
 #include <memory>
+#include <regex>
+#include <set>
 #include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <otter/demo.hpp>
 #include <otter/otter.hpp>
 
@@ -38,10 +43,12 @@ std::vector<std::string> argv_of(std::vector<std::string> args) {
   return args;
 }
 
-// Starts otter-node with `args` and waits for its READY line.
-std::unique_ptr<node_process> start_node_process(std::vector<std::string> args) {
+// Starts otter-node with `args` (its stderr into `stderr_file`, if given) and waits for its
+// READY line.
+std::unique_ptr<node_process> start_node_process(std::vector<std::string> args,
+                                                 std::string stderr_file = {}) {
   auto n = std::make_unique<node_process>();
-  n->proc = std::make_unique<child>(argv_of(std::move(args)));
+  n->proc = std::make_unique<child>(argv_of(std::move(args)), std::move(stderr_file));
   auto line = n->proc->read_line(30s);
   if (!line) throw std::runtime_error("otter-node printed no READY line");
   std::istringstream in(*line);
@@ -103,6 +110,60 @@ bool has_node(const otter::node& n, const std::string& name) {
   return false;
 }
 
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// The lines of a file (a node's stderr) as they are now.
+std::vector<std::string> lines_of(const std::string& path) {
+  std::vector<std::string> out;
+  std::ifstream in(path);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+// The lines of `path` from line `from` on.
+std::vector<std::string> lines_since(const std::string& path, std::size_t from) {
+  auto all = lines_of(path);
+  return {all.begin() + static_cast<std::ptrdiff_t>(std::min(from, all.size())), all.end()};
+}
+
+// A demo node at --log-level `level` with its stderr in `log`, once its startup lines are all
+// written (the last is the kv server's, which logs once it holds `kv` or stands by).
+std::unique_ptr<node_process> logging_demo_node(const std::string& name, const scratch& s,
+                                                const std::string& log,
+                                                std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {
+      "--name", name,        "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(),
+      "--demo", "--workers", "2"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  auto n = start_node_process(args, log);
+  if (!eventually([&] {
+        for (const auto& l : lines_of(log)) {
+          if (has(l, "holds the global name 'kv'")) return true;
+        }
+        return false;
+      })) {
+    throw std::runtime_error("the demo kv server of " + name + " did not log its start");
+  }
+  return n;
+}
+
+struct ctl_result {
+  int code = -1;
+  std::string out;
+};
+
+// Runs otterctl against `n` to completion: its stdout and exit code (stderr: the test's).
+ctl_result otterctl(const node_process& n, const scratch& s, std::vector<std::string> args) {
+  args.insert(args.begin(), {OTTERCTL_BIN, "--node", n.endpoint, "--secret-file", s.secret()});
+  child c(std::move(args));
+  ctl_result r;
+  while (auto line = c.read_line(30s)) r.out += *line + "\n";
+  r.code = c.wait_exit();
+  return r;
+}
+
 }  // namespace otter_node_test
 
 using namespace otter_node_test;
@@ -110,11 +171,18 @@ using namespace otter_node_test;
 TEST_CASE("otter-node --help exits 0 and documents every flag") {
   auto [out, code] = run_to_exit({"--help"});
   CHECK(code == 0);
-  for (const char* flag : {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo",
-                           "--log-level", "--workers", "--insecure", "--help", "READY"}) {
+  for (const char* flag :
+       {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo", "--log-level",
+        "--log-format", "--workers", "--insecure", "--help", "--version", "READY"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
+}
+
+TEST_CASE("otter-node --version prints the project's version and exits 0") {
+  auto [out, code] = run_to_exit({"--version"});
+  CHECK(code == 0);
+  CHECK(out == std::string("otter-node ") + OTTER_VERSION + "\n");
 }
 
 TEST_CASE("bad arguments exit 2 without starting a node") {
@@ -135,6 +203,11 @@ TEST_CASE("bad arguments exit 2 without starting a node") {
   CHECK(run_to_exit({"--config", bad}).second == 2);  // unknown setting
   std::ofstream(bad) << "name = \"x\"\nlisten = [1]\n";
   CHECK(run_to_exit({"--config", bad}).second == 2);  // wrong type
+  CHECK(
+      run_to_exit({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--log-format", "xml"}).second ==
+      2);
+  std::ofstream(bad) << "name = \"x\"\nlisten = \"tcp://127.0.0.1:0\"\nlog_format = \"yaml\"\n";
+  CHECK(run_to_exit({"--config", bad}).second == 2);
 }
 
 TEST_CASE("a node that cannot start exits 1") {
@@ -280,4 +353,115 @@ TEST_CASE("SIGTERM stops a node cleanly: exit 0, and its names leave the others 
   }
   CHECK_FALSE(otter::whereis_global(me->rt(), "kv").has_value());
   CHECK_FALSE(has_node(*me, "term-a"));
+}
+
+TEST_CASE("a demo child killed with otterctl leaves one crash report and one restart report") {
+  scratch s;
+  const std::string log = s.dir() + "/node.err";
+  auto n = logging_demo_node("crash-a", s, log, {"--log-level", "info"});
+  const std::size_t before = lines_of(log).size();
+
+  auto kill = otterctl(*n, s, {"kill", "echo@crash-a"});
+  REQUIRE(kill.code == 0);
+  const auto at = kill.out.find('<');
+  REQUIRE(at != std::string::npos);
+  const std::string victim = kill.out.substr(at, kill.out.find('>') - at + 1);
+  // Restarted: the name resolves to another process. The reports are written before that.
+  REQUIRE(eventually([&] {
+    auto info = otterctl(*n, s, {"--json", "info", "echo@crash-a"});
+    return info.code == 0 && !has(info.out, victim);
+  }));
+
+  const auto lines = lines_since(log, before);
+  INFO(fmt::format("{}", fmt::join(lines, "\n")));
+  REQUIRE(lines.size() == 2);
+  // The child's crash report: a warning naming it, its Pid, the reason and its last message.
+  CHECK(has(lines[0], "[otter] [warning] crash report: gen_server " + victim + " 'echo@crash-a'"));
+  CHECK(has(lines[0], "exited with reason 'killed'"));
+  CHECK(has(lines[0], "(last message: none)"));
+  // The supervisor's report: info, the supervisor, the child's id, the restart count.
+  CHECK(has(lines[1], "[otter] [info] supervisor 'demo' <"));  // its id under the root
+  CHECK(has(lines[1], "child 'echo' " + victim + " exited with reason 'killed'"));
+  CHECK(has(lines[1], "restarting it (restart 1 of at most 3 in 5 s)"));
+}
+
+TEST_CASE("otterctl runs add nothing to the log of a node at level info") {
+  scratch s;
+  const std::string log = s.dir() + "/node.err";
+  auto n = logging_demo_node("quiet-a", s, log, {"--log-level", "info"});
+  const std::size_t before = lines_of(log).size();
+  for (std::vector<std::string> args : {std::vector<std::string>{"nodes"},
+                                        {"names"},
+                                        {"ps"},
+                                        {"tree"},
+                                        {"stats"},
+                                        {"ping", "quiet-a"},
+                                        {"info", "counter@quiet-a"},
+                                        {"state", "counter@quiet-a"},
+                                        {"call", "counter@quiet-a", "[\"incr\"]"},
+                                        {"--json", "groups"}}) {
+    INFO(args.front());
+    CHECK(otterctl(*n, s, args).code == 0);
+  }
+  // The node is still there, and its log has not grown by a line.
+  CHECK(otterctl(*n, s, {"ping", "quiet-a"}).code == 0);
+  const auto lines = lines_since(log, before);
+  INFO(fmt::format("{}", fmt::join(lines, "\n")));
+  CHECK(lines.empty());
+}
+
+TEST_CASE("--log-format json writes one JSON object per line, the libraries' lines included") {
+  scratch s;
+  const std::string log = s.dir() + "/node.err";
+  auto n = logging_demo_node("json-a", s, log, {"--log-level", "debug", "--log-format", "json"});
+  // A crash report (a warning of the library's logger) and the lines of a tool that vanished
+  // without a goodbye: at debug, a hidden node's churn is never more than debug.
+  REQUIRE(otterctl(*n, s, {"kill", "counter@json-a", "--reason", "boom \"quoted\"\ttab"}).code ==
+          0);
+  child top({OTTERCTL_BIN, "--node", n->endpoint, "--secret-file", s.secret(), "top", "--interval",
+             "100"});
+  REQUIRE(top.read_line(30s));  // connected: its first refresh
+  const std::string tool = "otterctl-" + std::to_string(top.pid());
+  top.signal(SIGKILL);
+  top.wait_exit();
+  REQUIRE(eventually([&] {
+    for (const auto& l : lines_of(log)) {
+      if (has(l, "hidden node " + tool + " is down")) return true;
+    }
+    return false;
+  }));
+  n->proc->signal(SIGTERM);
+  REQUIRE(n->proc->wait_exit() == 0);
+
+  const auto lines = lines_of(log);
+  REQUIRE(lines.size() > 5);
+  const std::regex iso_ms(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical"};
+  std::set<std::string> loggers;
+  bool crash_report = false;
+  for (const auto& l : lines) {
+    INFO(l);
+    nlohmann::json j;
+    REQUIRE_NOTHROW(j = nlohmann::json::parse(l));
+    REQUIRE(j.is_object());
+    CHECK(j.size() == 6);
+    REQUIRE(j["time"].is_string());
+    CHECK(std::regex_match(j["time"].get<std::string>(), iso_ms));
+    REQUIRE(j["level"].is_string());
+    CHECK(levels.count(j["level"].get<std::string>()) == 1);
+    CHECK(j["node"] == "json-a");
+    REQUIRE(j["logger"].is_string());
+    loggers.insert(j["logger"].get<std::string>());
+    REQUIRE(j["message"].is_string());
+    CHECK(j["fields"].is_object());
+    const std::string message = j["message"].get<std::string>();
+    if (has(message, "crash report") && has(message, "boom \"quoted\"\ttab")) {
+      crash_report = true;
+      CHECK(j["level"] == "warn");
+      CHECK(j["logger"] == "otter");
+    }
+    if (has(message, tool + " ") || has(message, tool + ":")) CHECK(j["level"] == "debug");
+  }
+  CHECK(crash_report);
+  CHECK(loggers == std::set<std::string>{"otter", "otter-node"});
 }

@@ -15,22 +15,26 @@ namespace {
 
 constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
-constexpr std::array<std::string_view, 8> config_keys = {
-    "name", "listen", "seeds", "secret_file", "demo", "log_level", "workers", "insecure"};
+constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
+constexpr std::array<std::string_view, 9> config_keys = {"name",        "listen",  "seeds",
+                                                         "secret_file", "demo",    "log_level",
+                                                         "log_format",  "workers", "insecure"};
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:
   name = "n1"                        listen = "tcp://10.0.0.1:7001"
   seeds = ["tcp://host1:7001"]       secret_file = "/etc/otter/secret"
   demo = true                        log_level = "info"
-  workers = 0                        insecure = false
+  log_format = "text"                workers = 0
+  insecure = false
 A flag given on the command line wins over the file.
 
 Once the node is up, has joined its seeds (or given up waiting, with a warning) and holds its
 members' names, it prints one line on stdout:  READY <name> <endpoint> <creation>
 It runs until SIGTERM or SIGINT, then stops its supervision tree, leaves the cluster and
-exits 0. Logs go to stderr. Exit codes: 0 clean stop, 1 the node could not start,
-2 bad arguments or config file.
+exits 0. Logs go to stderr, one line each: text, or with --log-format json one JSON object
+per line (time, level, node, logger, message, fields). Exit codes: 0 clean stop, 1 the node
+could not start, 2 bad arguments or config file.
 
 --demo starts echo@NAME, counter@NAME and kv@NAME under the root supervisor, and a kv server
 that competes for the global name `kv` (one node holds it, the others take over when it dies;
@@ -66,8 +70,8 @@ void read_config_file(const std::string& path, node_config& c,
   for (auto&& [key, value] : t) {
     if (std::find(config_keys.begin(), config_keys.end(), key.str()) == config_keys.end()) {
       throw usage_error{path + ": unknown setting '" + std::string(key.str()) +
-                        "' (known: name, listen, seeds, secret_file, demo, log_level, workers, "
-                        "insecure)"};
+                        "' (known: name, listen, seeds, secret_file, demo, log_level, "
+                        "log_format, workers, insecure)"};
     }
   }
   const auto text = [&](std::string_view key, std::string& out) {
@@ -86,6 +90,7 @@ void read_config_file(const std::string& path, node_config& c,
   text("listen", c.listen);
   text("secret_file", c.secret_file);
   text("log_level", c.log_level);
+  text("log_format", c.log_format);
   flag("demo", c.demo);
   flag("insecure", c.insecure);
   if (t.contains("workers")) {
@@ -126,6 +131,9 @@ void validate(const node_config& c) {
     throw usage_error{"log level '" + c.log_level +
                       "' is not one of trace, debug, info, warn, error, off"};
   }
+  if (std::find(log_formats.begin(), log_formats.end(), c.log_format) == log_formats.end()) {
+    throw usage_error{"log format '" + c.log_format + "' is not one of text, json"};
+  }
 }
 
 }  // namespace
@@ -159,6 +167,10 @@ parse_outcome parse_command_line(int argc, char** argv) {
   app.add_option("--log-level", c.log_level,
                  "trace, debug, info, warn, error or off (logs go to stderr; default info)")
       ->type_name("LEVEL");
+  app.add_option("--log-format", c.log_format,
+                 "text (default) or json: one JSON object per line (time, level, node, logger, "
+                 "message, fields)")
+      ->type_name("FORMAT");
   app.add_option("--workers", c.workers,
                  "Scheduler worker threads, 0 to 4096 (default 0: one per hardware thread)")
       ->check(CLI::Range(0, 4096).description(""))

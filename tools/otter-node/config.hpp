@@ -8,6 +8,7 @@
 //   secret_file = "/etc/otter/secret"
 //   demo = true
 //   log_level = "info"     # trace, debug, info, warn, error, off
+//   log_format = "text"    # or "json": one JSON object per line (json_log.hpp)
 //   workers = 0            # 0: one per hardware thread
 //   insecure = false
 //
@@ -34,6 +35,7 @@ inline constexpr std::chrono::milliseconds demo_names_timeout{10000};
 // Period of that wait's look at the local registry replica (a read, no network).
 inline constexpr std::chrono::milliseconds demo_names_poll{10};
 inline constexpr const char* log_level = "info";
+inline constexpr const char* log_format = "text";
 }  // namespace node_tool_defaults
 
 struct node_config {
@@ -44,6 +46,7 @@ struct node_config {
   bool demo = false;
   bool insecure = false;
   std::string log_level = node_tool_defaults::log_level;
+  std::string log_format = node_tool_defaults::log_format;  // text or json
   unsigned workers = 0;  // 0: one per hardware thread
 };
 

@@ -24,6 +24,7 @@
 #include <otter/otter.hpp>
 
 #include "config.hpp"
+#include "json_log.hpp"
 
 namespace {
 
@@ -132,8 +133,14 @@ int main(int argc, char** argv) {
 
   // Logs go to stderr: stdout carries the READY line for scripts.
   // otter-node's own lines (and the demo servers') go through its logger; the libraries' through
-  // otter's ("otter"). --log-level sets both.
+  // otter's ("otter"). --log-level and --log-format set both.
   spdlog::set_default_logger(spdlog::stderr_color_mt("otter-node"));
+  if (parsed.config->log_format == "json") {
+    spdlog::default_logger()->set_formatter(
+        std::make_unique<otter::node_tool::json_log_formatter>(parsed.config->name));
+    otter::logger()->set_formatter(
+        std::make_unique<otter::node_tool::json_log_formatter>(parsed.config->name));
+  }
   const auto level = spdlog::level::from_str(parsed.config->log_level);
   spdlog::set_level(level);
   otter::set_log_level(level);

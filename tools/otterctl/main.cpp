@@ -2,12 +2,13 @@
 // drives the cluster: nodes, global names, processes, supervision trees, a server's state,
 // process groups; calls and casts with JSON payloads; exit signals; ping; counters; a live top.
 //
-//   otterctl [--node tcp://HOST:PORT] [--secret-file PATH] [--json] SUBCOMMAND ...
+//   otterctl [--node tcp://HOST:PORT] [--secret-file PATH] [--insecure] [--json] SUBCOMMAND ...
 //
-// The node and secret file also come from OTTER_NODE / OTTER_SECRET_FILE. Exit codes: 0 ok,
-// 1 the operation failed (unknown name, timeout, remote error), 2 usage error, 3 cannot reach
-// or authenticate to the node. Errors are one line on stderr; --json output is one JSON
-// document on stdout (top: one per refresh).
+// The node and secret file also come from OTTER_NODE / OTTER_SECRET_FILE. Exit codes (the
+// exit_code enum below; `otterctl --help` lists them): 0 ok, 1 the operation failed (unknown
+// name, timeout, remote error), 2 usage error, 3 cannot reach or authenticate to the node.
+// Errors are one line on stderr; --json output is one JSON document on stdout (top: one per
+// refresh).
 #include <poll.h>
 #include <termios.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -51,6 +53,7 @@ struct options {
   std::string node;
   std::string secret_file;
   bool as_json = false;
+  bool insecure = false;  // the cluster runs with --insecure: no CURVE (the proof still counts)
   int connect_timeout_ms = 5000;
   int timeout_ms = 5000;
 };
@@ -117,6 +120,7 @@ class session {
     no.hidden = true;
     no.seeds = {opts_.node};
     no.secret_file = secret;
+    no.insecure = opts_.insecure;
     no.workers = 1;
     auto n = otter::node::start(no);
     if (!n) throw failure{unreachable, "cannot start a connection: " + n.err().message};
@@ -855,6 +859,71 @@ int cmd_groups(session& s, const std::string& scope, bool as_json) {
   return ok;
 }
 
+// Edit distance (Levenshtein: insertions, deletions, substitutions), for "did you mean".
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// The word where the subcommand belongs when it names none (`otterctl nods`), or nullopt.
+std::optional<std::string> unknown_subcommand(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--") return std::nullopt;
+    if (a.size() > 1 && a[0] == '-') {
+      const CLI::Option* o = app.get_option_no_throw(a);
+      if (o != nullptr && o->get_expected_min() > 0 && a.find('=') == std::string::npos) ++i;
+      continue;
+    }
+    for (const CLI::App* sub : app.get_subcommands(std::function<bool(const CLI::App*)>{})) {
+      if (sub->get_name() == a) return std::nullopt;
+    }
+    return a;
+  }
+  return std::nullopt;
+}
+
+// "unknown command 'nods'; did you mean 'nodes'?", with the subcommands closest to `word` when
+// they are close enough ("'state' or 'stats'" for a tie).
+std::string unknown_command_message(const CLI::App& app, const std::string& word) {
+  std::vector<std::string> best;
+  std::size_t best_distance = std::string::npos;
+  for (const CLI::App* sub : app.get_subcommands(std::function<bool(const CLI::App*)>{})) {
+    const std::size_t d = edit_distance(word, sub->get_name());
+    if (d < best_distance) {
+      best_distance = d;
+      best.clear();
+    }
+    if (d == best_distance) best.push_back(sub->get_name());
+  }
+  // Close enough: a slip of a third of the word (at least one edit), not another word.
+  const std::size_t tolerance = std::max<std::size_t>(1, (word.size() + 1) / 3);
+  std::string m = "unknown command '" + word + "'";
+  if (best.empty() || best_distance > tolerance) return m + " (see otterctl --help)";
+  m += "; did you mean ";
+  for (std::size_t i = 0; i < best.size(); ++i) {
+    m += (i == 0 ? "'" : i + 1 == best.size() ? " or '" : ", '") + best[i] + "'";
+  }
+  return m + "?";
+}
+
+constexpr const char* help_footer = R"(
+Exit codes:
+  0  ok (nodes, ps, stats and top also when a member did not answer; they show it)
+  1  the operation failed: unknown name or node, timeout, an error from the server
+  2  usage error: unknown command or flag, missing argument, a payload that is not JSON
+  3  cannot reach or authenticate to the node, or no secret file)";
+
 }  // namespace otterctl
 
 int main(int argc, char** argv) {
@@ -867,10 +936,15 @@ int main(int argc, char** argv) {
   CLI::App app{"otterctl: inspect and drive a live otter cluster (connects as a hidden node)"};
   app.require_subcommand(1);
   app.fallthrough();
+  app.footer(help_footer);
+  app.set_version_flag("--version", std::string("otterctl ") + OTTER_VERSION);
   app.add_option("--node", o.node, "a node of the cluster, tcp://HOST:PORT (env OTTER_NODE)");
   app.add_option("--secret-file", o.secret_file,
                  "the cluster secret (env OTTER_SECRET_FILE; default ~/.otter/secret)");
   app.add_flag("--json", o.as_json, "machine-readable output");
+  app.add_flag("--insecure", o.insecure,
+               "for a cluster run with --insecure: no encryption (the secret file is still "
+               "needed)");
   app.add_option("--timeout", o.timeout_ms,
                  "ms: each request's deadline; for nodes, ps, stats and top one deadline for all "
                  "members together, those not answering in time shown as such (default 5000)")
@@ -917,12 +991,19 @@ int main(int argc, char** argv) {
   top->add_option("--lines", lines, "processes shown")->check(CLI::PositiveNumber);
   top->add_option("--node", only_node, "only this node (a node name)");
 
+  if (auto word = unknown_subcommand(app, argc, argv)) {
+    std::fprintf(stderr, "otterctl: %s\n", unknown_command_message(app, *word).c_str());
+    return usage;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    std::printf("%s\n", e.what());
+    return ok;
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "otterctl: %s (see otterctl --help)\n", e.what());
     return usage;

@@ -8,8 +8,11 @@
 //   otter::logger()->set_pattern("[%H:%M:%S] %v");               // anything spdlog offers
 //
 // By default it writes to stderr (a program's stdout stays its own) at level info. What it
-// logs: nodes coming up and going down, refused connections, registry conflicts, supervisor
-// restarts, handlers that drop unhandled messages. Thread-safe.
+// logs: member nodes coming up and going down (tools such as otterctl, hidden nodes, only at
+// debug), refused connections, registry conflicts, crash reports (a warning per process that
+// exits abnormally: names, Pid, reason, last message's type), supervisor restarts (info, with
+// the restart count) and a supervisor giving up (error), handlers that drop unhandled
+// messages. Thread-safe.
 #pragma once
 
 #include <memory>

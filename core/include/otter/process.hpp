@@ -22,6 +22,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -196,6 +197,10 @@ class process {
   void discard() noexcept;
   // Its init failed: it exits with `reason`, without terminate (OTP's init_fail).
   void fail_init(const exit_reason& reason);
+  // Remembers what kind and type of message the process is about to handle (crash reports).
+  void note_message(const detail::envelope& e);
+  // OTP's crash report: one warning for a process ending abnormally (see exit_now).
+  void report_crash(const exit_reason& reason) const;
   // Asks the runtime to run this process (it became runnable).
   virtual void wake();
   // The runtime shuts down with this process still alive (its workers are gone): drop what it
@@ -229,6 +234,12 @@ class process {
 
   std::unique_ptr<exit_reason> exiting_;  // set once the process must end
   bool run_terminate_ = false;
+  bool quiet_exit_ = false;  // killed by its parent (a supervisor's brutal_kill): no crash report
+  // The last message handled, for a crash report: its kind, and its type (local messages: a
+  // static descriptor; from another node: the wire name, kept in a string reused after that).
+  detail::sig last_kind_ = detail::sig::info;
+  const message_type* last_type_ = nullptr;
+  std::unique_ptr<std::string> last_remote_type_;
   bool trap_exit_ = false;
   std::atomic<bool> has_name_{false};  // set by register_name, read at exit (seq_cst)
   // Overload: set at spawn, read by senders.

@@ -165,6 +165,7 @@ class global_registry final : private detail::name_resolver {
   friend struct registry_detail::inspect;
   explicit global_registry(node& n);
   std::optional<pid> resolve(std::string_view name) override { return whereis(name); }
+  std::vector<std::string> names_of(const pid& holder) override;
   std::unique_ptr<state> s_;
 };
 

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <typeindex>
 #include <utility>
+#include <vector>
 
 #include "otter/detail/envelope.hpp"
 #include "otter/error.hpp"
@@ -62,6 +63,8 @@ class name_resolver {
  public:
   virtual ~name_resolver() = default;
   virtual std::optional<pid> resolve(std::string_view name) = 0;
+  // The global names `holder` holds (for logs: a crash report names the process).
+  virtual std::vector<std::string> names_of(const pid& holder) = 0;
 };
 
 std::uint64_t make_ref(runtime& rt) noexcept;
@@ -121,6 +124,8 @@ void set_name_resolver(runtime& rt, name_resolver* r) noexcept;
 // The installed resolver's answer for a global name (nullopt without one); `served` (if given)
 // tells whether a resolver was installed. Any thread; safe while the runtime stops.
 std::optional<pid> resolve_global(const runtime& rt, std::string_view name, bool* served = nullptr);
+// The global names the installed resolver knows `holder` by (none without one). Any thread.
+std::vector<std::string> global_names_of(const runtime& rt, const pid& holder);
 
 // Per-runtime services: state a layer attaches to a runtime (the global registry, the
 // registrar of supervised children's global names), one per type. Any thread.
