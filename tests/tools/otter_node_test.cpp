@@ -74,6 +74,35 @@ std::pair<std::string, int> run_to_exit(std::vector<std::string> args) {
   return {out, c.wait_exit()};
 }
 
+// What a run of otter-node to completion showed: stdout, stderr, exit code.
+struct outcome {
+  std::string out, err;
+  int code = -1;
+};
+outcome run_capturing(std::vector<std::string> args, const scratch& s) {
+  const std::string err_file = s.dir() + "/otter-node.err";
+  child c(argv_of(std::move(args)), cluster_test::stderr_to{err_file, false});
+  outcome o;
+  while (auto line = c.read_line(60s)) o.out += *line + "\n";
+  o.code = c.wait_exit();
+  o.err = c.stderr_text();
+  return o;
+}
+
+bool has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Lines of `text` that otter-node printed itself ("otter-node: ..."), not its log lines.
+std::vector<std::string> own_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("otter-node: ", 0) == 0) lines.push_back(line);
+  }
+  return lines;
+}
+
 // The test's own node: a member with the global registry, joined to `seed` and synced.
 std::unique_ptr<otter::node> tester(const std::string& name, const scratch& s,
                                     const std::string& seed = {}) {
@@ -280,4 +309,86 @@ TEST_CASE("SIGTERM stops a node cleanly: exit 0, and its names leave the others 
   }
   CHECK_FALSE(otter::whereis_global(me->rt(), "kv").has_value());
   CHECK_FALSE(has_node(*me, "term-a"));
+}
+
+TEST_CASE("an unreadable secret file or a listen address in use: exit 1, one line, no READY") {
+  scratch s;
+  // A directory where the secret file should be (running as root, modes do not stop reads).
+  const std::string dir_secret = s.dir() + "/secret-dir";
+  ::mkdir(dir_secret.c_str(), 0700);
+  auto unreadable = run_capturing(
+      {"--name", "x", "--listen", "tcp://127.0.0.1:0", "--secret-file", dir_secret}, s);
+  CHECK(unreadable.code == 1);
+  CHECK_FALSE(has(unreadable.out, "READY"));
+  INFO(unreadable.err);
+  auto lines = own_lines(unreadable.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], dir_secret));
+
+  auto me = tester("addr-tester", s);
+  auto taken = run_capturing(
+      {"--name", "y", "--listen", me->endpoint(), "--secret-file", s.secret()}, s);
+  CHECK(taken.code == 1);
+  CHECK_FALSE(has(taken.out, "READY"));
+  INFO(taken.err);
+  lines = own_lines(taken.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], me->endpoint()));
+  CHECK(has(lines[0], "in use"));
+}
+
+TEST_CASE("SIGHUP stops a node cleanly, as SIGTERM does") {
+  scratch s;
+  auto n = demo_node("hup-a", s);
+  auto me = tester("hup-tester", s, n->endpoint);
+  otter::scoped_process p(me->rt());
+  me->monitor_nodes(p.self());
+  n->proc->signal(SIGHUP);
+  CHECK(n->proc->wait_exit() == 0);
+  auto down = p.receive<otter::nodedown>(10s);
+  REQUIRE(down);
+  CHECK(down->node == "hup-a");
+  CHECK(down->reason == "shutdown");
+}
+
+TEST_CASE("a stop signal during startup stops the node at once: exit 0, no READY, no demo") {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    INFO(sig);
+    scratch s;
+    const std::string err_file = s.dir() + "/otter-node.err";
+    // Its seed is not there: startup waits for it (up to the join timeout).
+    child c(argv_of({"--name", "early-a", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                     s.secret(), "--seed", "tcp://127.0.0.1:1", "--demo", "--log-level", "info"}),
+            cluster_test::stderr_to{err_file, false});
+    REQUIRE(eventually([&] { return has(c.stderr_text(), "is up at"); }));
+    c.signal(sig);
+    CHECK_FALSE(c.read_line(60s).has_value());  // no READY: stdout closes
+    CHECK(c.wait_exit() == 0);
+    const std::string err = c.stderr_text();
+    INFO(err);
+    CHECK(has(err, "during startup"));
+    CHECK_FALSE(has(err, "demo servers running"));
+  }
+}
+
+TEST_CASE("a node whose stderr reader goes away keeps running and stops cleanly") {
+  scratch s;
+  std::vector<std::string> args = {"--name",        "pipe-a",   "--listen",  "tcp://127.0.0.1:0",
+                                   "--secret-file", s.secret(), "--demo",    "--workers",
+                                   "2",             "--log-level", "debug"};
+  child c(argv_of(args), cluster_test::stderr_to{{}, true});
+  auto ready = c.read_line(30s);
+  REQUIRE(ready);
+  REQUIRE(ready->rfind("READY ", 0) == 0);
+  std::istringstream in(*ready);
+  std::string word, name, endpoint;
+  in >> word >> name >> endpoint;
+  c.close_stderr();
+  // A member joins (the node logs it: EPIPE) and calls it.
+  auto me = tester("pipe-tester", s, endpoint);
+  otter::scoped_process p(me->rt());
+  auto echoed = p.await(otter::call<otter::dynamic>("echo@pipe-a", req("after", "epipe")));
+  REQUIRE(echoed);
+  c.signal(SIGTERM);
+  CHECK(c.wait_exit() == 0);
 }

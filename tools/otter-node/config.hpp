@@ -31,8 +31,9 @@ inline constexpr std::chrono::milliseconds join_timeout{10000};
 inline constexpr std::chrono::milliseconds sync_timeout{10000};
 // How long startup waits for the demo servers' global names to appear.
 inline constexpr std::chrono::milliseconds demo_names_timeout{10000};
-// Period of that wait's look at the local registry replica (a read, no network).
-inline constexpr std::chrono::milliseconds demo_names_poll{10};
+// Period of startup's looks at what it waits for (the node's view, the seeds' answers, the local
+// registry replica: reads, no network), between which a stop signal ends the wait at once.
+inline constexpr std::chrono::milliseconds startup_poll{10};
 inline constexpr const char* log_level = "info";
 }  // namespace node_tool_defaults
 
