@@ -68,6 +68,7 @@ class transport final : public detail::remote_router,
   void monitor_nodes(const pid& subscriber, bool on) { members_.monitor_nodes(subscriber, on); }
   void on_peer_event(net_detail::membership::hook fn) { members_.on_peer_event(std::move(fn)); }
   net_stats stats() const;  // tables.cpp, as are the test hooks below
+  std::vector<seed_status> seeds() const;
   void set_blocked(std::string_view node_name, bool blocked);  // test hook
   void connect(const std::string& endpoint);                   // served by the I/O owner
   // When service() must run next for its timers (the simulator asks).
@@ -109,6 +110,9 @@ class transport final : public detail::remote_router,
                  connection* via);
   void refuse(const io_token& t, const std::string& routing_id, wire::refuse_code code,
               const std::string& reason);
+  // Records a seed's answer (seeds()); any other endpoint is ignored. False when that seed
+  // gave the same answer last time (not worth logging again).
+  bool seed_answered(const std::string& endpoint, seed_answer a, const std::string& reason);
 
   // ---- links and membership (links.cpp) ----
   // Applies `e` to p's link and does what entering the new state means.
@@ -179,6 +183,8 @@ class transport final : public detail::remote_router,
   std::unordered_map<net_detail::conn_id, std::string> connection_ids_;
   std::unordered_map<std::string, std::uint64_t> inbound_;  // routing id -> peer id
   std::unordered_set<std::string> banned_;                  // routing ids that broke protocol
+  // Incarnations refused with name_in_use (logged once each).
+  std::set<std::pair<std::string, std::uint32_t>> name_in_use_told_;
   bool view_dirty_ = false;
   std::unordered_set<std::uint64_t> neighbours_;  // the members we watch by the ring
   std::uint64_t ticks_ = 0;                       // for the gossip period
@@ -199,7 +205,9 @@ class transport final : public detail::remote_router,
   std::mutex connects_mutex_;  // protects connects_
   std::vector<std::string> connects_;
   std::atomic<bool> connects_pending_{false};
-  std::mutex blocked_mutex_;  // protects blocked_
+  mutable std::mutex seeds_mutex_;  // protects seeds_
+  std::vector<seed_status> seeds_;  // one per seed endpoint, made by start()
+  std::mutex blocked_mutex_;        // protects blocked_
   std::set<std::string, std::less<>> blocked_;
 
   std::atomic<std::uint64_t> frames_in_{0}, frames_out_{0}, env_in_{0}, env_out_{0}, bytes_in_{0},

@@ -311,6 +311,55 @@ TEST_CASE("SIGTERM stops a node cleanly: exit 0, and its names leave the others 
   CHECK_FALSE(has_node(*me, "term-a"));
 }
 
+TEST_CASE("a second node with a name in use is refused: exit 1, no READY, the cluster undisturbed") {
+  scratch s;
+  auto me = tester("dup-tester", s);
+  otter::scoped_process p(me->rt());
+  me->monitor_nodes(p.self());
+  auto original = demo_node("dup-a", s, {me->endpoint()});
+  REQUIRE(eventually([&] { return has_node(*me, "dup-a"); }));
+  REQUIRE(p.receive<otter::nodeup>(10s));
+
+  auto dup = run_capturing({"--name", "dup-a", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                            s.secret(), "--seed", me->endpoint(), "--demo", "--workers", "2",
+                            "--log-level", "off"},
+                           s);
+  CHECK(dup.code == 1);
+  CHECK_FALSE(has(dup.out, "READY"));
+  INFO(dup.err);
+  const auto lines = own_lines(dup.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "node name 'dup-a' is already in use by a live member at " +
+                          original->endpoint));
+
+  // The original never left, and still answers by name.
+  CHECK_FALSE(p.receive<otter::nodedown>(0ms));
+  auto info = me->nodes();
+  REQUIRE(info.size() == 1);
+  CHECK(info[0].creation == original->creation);
+  auto echoed = p.await(otter::call<otter::dynamic>("echo@dup-a", req("still", "here")));
+  REQUIRE(echoed);
+  CHECK(echoed->as<std::vector<std::string>>() == std::vector<std::string>{"still", "here"});
+}
+
+TEST_CASE("a node killed and restarted at once elsewhere joins once its predecessor is down") {
+  scratch s;
+  auto me = tester("restart-tester", s);
+  auto first = demo_node("restart-a", s, {me->endpoint()});
+  REQUIRE(eventually([&] { return has_node(*me, "restart-a"); }));
+  first->proc->signal(SIGKILL);
+  first->proc->wait_exit();
+  // At once, on another port (port 0): the members still hold the first one up for a while,
+  // and refuse the name until they declare it down.
+  auto second = demo_node("restart-a", s, {me->endpoint()});
+  CHECK(second->endpoint != first->endpoint);
+  CHECK(second->creation != first->creation);
+  REQUIRE(eventually([&] {
+    auto nodes = me->nodes();
+    return nodes.size() == 1 && nodes[0].creation == second->creation;
+  }));
+}
+
 TEST_CASE("an unreadable secret file or a listen address in use: exit 1, one line, no READY") {
   scratch s;
   // A directory where the secret file should be (running as root, modes do not stop reads).

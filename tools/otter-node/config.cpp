@@ -32,7 +32,9 @@ It runs until SIGTERM, SIGINT or SIGHUP (all three: a clean stop), then stops it
 tree, leaves the cluster and exits 0; a signal during startup stops it at once (exit 0, no
 READY); a second one while it stops exits at once with 1. SIGPIPE is ignored. Logs go to
 stderr. Exit codes: 0 clean stop, 1 the node could not start (one line on stderr says why:
-the secret file, or the listen address), 2 bad arguments or config file.
+the secret file, the listen address, every seed refused it (wrong secret?), or its name is
+held by a live member for longer than a restart takes to be noticed), 2 bad arguments or
+config file.
 
 --demo starts echo@NAME, counter@NAME and kv@NAME under the root supervisor, and a kv server
 that competes for the global name `kv` (one node holds it, the others take over when it dies;

@@ -12,7 +12,8 @@
 //   signal during the stop exits at once with code 1. SIGPIPE is ignored: a log reader that
 //   goes away costs the logs, not the node.
 // - Exit code 2 for bad arguments, 1 for a node that cannot start; one line on stderr says why.
-//   Cannot start: the secret file, or the listen address.
+//   Cannot start: the secret file or the listen address; every seed refused our secret; a seed
+//   said a live member holds our name, still after name_in_use_patience.
 #include <signal.h>
 
 #include <atomic>
@@ -20,6 +21,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -103,6 +105,38 @@ bool wait_until(stop_signals& stop, int& stopped, std::chrono::milliseconds time
   }
 }
 
+// Why the node cannot join, from its seeds' answers: a seed says a live member holds our name
+// and has said so for name_in_use_patience (a restarted node's predecessor is declared down
+// well within that), or every seed refused us (our secret, most likely). Nothing while
+// joining may still work.
+std::optional<std::string> cannot_join(const otter::node& n) {
+  const auto seeds = n.seeds();
+  if (seeds.empty()) return std::nullopt;
+  const auto at = std::chrono::steady_clock::now();
+  bool all_refused = true, all_wrong_secret = true;
+  for (const auto& s : seeds) {
+    if (s.answer == otter::seed_answer::welcomed) return std::nullopt;
+    if (s.answer == otter::seed_answer::name_in_use &&
+        at - s.since >= defaults::name_in_use_patience) {
+      return s.reason;  // "node name 'n1' is already in use by a live member at tcp://..."
+    }
+    // Two failed handshakes in a row: one could be a seed dying in the middle of it.
+    const bool wrong_secret = s.answer == otter::seed_answer::wrong_secret &&
+                              s.times >= defaults::refusals_before_giving_up;
+    all_wrong_secret = all_wrong_secret && wrong_secret;
+    all_refused = all_refused && (wrong_secret || s.answer == otter::seed_answer::refused);
+  }
+  if (!all_refused) return std::nullopt;
+  std::string which;
+  for (const auto& s : seeds) which += (which.empty() ? "" : ", ") + s.endpoint;
+  if (all_wrong_secret) {
+    return "refused by every seed (" + which + "): wrong secret? (" + seeds.front().reason + ")";
+  }
+  std::string why;
+  for (const auto& s : seeds) why += (why.empty() ? "" : "; ") + s.endpoint + ": " + s.reason;
+  return "refused by every seed: " + why;
+}
+
 int run(const node_config& c, stop_signals& stop) {
   otter::node_options o;
   o.name = c.name;
@@ -133,9 +167,17 @@ int run(const node_config& c, stop_signals& stop) {
   };
 
   if (!o.seeds.empty()) {
-    const bool joined = wait_until(stop, sig, defaults::join_timeout, defaults::startup_poll,
-                                   [&] { return !n.nodes().empty(); });
+    std::optional<std::string> refused;
+    const bool joined = wait_until(stop, sig, defaults::join_timeout, defaults::startup_poll, [&] {
+      refused = cannot_join(n);
+      return refused.has_value() || !n.nodes().empty();
+    });
     if (sig != 0) return stopped_early();
+    if (refused && n.nodes().empty()) {
+      n.shutdown();
+      std::fprintf(stderr, "otter-node: %s\n", refused->c_str());
+      return 1;
+    }
     if (!joined) {
       spdlog::warn("otter-node: no seed answered within {} ms; running alone until one does",
                    defaults::join_timeout.count());
