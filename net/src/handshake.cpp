@@ -230,6 +230,15 @@ void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::
   }
 }
 
+void transport::on_handshake_failed(const io_token&, net_detail::conn_id c, const std::string& why) {
+  connection* via = connection_by_id(c);
+  if (via == nullptr) return;
+  rejected_.fetch_add(1, std::memory_order_relaxed);
+  if (seed_answered(via->endpoint, seed_answer::wrong_secret, why)) {
+    detail::log().error("{} refused our connection: {}", via->endpoint, why);
+  }
+}
+
 bool transport::seed_answered(const std::string& endpoint, seed_answer a,
                               const std::string& reason) {
   std::lock_guard<std::mutex> l(seeds_mutex_);

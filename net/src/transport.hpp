@@ -91,6 +91,8 @@ class transport final : public detail::remote_router,
   void on_inbound(const io_token& t, const std::string& routing_id, const std::string& address,
                   std::string_view frame) override;
   void on_outbound(const io_token& t, net_detail::conn_id c, std::string_view frame) override;
+  void on_handshake_failed(const io_token& t, net_detail::conn_id c,
+                           const std::string& why) override;
 
   // ---- frames (transport.cpp) ----
   void handle_frame(const io_token& t, std::string_view frame, const std::string& address,

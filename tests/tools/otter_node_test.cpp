@@ -360,6 +360,25 @@ TEST_CASE("a node killed and restarted at once elsewhere joins once its predeces
   }));
 }
 
+TEST_CASE("a node whose seeds all refuse its secret exits 1 at once, without READY") {
+  scratch s, other;
+  auto me = tester("secret-tester", s);
+  // Its only seed refuses it: it says so, instead of waiting out the join timeout and then
+  // running alone (READY).
+  auto wrong = run_capturing({"--name", "secret-b", "--listen", "tcp://127.0.0.1:0",
+                              "--secret-file", other.secret(), "--seed", me->endpoint(),
+                              "--log-level", "off"},
+                             s);
+  CHECK(wrong.code == 1);
+  CHECK_FALSE(has(wrong.out, "READY"));
+  INFO(wrong.err);
+  const auto lines = own_lines(wrong.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "refused by every seed"));
+  CHECK(has(lines[0], "wrong secret?"));
+  CHECK(me->nodes().empty());
+}
+
 TEST_CASE("an unreadable secret file or a listen address in use: exit 1, one line, no READY") {
   scratch s;
   // A directory where the secret file should be (running as root, modes do not stop reads).
