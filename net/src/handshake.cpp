@@ -210,8 +210,10 @@ void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::
   const bool news = via == nullptr || d.refuse == wire::refuse_code::handshake_required ||
                     seed_answered(via->endpoint, answer, d.refuse_reason);
   if (news) {
-    detail::log().error("{} refused us ({}): {}", address, wire::to_string(d.refuse),
-                        d.refuse_reason);
+    // A hidden node is a tool, which reports its seed's refusal itself (node::seeds()).
+    detail::log().log(opts_.hidden ? spdlog::level::info : spdlog::level::err,
+                      "{} refused us ({}): {}", address, wire::to_string(d.refuse),
+                      d.refuse_reason);
   }
   if (via == nullptr) return;
   if (d.refuse == wire::refuse_code::name_in_use) {
@@ -235,7 +237,8 @@ void transport::on_handshake_failed(const io_token&, net_detail::conn_id c, cons
   if (via == nullptr) return;
   rejected_.fetch_add(1, std::memory_order_relaxed);
   if (seed_answered(via->endpoint, seed_answer::wrong_secret, why)) {
-    detail::log().error("{} refused our connection: {}", via->endpoint, why);
+    detail::log().log(opts_.hidden ? spdlog::level::info : spdlog::level::err,
+                      "{} refused our connection: {}", via->endpoint, why);
   }
 }
 

@@ -140,7 +140,8 @@ TEST_CASE("otter-node --help exits 0 and documents every flag") {
   auto [out, code] = run_to_exit({"--help"});
   CHECK(code == 0);
   for (const char* flag : {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo",
-                           "--log-level", "--workers", "--insecure", "--help", "READY"}) {
+                           "--log-level", "--workers", "--insecure", "--help", "READY",
+                           "SIGHUP", "Exit codes"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
