@@ -85,7 +85,8 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   const auto refused = [&](wire::refuse_code code, const std::string& reason) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     // A name in use is asked again each heartbeat: logged once per incarnation asking.
-    const bool again = code == wire::refuse_code::name_in_use &&
+    const bool again = (code == wire::refuse_code::name_in_use ||
+                        code == wire::refuse_code::stale_incarnation) &&
                        !name_in_use_told_.emplace(d.hi.name, d.hi.creation).second;
     if (name_in_use_told_.size() > 1000) name_in_use_told_.clear();
     if (again) {
@@ -122,10 +123,11 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   const auto at = now();
   if (p.creation != 0 && p.creation != d.hi.creation) {
     const bool live = p.state == net_detail::link_state::up;
+    const std::string holder = p.endpoint.empty() ? std::string("(hidden)") : p.endpoint;
     if (d.hi.creation < p.creation && live) {
       refused(wire::refuse_code::stale_incarnation,
-              "an incarnation of '" + d.hi.name + "' newer than " + std::to_string(d.hi.creation) +
-                  " is connected");
+              "node name '" + d.hi.name + "' is already in use by a live member at " + holder +
+                  " (an incarnation newer than " + std::to_string(d.hi.creation) + ")");
       return;
     }
     // Another incarnation elsewhere while the one we know is alive: a second node started
@@ -134,8 +136,7 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
     // is down; a real restart elsewhere joins then (docs/PROTOCOL.md, "Incarnations").
     if (live && d.hi.endpoint != p.endpoint) {
       refused(wire::refuse_code::name_in_use,
-              "node name '" + d.hi.name + "' is already in use by a live member at " +
-                  (p.endpoint.empty() ? std::string("(hidden)") : p.endpoint));
+              "node name '" + d.hi.name + "' is already in use by a live member at " + holder);
       return;
     }
     link_event(t, p, link_event::lost);  // it restarted: the old incarnation is gone
@@ -203,8 +204,12 @@ void transport::on_welcome(const io_token& t, wire::decoded& d, connection& via)
 void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::string& address,
                           connection* via) {
   rejected_.fetch_add(1, std::memory_order_relaxed);
+  // stale_incarnation is a name in use too (the holder's creation is higher: another host's
+  // clock ahead of ours); both are asked again, as the holder may be dead and not yet known so.
+  const bool in_use = d.refuse == wire::refuse_code::name_in_use ||
+                      d.refuse == wire::refuse_code::stale_incarnation;
   const seed_answer answer = d.refuse == wire::refuse_code::authentication ? seed_answer::wrong_secret
-                             : d.refuse == wire::refuse_code::name_in_use  ? seed_answer::name_in_use
+                             : in_use                                      ? seed_answer::name_in_use
                                                                            : seed_answer::refused;
   // A seed that says the same again (name_in_use is asked again each heartbeat) is logged once.
   const bool news = via == nullptr || d.refuse == wire::refuse_code::handshake_required ||
@@ -216,7 +221,7 @@ void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::
                       d.refuse_reason);
   }
   if (via == nullptr) return;
-  if (d.refuse == wire::refuse_code::name_in_use) {
+  if (in_use) {
     // Our predecessor (killed, restarted at another address) is still up for that node until
     // its failure detector notices: ask again each heartbeat, to join as soon as it does.
     via->refused_until = now() + opts_.heartbeat_interval;
