@@ -392,7 +392,7 @@ TEST_CASE("an unreadable secret file or a listen address in use: exit 1, one lin
   INFO(unreadable.err);
   auto lines = own_lines(unreadable.err);
   REQUIRE(lines.size() == 1);
-  CHECK(has(lines[0], dir_secret));
+  CHECK(has(lines[0], "secret file " + dir_secret + " is not a regular file"));
 
   auto me = tester("addr-tester", s);
   auto taken = run_capturing(
