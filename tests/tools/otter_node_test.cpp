@@ -420,6 +420,14 @@ TEST_CASE("SIGHUP stops a node cleanly, as SIGTERM does") {
   CHECK(down->reason == "shutdown");
 }
 
+TEST_CASE("one stop request delivered twice at once (as timeout(1) does) is still a clean stop") {
+  scratch s;
+  auto n = demo_node("twice-a", s);
+  n->proc->signal(SIGTERM);
+  n->proc->signal(SIGTERM);
+  CHECK(n->proc->wait_exit() == 0);
+}
+
 TEST_CASE("a stop signal during startup stops the node at once: exit 0, no READY, no demo") {
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
     INFO(sig);

@@ -30,7 +30,8 @@ Once the node is up, has joined its seeds (or given up waiting, with a warning) 
 members' names, it prints one line on stdout:  READY <name> <endpoint> <creation>
 It runs until SIGTERM, SIGINT or SIGHUP (all three: a clean stop), then stops its supervision
 tree, leaves the cluster and exits 0; a signal during startup stops it at once (exit 0, no
-READY); a second one while it stops exits at once with 1. SIGPIPE is ignored. Logs go to
+READY); a second one while it stops (0.5 s or more after the first) exits at once with 1.
+SIGPIPE is ignored. Logs go to
 stderr. Exit codes: 0 clean stop, 1 the node could not start (one line on stderr says why:
 the secret file, the listen address, every seed refused it (wrong secret?), or its name is
 held by a live member for longer than a restart takes to be noticed), 2 bad arguments or

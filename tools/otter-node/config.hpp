@@ -33,6 +33,9 @@ inline constexpr std::chrono::milliseconds join_timeout{10000};
 inline constexpr std::chrono::milliseconds sync_timeout{10000};
 // How long startup waits for the demo servers' global names to appear.
 inline constexpr std::chrono::milliseconds demo_names_timeout{10000};
+// A stop signal this soon after the first one is the same request delivered twice (timeout(1)
+// signals the process, then its process group), not the second one that means "exit now".
+inline constexpr std::chrono::milliseconds same_stop_request{500};
 // Period of startup's looks at what it waits for (the node's view, the seeds' answers, the local
 // registry replica: reads, no network), between which a stop signal ends the wait at once.
 inline constexpr std::chrono::milliseconds startup_poll{10};

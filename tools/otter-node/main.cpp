@@ -9,7 +9,7 @@
 // - SIGTERM/SIGINT/SIGHUP: the supervision tree stops in order (releasing its global names),
 //   then the node says goodbye to its peers (they see it leave at once), and the exit code is 0.
 //   During startup (waiting for a seed, say) the node stops at once, without READY. A second
-//   signal during the stop exits at once with code 1. SIGPIPE is ignored: a log reader that
+//   signal during the stop (not the first one delivered twice) exits at once with code 1. SIGPIPE is ignored: a log reader that
 //   goes away costs the logs, not the node.
 // - Exit code 2 for bad arguments, 1 for a node that cannot start; one line on stderr says why.
 //   Cannot start: the secret file or the listen address; every seed refused our secret; a seed
@@ -48,11 +48,13 @@ const char* signal_name(int sig) {
 
 // The stop signals, taken by one thread from the start (they are blocked in every other
 // thread): the first asks the node to stop, wherever startup is; a second one during the stop
-// exits at once with code 1.
+// exits at once with code 1, unless it comes within defaults::same_stop_request of the first
+// (timeout(1), for one, signals the process and then its process group: one request, twice).
 class stop_signals {
  public:
   explicit stop_signals(const sigset_t& set) : set_(set) {
     std::thread([this] {
+      std::chrono::steady_clock::time_point first;
       for (;;) {
         int sig = 0;
         if (sigwait(&set_, &sig) != 0) continue;
@@ -60,10 +62,12 @@ class stop_signals {
           std::lock_guard<std::mutex> l(mutex_);
           if (sig_ == 0) {
             sig_ = sig;
+            first = std::chrono::steady_clock::now();
             changed_.notify_all();
             continue;
           }
         }
+        if (std::chrono::steady_clock::now() - first < defaults::same_stop_request) continue;
         std::fprintf(stderr, "otter-node: second %s while stopping; exiting at once\n",
                      signal_name(sig));
         std::_Exit(1);
