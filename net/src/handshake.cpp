@@ -85,7 +85,16 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
                          const std::string& address) {
   const auto refused = [&](wire::refuse_code code, const std::string& reason) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    detail::log().warn("refused {} ('{}'): {}", address, d.hi.name, reason);
+    // A name in use is asked again each heartbeat: logged once per incarnation asking.
+    const bool again = (code == wire::refuse_code::name_in_use ||
+                        code == wire::refuse_code::stale_incarnation) &&
+                       !name_in_use_told_.emplace(d.hi.name, d.hi.creation).second;
+    if (name_in_use_told_.size() > 1000) name_in_use_told_.clear();
+    if (again) {
+      detail::log().debug("refused {} ('{}') again: {}", address, d.hi.name, reason);
+    } else {
+      detail::log().warn("refused {} ('{}'): {}", address, d.hi.name, reason);
+    }
     refuse(t, routing_id, code, reason);
   };
   if (d.hi.version != wire::protocol_version) {
@@ -99,6 +108,12 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
             "authentication failed: the hello was not made with this cluster's secret");
     return;
   }
+  if (d.hi.name == rt_.node_name() && d.hi.creation != rt_.creation()) {
+    refused(wire::refuse_code::name_in_use, "node name '" + d.hi.name +
+                                                "' is already in use by a live member at " +
+                                                io_->endpoint() + " (the node asked)");
+    return;
+  }
   if (d.hi.name.empty() || d.hi.name == rt_.node_name()) {
     refused(wire::refuse_code::bad_name,
             "node name '" + d.hi.name + "' is empty or this node's own");
@@ -108,10 +123,21 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   peer& p = peer_for(d.hi.name);
   const auto at = now();
   if (p.creation != 0 && p.creation != d.hi.creation) {
-    if (d.hi.creation < p.creation && p.state == net_detail::link_state::up) {
+    const bool live = p.state == net_detail::link_state::up;
+    const std::string holder = p.endpoint.empty() ? std::string("(hidden)") : p.endpoint;
+    if (d.hi.creation < p.creation && live) {
       refused(wire::refuse_code::stale_incarnation,
-              "an incarnation of '" + d.hi.name + "' newer than " + std::to_string(d.hi.creation) +
-                  " is connected");
+              "node name '" + d.hi.name + "' is already in use by a live member at " + holder +
+                  " (an incarnation newer than " + std::to_string(d.hi.creation) + ")");
+      return;
+    }
+    // Another incarnation elsewhere while the one we know is alive: a second node started
+    // with a name in use, not a restart (a restart at the same endpoint proves the old one
+    // gone: it could bind the address). Refused until the failure detector says the holder
+    // is down; a real restart elsewhere joins then (docs/PROTOCOL.md, "Incarnations").
+    if (live && d.hi.endpoint != p.endpoint) {
+      refused(wire::refuse_code::name_in_use,
+              "node name '" + d.hi.name + "' is already in use by a live member at " + holder);
       return;
     }
     link_event(t, p, link_event::lost);  // it restarted: the old incarnation is gone
@@ -179,16 +205,35 @@ void transport::on_welcome(const io_token& t, wire::decoded& d, connection& via)
   // The seed may be known by another address than the one it advertises: reach it by both.
   if (p.endpoint != via.endpoint && connections_.count(p.endpoint) == 0) p.endpoint = via.endpoint;
   if (!opts_.hidden) learn_members(t, d.wel.members);
+  seed_answered(via.endpoint, seed_answer::welcomed, {});
   link_event(t, p, link_event::welcomed);
 }
 
 void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::string& address,
                           connection* via) {
   rejected_.fetch_add(1, std::memory_order_relaxed);
-  detail::log().error("{} refused us ({}): {}", address, wire::to_string(d.refuse),
+  // stale_incarnation is a name in use too (the holder's creation is higher: another host's
+  // clock ahead of ours); both are asked again, as the holder may be dead and not yet known so.
+  const bool in_use = d.refuse == wire::refuse_code::name_in_use ||
+                      d.refuse == wire::refuse_code::stale_incarnation;
+  const seed_answer answer = d.refuse == wire::refuse_code::authentication ? seed_answer::wrong_secret
+                             : in_use                                      ? seed_answer::name_in_use
+                                                                           : seed_answer::refused;
+  // A seed that says the same again (name_in_use is asked again each heartbeat) is logged once.
+  const bool news = via == nullptr || d.refuse == wire::refuse_code::handshake_required ||
+                    seed_answered(via->endpoint, answer, d.refuse_reason);
+  if (news) {
+    // A hidden node is a tool, which reports its seed's refusal itself (node::seeds()).
+    detail::log().log(opts_.hidden ? spdlog::level::info : spdlog::level::err,
+                      "{} refused us ({}): {}", address, wire::to_string(d.refuse),
                       d.refuse_reason);
+  }
   if (via == nullptr) return;
-  if (d.refuse == wire::refuse_code::handshake_required) {
+  if (in_use) {
+    // Our predecessor (killed, restarted at another address) is still up for that node until
+    // its failure detector notices: ask again each heartbeat, to join as soon as it does.
+    via->refused_until = now() + opts_.heartbeat_interval;
+  } else if (d.refuse == wire::refuse_code::handshake_required) {
     // It does not know us (it restarted, or declared us down): we are down for each other;
     // shake hands again at the next tick.
     if (peer* p = via->peer_id != 0 ? find_peer(via->peer_id) : nullptr) {
@@ -198,6 +243,39 @@ void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::
   } else {
     via->refused_until = now() + 5s;
   }
+}
+
+void transport::on_handshake_failed(const io_token&, net_detail::conn_id c, const std::string& why) {
+  connection* via = connection_by_id(c);
+  if (via == nullptr) return;
+  rejected_.fetch_add(1, std::memory_order_relaxed);
+  if (seed_answered(via->endpoint, seed_answer::wrong_secret, why)) {
+    detail::log().log(opts_.hidden ? spdlog::level::info : spdlog::level::err,
+                      "{} refused our connection: {}", via->endpoint, why);
+  }
+}
+
+bool transport::seed_answered(const std::string& endpoint, seed_answer a,
+                              const std::string& reason) {
+  std::lock_guard<std::mutex> l(seeds_mutex_);
+  for (auto& s : seeds_) {
+    if (s.endpoint != endpoint) continue;
+    const bool again = s.answer == a && s.reason == reason;
+    if (s.answer != a) {
+      s.since = now();
+      s.times = 0;
+    }
+    ++s.times;
+    s.answer = a;
+    s.reason = reason;
+    return !again;
+  }
+  return true;  // not a seed: always news
+}
+
+std::vector<seed_status> transport::seeds() const {
+  std::lock_guard<std::mutex> l(seeds_mutex_);
+  return seeds_;
 }
 
 }  // namespace otter

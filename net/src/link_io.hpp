@@ -34,6 +34,9 @@ class link_events {
                           const std::string& address, std::string_view frame) = 0;
   // A frame on our outbound connection `c`.
   virtual void on_outbound(const io_token& t, conn_id c, std::string_view frame) = 0;
+  // The encrypted handshake on our connection `c` failed (the peer holds another secret, or
+  // is not an otter node); ZeroMQ retries it. The simulator has no such failure.
+  virtual void on_handshake_failed(const io_token&, conn_id, const std::string& /*why*/) {}
 
  protected:
   ~link_events() = default;

@@ -244,6 +244,21 @@ net_stats node::stats() const {
   return net_->stats();
 }
 
+std::vector<seed_status> node::seeds() const {
+  return net_->seeds();
+}
+
+std::string_view to_string(seed_answer a) noexcept {
+  switch (a) {
+    case seed_answer::none: return "none";
+    case seed_answer::welcomed: return "welcomed";
+    case seed_answer::wrong_secret: return "wrong_secret";
+    case seed_answer::name_in_use: return "name_in_use";
+    case seed_answer::refused: return "refused";
+  }
+  return "unknown";
+}
+
 void test_hooks::set_blocked(node& n, std::string_view node_name, bool blocked) {
   detail::node_internals::net(n).set_blocked(node_name, blocked);
 }

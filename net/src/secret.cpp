@@ -60,14 +60,20 @@ result<std::string> load_or_create_secret(const std::string& path) {
     const bool written = ::write(fd, bytes.data(), bytes.size()) == ssize_t(bytes.size());
     ::close(fd);
     if (!written) return error{errc::badarg, "cannot write secret file " + path};
+  } else if (!S_ISREG(st.st_mode)) {
+    return error{errc::badarg, "secret file " + path + " is not a regular file"};
   } else if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return error{errc::badarg, "secret file " + path + " is accessible by others (mode " + mode +
                                    "); run: chmod 600 " + path};
   }
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) return error{errc::badarg, "cannot read secret file " + path};
+  if (!in) {
+    return error{errc::badarg, "cannot read secret file " + path +
+                                   (errno != 0 ? std::string(": ") + std::strerror(errno) : "")};
+  }
   std::ostringstream content;
   content << in.rdbuf();
   std::string secret = content.str();

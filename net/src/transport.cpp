@@ -30,6 +30,12 @@ transport::~transport() {
 
 void transport::start() {
   const io_token t;
+  {
+    std::lock_guard<std::mutex> l(seeds_mutex_);
+    for (const auto& seed : opts_.seeds) {
+      if (seed != io_->endpoint()) seeds_.push_back(seed_status{seed, seed_answer::none, {}, {}, 0});
+    }
+  }
   for (const auto& seed : opts_.seeds) {
     if (seed == io_->endpoint()) continue;
     connection& c = connect_to(t, seed);

@@ -68,6 +68,7 @@ class transport final : public detail::remote_router,
   void monitor_nodes(const pid& subscriber, bool on) { members_.monitor_nodes(subscriber, on); }
   void on_peer_event(net_detail::membership::hook fn) { members_.on_peer_event(std::move(fn)); }
   net_stats stats() const;  // tables.cpp, as are the test hooks below
+  std::vector<seed_status> seeds() const;
   void set_blocked(std::string_view node_name, bool blocked);  // test hook
   void connect(const std::string& endpoint);                   // served by the I/O owner
   // When service() must run next for its timers (the simulator asks).
@@ -90,6 +91,8 @@ class transport final : public detail::remote_router,
   void on_inbound(const io_token& t, const std::string& routing_id, const std::string& address,
                   std::string_view frame) override;
   void on_outbound(const io_token& t, net_detail::conn_id c, std::string_view frame) override;
+  void on_handshake_failed(const io_token& t, net_detail::conn_id c,
+                           const std::string& why) override;
 
   // ---- frames (transport.cpp) ----
   void handle_frame(const io_token& t, std::string_view frame, const std::string& address,
@@ -109,6 +112,9 @@ class transport final : public detail::remote_router,
                  connection* via);
   void refuse(const io_token& t, const std::string& routing_id, wire::refuse_code code,
               const std::string& reason);
+  // Records a seed's answer (seeds()); any other endpoint is ignored. False when that seed
+  // gave the same answer last time (not worth logging again).
+  bool seed_answered(const std::string& endpoint, seed_answer a, const std::string& reason);
 
   // ---- links and membership (links.cpp) ----
   // Applies `e` to p's link and does what entering the new state means.
@@ -180,6 +186,8 @@ class transport final : public detail::remote_router,
   std::unordered_map<net_detail::conn_id, std::string> connection_ids_;
   std::unordered_map<std::string, std::uint64_t> inbound_;  // routing id -> peer id
   std::unordered_set<std::string> banned_;                  // routing ids that broke protocol
+  // Incarnations refused with name_in_use (logged once each).
+  std::set<std::pair<std::string, std::uint32_t>> name_in_use_told_;
   bool view_dirty_ = false;
   std::unordered_set<std::uint64_t> neighbours_;  // the members we watch by the ring
   std::set<std::uint64_t> ring_;                  // the members up (not hidden), by node id
@@ -203,7 +211,9 @@ class transport final : public detail::remote_router,
   std::mutex connects_mutex_;  // protects connects_
   std::vector<std::string> connects_;
   std::atomic<bool> connects_pending_{false};
-  std::mutex blocked_mutex_;  // protects blocked_
+  mutable std::mutex seeds_mutex_;  // protects seeds_
+  std::vector<seed_status> seeds_;  // one per seed endpoint, made by start()
+  std::mutex blocked_mutex_;        // protects blocked_
   std::set<std::string, std::less<>> blocked_;
 
   std::atomic<std::uint64_t> frames_in_{0}, frames_out_{0}, env_in_{0}, env_out_{0}, bytes_in_{0},

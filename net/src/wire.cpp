@@ -44,6 +44,7 @@ std::string_view to_string(refuse_code c) noexcept {
     case refuse_code::bad_name: return "bad_name";
     case refuse_code::stale_incarnation: return "stale_incarnation";
     case refuse_code::handshake_required: return "handshake_required";
+    case refuse_code::name_in_use: return "name_in_use";
   }
   return "unknown";
 }

@@ -62,6 +62,7 @@ enum class refuse_code : std::uint8_t {
   stale_incarnation = 4,   // a newer incarnation of that node is connected
   handshake_required = 5,  // traffic on a connection that has not said hello (or no longer
                            // may: the node restarted, or declared the sender down)
+  name_in_use = 6,         // a live member holds that name (another incarnation, elsewhere)
 };
 std::string_view to_string(refuse_code c) noexcept;
 

@@ -127,7 +127,7 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       d.refuse_reason = as_str(field(arr, 1, "reason"), "reason");
       if (arr.via.array.size > 2) {  // the code came in a later revision: optional
         const std::uint64_t c = as_uint(arr.via.array.ptr[2], "code");
-        d.refuse = c <= static_cast<std::uint64_t>(refuse_code::handshake_required)
+        d.refuse = c <= static_cast<std::uint64_t>(refuse_code::name_in_use)
                        ? static_cast<refuse_code>(c)
                        : refuse_code::unspecified;
       }

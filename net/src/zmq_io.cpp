@@ -54,8 +54,9 @@ zmq::socket_t* zmq_io::socket_of(std::uint64_t key) {
     default: break;
   }
   if (key < dealer_key(0)) return nullptr;
-  auto it = dealers_.find(key - dealer_key(0));
-  return it == dealers_.end() ? nullptr : it->second.socket.get();
+  auto it = dealers_.find(conn_of_key(key));
+  if (it == dealers_.end()) return nullptr;
+  return key == dealer_monitor_key(it->first) ? it->second.monitor.get() : it->second.socket.get();
 }
 
 void zmq_io::watch(std::uint64_t key, zmq::socket_t& s) {
@@ -120,7 +121,7 @@ void zmq_io::bind() {
   if (monitor_) watch(monitor_key, *monitor_);
 }
 
-std::unique_ptr<zmq::socket_t> zmq_io::make_dealer(const std::string& endpoint) {
+std::unique_ptr<zmq::socket_t> zmq_io::make_dealer(const std::string&) {
   auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
   s->set(zmq::sockopt::linger, 0);
   s->set(zmq::sockopt::immediate, 1);  // no queueing to a peer that is not connected
@@ -135,31 +136,58 @@ std::unique_ptr<zmq::socket_t> zmq_io::make_dealer(const std::string& endpoint) 
     set_key(*s, ZMQ_CURVE_PUBLICKEY, opts_.keys.client_public);
     set_key(*s, ZMQ_CURVE_SECRETKEY, opts_.keys.client_secret);
   }
-  s->connect(endpoint);
   return s;
+}
+
+void zmq_io::watch_dealer(conn_id c, dealer& d) {
+  if (opts_.secure) {
+    // The monitor is attached before connect() so that no handshake event is missed.
+    const std::string mon = "inproc://otter-monitor-" + std::to_string(monitor_counter++);
+    if (zmq_socket_monitor(d.socket->handle(), mon.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+      d.monitor = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
+      d.monitor->set(zmq::sockopt::linger, 0);
+      d.monitor->connect(mon);
+      watch(dealer_monitor_key(c), *d.monitor);
+    }
+  }
+  d.socket->connect(d.endpoint);
+  watch(dealer_key(c), *d.socket);
+}
+
+void zmq_io::unwatch_dealer(conn_id c, dealer& d) {
+  unwatch(*d.socket);
+  if (d.monitor) {
+    (void)zmq_socket_monitor(d.socket->handle(), nullptr, 0);
+    unwatch(*d.monitor);
+    d.monitor.reset();
+  }
+  check_.erase(dealer_key(c));
+  check_.erase(dealer_monitor_key(c));
 }
 
 conn_id zmq_io::connect(const io_token&, const std::string& endpoint) {
   const conn_id c = next_conn_++;
-  auto& d = dealers_.emplace(c, dealer{endpoint, make_dealer(endpoint)}).first->second;
-  watch(dealer_key(c), *d.socket);
+  auto& d = dealers_.emplace(c, dealer{endpoint, make_dealer(endpoint), nullptr}).first->second;
+  watch_dealer(c, d);
   return c;
 }
 
 void zmq_io::reset(const io_token&, conn_id c) {
   auto it = dealers_.find(c);
   if (it == dealers_.end()) return;
-  unwatch(*it->second.socket);
+  unwatch_dealer(c, it->second);
   it->second.socket = make_dealer(it->second.endpoint);
-  watch(dealer_key(c), *it->second.socket);
+  watch_dealer(c, it->second);
 }
 
 void zmq_io::close(const io_token&, conn_id c) {
   auto it = dealers_.find(c);
   if (it == dealers_.end()) return;
-  unwatch(*it->second.socket);
+  unwatch_dealer(c, it->second);
   dealers_.erase(it);
-  check_.erase(dealer_key(c));
 }
 
 send_status zmq_io::send(const io_token&, conn_id c, std::string_view frame) {
@@ -228,7 +256,13 @@ void zmq_io::poll(const io_token& t, link_events& events, std::chrono::milliseco
       case zap_key: read_zap(); break;
       case monitor_key: read_monitor(); break;
       case router_key: read_router(t, events); break;
-      default: read_dealer(t, events, key - dealer_key(0)); break;
+      default:
+        if (key == dealer_monitor_key(conn_of_key(key))) {
+          read_dealer_monitor(t, events, conn_of_key(key));
+        } else {
+          read_dealer(t, events, conn_of_key(key));
+        }
+        break;
     }
   }
 }
@@ -257,6 +291,38 @@ void zmq_io::read_dealer(const io_token& t, link_events& events, conn_id c) {
     zmq::message_t body;
     if (!it->second.socket->recv(body, zmq::recv_flags::dontwait)) return;
     events.on_outbound(t, c, std::string_view(static_cast<const char*>(body.data()), body.size()));
+  }
+}
+
+void zmq_io::read_dealer_monitor(const io_token& t, link_events& events, conn_id c) {
+  for (;;) {
+    auto it = dealers_.find(c);
+    if (it == dealers_.end() || !it->second.monitor) return;
+    std::vector<zmq::message_t> ev;
+    if (!zmq::recv_multipart(*it->second.monitor, std::back_inserter(ev),
+                             zmq::recv_flags::dontwait)) {
+      return;
+    }
+    if (ev.size() < 2 || ev[0].size() < 6) continue;
+    std::uint16_t event;
+    std::memcpy(&event, ev[0].data(), sizeof event);
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      // It holds the secret: nothing more to learn from this connection's handshakes.
+      unwatch(*it->second.monitor);
+      (void)zmq_socket_monitor(it->second.socket->handle(), nullptr, 0);
+      it->second.monitor.reset();
+      check_.erase(dealer_monitor_key(c));
+      return;
+    }
+    // The server could not open our CURVE hello (it holds another secret: it drops the
+    // connection, NO_DETAIL here), or its ZAP handler refused our key (AUTH), or it does not
+    // speak CURVE (PROTOCOL).
+    events.on_handshake_failed(
+        t, c,
+        event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+            ? "the node refused our key in the encrypted handshake: another cluster secret"
+            : "the encrypted handshake failed: the node holds another cluster secret, or runs "
+              "with encryption configured otherwise");
   }
 }
 

@@ -60,18 +60,27 @@ class zmq_io final : public link_io {
   struct dealer {
     std::string endpoint;
     std::unique_ptr<zmq::socket_t> socket;
+    // With CURVE, until its first handshake succeeds: the socket's handshake events, so that a
+    // peer refusing us (another secret) is reported, not mistaken for one not there yet.
+    std::unique_ptr<zmq::socket_t> monitor;
   };
 
   void bind();
   std::unique_ptr<zmq::socket_t> make_dealer(const std::string& endpoint);
+  // Sets up d's socket (made by make_dealer) for polling, with its handshake monitor.
+  void watch_dealer(conn_id c, dealer& d);
+  void unwatch_dealer(conn_id c, dealer& d);
+  void read_dealer_monitor(const io_token& t, link_events& events, conn_id c);
   void read_router(const io_token& t, link_events& events);
   void read_dealer(const io_token& t, link_events& events, conn_id c);
   void read_zap();
   void read_monitor();
   // The epoll set: key 0 the eventfd, then the ZAP handler, the monitor, the router, and
-  // dealer_key(c) for each connection.
+  // dealer_key(c) for each connection, followed by its handshake monitor's key.
   static constexpr std::uint64_t wake_key = 0, zap_key = 1, monitor_key = 2, router_key = 3;
-  static std::uint64_t dealer_key(conn_id c) { return 16 + c; }
+  static std::uint64_t dealer_key(conn_id c) { return 16 + 2 * c; }
+  static std::uint64_t dealer_monitor_key(conn_id c) { return 17 + 2 * c; }
+  static conn_id conn_of_key(std::uint64_t key) { return (key - 16) / 2; }
   zmq::socket_t* socket_of(std::uint64_t key);
   void watch(std::uint64_t key, zmq::socket_t& s);
   void unwatch(zmq::socket_t& s);

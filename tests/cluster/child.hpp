@@ -1,5 +1,7 @@
 // A child process for multi-process tests: started with a pipe on its stdout, always killed
-// and reaped by the destructor, even when a test fails.
+// and reaped by the destructor, even when a test fails. Its stderr is the test's, or a file
+// (`stderr_to::file`, read back with stderr_text()), or a pipe the test can close
+// (`stderr_to::pipe`, close_stderr(): a log reader that goes away).
 #pragma once
 
 #include <fcntl.h>
@@ -9,6 +11,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -16,11 +19,15 @@
 
 namespace cluster_test {
 
+struct stderr_to {
+  std::string file;   // non-empty: stderr goes to this file (truncated)
+  bool pipe = false;  // stderr goes to a pipe held by the test
+};
+
 class child {
  public:
-  // `stderr_file`: where its stderr goes (truncated), instead of the test's own stderr.
-  explicit child(std::vector<std::string> argv, std::string stderr_file = {})
-      : argv_(std::move(argv)), stderr_file_(std::move(stderr_file)) {
+  explicit child(std::vector<std::string> argv, stderr_to err = {})
+      : argv_(std::move(argv)), err_to_(std::move(err)) {
     ::signal(SIGPIPE, SIG_IGN);  // a child that died must not take the test down with a write
     start();
   }
@@ -60,6 +67,23 @@ class child {
     return in_ >= 0 && ::write(in_, data.data(), data.size()) == static_cast<ssize_t>(data.size());
   }
 
+  // What it wrote to its stderr file so far (stderr_to::file).
+  std::string stderr_text() const {
+    std::string text;
+    if (FILE* f = std::fopen(err_to_.file.c_str(), "r")) {
+      char buf[4096];
+      std::size_t n;
+      while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
+      std::fclose(f);
+    }
+    return text;
+  }
+  // Closes the test's end of its stderr pipe (stderr_to::pipe): its next writes there fail.
+  void close_stderr() {
+    if (err_ >= 0) ::close(err_);
+    err_ = -1;
+  }
+
   pid_t pid() const { return pid_; }
   void signal(int sig) {
     if (pid_ > 0) ::kill(pid_, sig);
@@ -86,6 +110,7 @@ class child {
       ::close(in_);
       in_ = -1;
     }
+    close_stderr();
   }
   void restart() {
     kill_now();
@@ -98,13 +123,17 @@ class child {
     int fds[2], ins[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) return;
     if (::pipe2(ins, O_CLOEXEC) != 0) return;
+    int errs[2] = {-1, -1};
+    if (err_to_.pipe && ::pipe2(errs, O_CLOEXEC) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
+      ::signal(SIGPIPE, SIG_DFL);  // the test ignores it; the child gets the default, as in use
       ::dup2(fds[1], 1);
       ::dup2(ins[0], 0);
-      if (!stderr_file_.empty()) {
-        const int err = ::open(stderr_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-        if (err >= 0) ::dup2(err, 2);
+      if (err_to_.pipe) ::dup2(errs[1], 2);
+      if (!err_to_.file.empty()) {
+        const int f = ::open(err_to_.file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (f >= 0) ::dup2(f, 2);
       }
       std::vector<char*> args;
       for (auto& a : argv_) args.push_back(a.data());
@@ -116,11 +145,16 @@ class child {
     ::close(ins[0]);
     out_ = fds[0];
     in_ = ins[1];
+    if (err_to_.pipe) {
+      ::close(errs[1]);
+      err_ = errs[0];
+    }
   }
 
   std::vector<std::string> argv_;
-  std::string stderr_file_;
+  stderr_to err_to_;
   pid_t pid_ = -1;
+  int err_ = -1;
   int out_ = -1;
   int in_ = -1;
   int status_ = -1;

@@ -258,18 +258,21 @@ TEST_CASE("otterctl exit codes: 1 failed operation, 2 usage, 3 unreachable or wr
   CHECK(otterctl({"--help"}, c.s.dir()).code == 0);
   CHECK(otterctl({"nodes"}, c.s.dir()).code == 2);  // no node given
 
-  // A wrong secret: the node refuses the handshake.
+  // A wrong secret: the node refuses the handshake, and otterctl says so at once (not after
+  // its connect timeout, with the message of a node not there).
   scratch other;
   auto wrong = otterctl({"--node", c.a->endpoint, "--secret-file", other.secret(),
-                         "--connect-timeout", "1500", "nodes"},
+                         "--connect-timeout", "30000", "nodes"},
                         c.s.dir());
   CHECK(wrong.code == 3);
-  CHECK(has(wrong.err, "cannot reach or authenticate"));
+  CHECK(has(wrong.err, "refused this connection: wrong secret?"));
+  CHECK_FALSE(has(wrong.err, "cannot reach"));
   // Nobody listening.
   auto nobody = otterctl({"--node", "tcp://127.0.0.1:1", "--secret-file", c.s.secret(),
                           "--connect-timeout", "1000", "nodes"},
                          c.s.dir());
   CHECK(nobody.code == 3);
+  CHECK(has(nobody.err, "cannot reach or authenticate"));
   auto no_secret = otterctl(
       {"--node", c.a->endpoint, "--secret-file", c.s.dir() + "/missing", "nodes"}, c.s.dir());
   CHECK(no_secret.code == 3);

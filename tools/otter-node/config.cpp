@@ -31,10 +31,14 @@ A flag given on the command line wins over the file.
 
 Once the node is up, has joined its seeds (or given up waiting, with a warning) and holds its
 members' names, it prints one line on stdout:  READY <name> <endpoint> <creation>
-It runs until SIGTERM or SIGINT, then stops its supervision tree, leaves the cluster and
-exits 0. Logs go to stderr, one line each: text, or with --log-format json one JSON object
-per line (time, level, node, logger, message, fields). Exit codes: 0 clean stop, 1 the node
-could not start, 2 bad arguments or config file.
+It runs until SIGTERM, SIGINT or SIGHUP (all three: a clean stop), then stops its supervision
+tree, leaves the cluster and exits 0; a signal during startup stops it at once (exit 0, no
+READY); a second one while it stops (0.5 s or more after the first) exits at once with 1.
+SIGPIPE is ignored. Logs go to stderr, one line each: text, or with --log-format json one JSON
+object per line (time, level, node, logger, message, fields). Exit codes: 0 clean stop, 1 the
+node could not start (one line on stderr says why: the secret file, the listen address, every
+seed refused it (wrong secret?), or its name is held by a live member for longer than a
+restart takes to be noticed), 2 bad arguments or config file.
 
 --demo starts echo@NAME, counter@NAME and kv@NAME under the root supervisor, and a kv server
 that competes for the global name `kv` (one node holds it, the others take over when it dies;
@@ -141,7 +145,7 @@ void validate(const node_config& c) {
 parse_outcome parse_command_line(int argc, char** argv) {
   node_config c;
   std::string config_file;
-  CLI::App app{"Runs an otter node until SIGTERM or SIGINT.", "otter-node"};
+  CLI::App app{"Runs an otter node until SIGTERM, SIGINT or SIGHUP.", "otter-node"};
   app.get_formatter()->column_width(28);
   app.footer(footer);
   app.set_version_flag("--version", std::string("otter-node ") + OTTER_VERSION);

@@ -21,6 +21,8 @@
 #include <string>
 #include <vector>
 
+#include <otter/node.hpp>
+
 namespace otter::node_tool {
 
 // Every tunable of otter-node, with its unit.
@@ -32,8 +34,22 @@ inline constexpr std::chrono::milliseconds join_timeout{10000};
 inline constexpr std::chrono::milliseconds sync_timeout{10000};
 // How long startup waits for the demo servers' global names to appear.
 inline constexpr std::chrono::milliseconds demo_names_timeout{10000};
-// Period of that wait's look at the local registry replica (a read, no network).
-inline constexpr std::chrono::milliseconds demo_names_poll{10};
+// A stop signal this soon after the first one is the same request delivered twice (timeout(1)
+// signals the process, then its process group), not the second one that means "exit now".
+inline constexpr std::chrono::milliseconds same_stop_request{500};
+// Period of startup's looks at what it waits for (the node's view, the seeds' answers, the local
+// registry replica: reads, no network), between which a stop signal ends the wait at once.
+inline constexpr std::chrono::milliseconds startup_poll{10};
+// How long a seed may keep saying that a live member holds this node's name before the node
+// gives up (exit 1). A node killed and restarted at once elsewhere is refused so until the
+// members declare its predecessor down (net_defaults::failure_timeout, 1.5 s, plus a probe:
+// under 2 s); twice the failure timeout leaves that a clear margin.
+inline constexpr std::chrono::milliseconds name_in_use_patience{2 *
+                                                                otter::net_defaults::failure_timeout};
+// Failed encrypted handshakes in a row with every seed before the node gives up (exit 1,
+// wrong secret?): ZeroMQ retries each 100 ms, so this costs little and a seed that died in
+// the middle of one handshake does not count as a refusal.
+inline constexpr unsigned refusals_before_giving_up = 2;
 inline constexpr const char* log_level = "info";
 inline constexpr const char* log_format = "text";
 }  // namespace node_tool_defaults

@@ -1,19 +1,27 @@
 // otter-node: runs one otter node (global registry, root supervisor, optionally the demo
-// servers) from flags or a config file, until SIGTERM or SIGINT. `otter-node --help` documents
-// the flags; config.hpp the file.
+// servers) from flags or a config file, until SIGTERM, SIGINT or SIGHUP. `otter-node --help`
+// documents the flags; config.hpp the file.
 //
 // Guarantees:
 // - `READY <name> <endpoint> <creation>` is printed on stdout (one line, flushed) only once the
 //   node is up, has joined one of its seeds (or waited join_timeout for them, with a warning),
 //   its registry holds every member's names, and, with --demo, the demo servers' names resolve.
-// - SIGTERM/SIGINT: the supervision tree stops in order (releasing its global names), then the
-//   node says goodbye to its peers (they see it leave at once), and the exit code is 0. A second
-//   signal during that exits at once with code 1.
+// - SIGTERM/SIGINT/SIGHUP: the supervision tree stops in order (releasing its global names),
+//   then the node says goodbye to its peers (they see it leave at once), and the exit code is 0.
+//   During startup (waiting for a seed, say) the node stops at once, without READY. A second
+//   signal during the stop (not the first one delivered twice) exits at once with code 1. SIGPIPE is ignored: a log reader that
+//   goes away costs the logs, not the node.
 // - Exit code 2 for bad arguments, 1 for a node that cannot start; one line on stderr says why.
+//   Cannot start: the secret file or the listen address; every seed refused our secret; a seed
+//   said a live member holds our name, still after name_in_use_patience.
 #include <signal.h>
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -32,25 +40,109 @@ using otter::node_tool::node_config;
 namespace defaults = otter::node_tool::node_tool_defaults;
 
 const char* signal_name(int sig) {
-  return sig == SIGINT ? "SIGINT" : "SIGTERM";
-}
-
-// True once every name resolves in the node's registry replica, waiting up to `timeout`. The
-// registry offers no notification of a name appearing, so this looks at the local replica (a
-// read, no network) every demo_names_poll, within a deadline.
-bool wait_for_names(otter::runtime& rt, const std::vector<std::string>& names,
-                    std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  for (;;) {
-    bool all = true;
-    for (const auto& n : names) all = all && otter::whereis_global(rt, n).has_value();
-    if (all) return true;
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(defaults::demo_names_poll);
+  switch (sig) {
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    default: return "SIGTERM";
   }
 }
 
-int run(const node_config& c, const sigset_t& stop_signals) {
+// The stop signals, taken by one thread from the start (they are blocked in every other
+// thread): the first asks the node to stop, wherever startup is; a second one during the stop
+// exits at once with code 1, unless it comes within defaults::same_stop_request of the first
+// (timeout(1), for one, signals the process and then its process group: one request, twice).
+class stop_signals {
+ public:
+  explicit stop_signals(const sigset_t& set) : set_(set) {
+    std::thread([this] {
+      std::chrono::steady_clock::time_point first;
+      for (;;) {
+        int sig = 0;
+        if (sigwait(&set_, &sig) != 0) continue;
+        {
+          std::lock_guard<std::mutex> l(mutex_);
+          if (sig_ == 0) {
+            sig_ = sig;
+            first = std::chrono::steady_clock::now();
+            changed_.notify_all();
+            continue;
+          }
+        }
+        if (std::chrono::steady_clock::now() - first < defaults::same_stop_request) continue;
+        std::fprintf(stderr, "otter-node: second %s while stopping; exiting at once\n",
+                     signal_name(sig));
+        std::_Exit(1);
+      }
+    }).detach();  // lives as long as the process: a signal may come until the last moment
+  }
+  // The first stop signal, waiting up to `timeout` for one; 0 when none came.
+  int wait_for(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> l(mutex_);
+    changed_.wait_for(l, timeout, [&] { return sig_ != 0; });
+    return sig_;
+  }
+  int wait() {
+    std::unique_lock<std::mutex> l(mutex_);
+    changed_.wait(l, [&] { return sig_ != 0; });
+    return sig_;
+  }
+
+ private:
+  const sigset_t set_;
+  std::mutex mutex_;  // protects sig_
+  std::condition_variable changed_;
+  int sig_ = 0;
+};
+
+// Waits until `done()` holds, a stop signal comes, or `timeout` passes, looking at `done`
+// every `period` (what it reads has no notification: the node's view, the registry replica).
+// True when done; `stopped` is set when a signal ended the wait.
+template <class Done>
+bool wait_until(stop_signals& stop, int& stopped, std::chrono::milliseconds timeout,
+                std::chrono::milliseconds period, Done done) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (done()) return true;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    if ((stopped = stop.wait_for(std::min(left, period))) != 0) return false;
+  }
+}
+
+// Why the node cannot join, from its seeds' answers: a seed says a live member holds our name
+// and has said so for name_in_use_patience (a restarted node's predecessor is declared down
+// well within that), or every seed refused us (our secret, most likely). Nothing while
+// joining may still work.
+std::optional<std::string> cannot_join(const otter::node& n) {
+  const auto seeds = n.seeds();
+  if (seeds.empty()) return std::nullopt;
+  const auto at = std::chrono::steady_clock::now();
+  bool all_refused = true, all_wrong_secret = true;
+  for (const auto& s : seeds) {
+    if (s.answer == otter::seed_answer::welcomed) return std::nullopt;
+    if (s.answer == otter::seed_answer::name_in_use &&
+        at - s.since >= defaults::name_in_use_patience) {
+      return s.reason;  // "node name 'n1' is already in use by a live member at tcp://..."
+    }
+    // Two failed handshakes in a row: one could be a seed dying in the middle of it.
+    const bool wrong_secret = s.answer == otter::seed_answer::wrong_secret &&
+                              s.times >= defaults::refusals_before_giving_up;
+    all_wrong_secret = all_wrong_secret && wrong_secret;
+    all_refused = all_refused && (wrong_secret || s.answer == otter::seed_answer::refused);
+  }
+  if (!all_refused) return std::nullopt;
+  std::string which;
+  for (const auto& s : seeds) which += (which.empty() ? "" : ", ") + s.endpoint;
+  if (all_wrong_secret) {
+    return "refused by every seed (" + which + "): wrong secret? (" + seeds.front().reason + ")";
+  }
+  std::string why;
+  for (const auto& s : seeds) why += (why.empty() ? "" : "; ") + s.endpoint + ": " + s.reason;
+  return "refused by every seed: " + why;
+}
+
+int run(const node_config& c, stop_signals& stop) {
   otter::node_options o;
   o.name = c.name;
   o.listen = c.listen;
@@ -61,6 +153,7 @@ int run(const node_config& c, const sigset_t& stop_signals) {
   o.secret_file = c.secret_file;
   o.insecure = c.insecure;
   o.workers = c.workers;
+  o.join_timeout = std::chrono::milliseconds{0};  // joining is waited for below, interruptibly
   auto started = otter::start_node(o);
   if (!started) {
     // The message names the node and endpoint, or the secret file, as the case may be.
@@ -70,16 +163,40 @@ int run(const node_config& c, const sigset_t& stop_signals) {
   otter::node& n = **started;
   spdlog::info("otter-node: node {} is up at {} (creation {})", n.name(), n.endpoint(),
                n.creation());
+  int sig = 0;
+  const auto stopped_early = [&] {
+    spdlog::info("otter-node: {} received during startup; stopping", signal_name(sig));
+    n.shutdown();
+    spdlog::info("otter-node: node {} stopped", c.name);
+    return 0;
+  };
 
-  if (!o.seeds.empty() && !n.wait_for_nodes(1, defaults::join_timeout)) {
-    spdlog::warn("otter-node: no seed answered within {} ms; running alone until one does",
-                 defaults::join_timeout.count());
+  if (!o.seeds.empty()) {
+    std::optional<std::string> refused;
+    const bool joined = wait_until(stop, sig, defaults::join_timeout, defaults::startup_poll, [&] {
+      refused = cannot_join(n);
+      return refused.has_value() || !n.nodes().empty();
+    });
+    if (sig != 0) return stopped_early();
+    if (refused && n.nodes().empty()) {
+      n.shutdown();
+      std::fprintf(stderr, "otter-node: %s\n", refused->c_str());
+      return 1;
+    }
+    if (!joined) {
+      spdlog::warn("otter-node: no seed answered within {} ms; running alone until one does",
+                   defaults::join_timeout.count());
+    }
   }
-  if (!otter::global_registry::of(n.rt())->wait_synced(defaults::sync_timeout)) {
+  auto registry = otter::global_registry::of(n.rt());
+  if (!wait_until(stop, sig, defaults::sync_timeout, defaults::startup_poll,
+                  [&] { return registry->wait_synced(std::chrono::milliseconds{0}); })) {
+    if (sig != 0) return stopped_early();
     spdlog::warn("otter-node: the registry did not receive every member's names within {} ms",
                  defaults::sync_timeout.count());
   }
   if (c.demo) {
+    if ((sig = stop.wait_for(std::chrono::milliseconds{0})) != 0) return stopped_early();
     otter::scoped_process me(n.rt());
     if (auto sup = otter::demo::start(me, n.name()); !sup) {
       std::fprintf(stderr, "otter-node: cannot start the demo servers: %s\n",
@@ -89,27 +206,29 @@ int run(const node_config& c, const sigset_t& stop_signals) {
     }
     auto names = otter::demo::global_names(n.name());
     names.emplace_back(otter::demo::demo_defaults::kv_name);
-    if (!wait_for_names(n.rt(), names, defaults::demo_names_timeout)) {
+    // The registry offers no notification of a name appearing: this reads the local replica.
+    const bool all = wait_until(stop, sig, defaults::demo_names_timeout, defaults::startup_poll,
+                                [&] {
+                                  for (const auto& name : names) {
+                                    if (!otter::whereis_global(n.rt(), name)) return false;
+                                  }
+                                  return true;
+                                });
+    if (sig != 0) return stopped_early();
+    if (!all) {
       spdlog::warn("otter-node: the demo servers' global names did not all appear within {} ms",
                    defaults::demo_names_timeout.count());
     }
     spdlog::info("otter-node: demo servers running: echo@{0}, counter@{0}, kv@{0}", n.name());
   }
+  if ((sig = stop.wait_for(std::chrono::milliseconds{0})) != 0) return stopped_early();
 
   std::printf("READY %s %s %u\n", n.name().c_str(), n.endpoint().c_str(), n.creation());
   std::fflush(stdout);
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
+  sig = stop.wait();
   spdlog::info("otter-node: {} received; stopping the supervision tree, then leaving",
                signal_name(sig));
-  std::thread([&stop_signals] {
-    int again = 0;
-    sigwait(&stop_signals, &again);
-    std::fprintf(stderr, "otter-node: second %s during shutdown; exiting at once\n",
-                 signal_name(again));
-    std::_Exit(1);
-  }).detach();
   n.shutdown();
   spdlog::info("otter-node: node {} stopped", c.name);
   return 0;
@@ -120,11 +239,15 @@ int run(const node_config& c, const sigset_t& stop_signals) {
 int main(int argc, char** argv) {
   // Blocked before any thread starts, so every thread inherits the mask and only sigwait
   // receives them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t stop_set;
+  sigemptyset(&stop_set);
+  sigaddset(&stop_set, SIGTERM);
+  sigaddset(&stop_set, SIGINT);
+  sigaddset(&stop_set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &stop_set, nullptr);
+  // A closed pipe (stdout's reader, stderr's log reader gone) fails the write with EPIPE;
+  // the node runs on.
+  ::signal(SIGPIPE, SIG_IGN);
 
   auto parsed = otter::node_tool::parse_command_line(argc, argv);
   if (!parsed.out.empty()) std::fputs(parsed.out.c_str(), stdout);
@@ -144,8 +267,10 @@ int main(int argc, char** argv) {
   const auto level = spdlog::level::from_str(parsed.config->log_level);
   spdlog::set_level(level);
   otter::set_log_level(level);
+  // Never destroyed: its thread may take a signal until the process is gone.
+  auto* stop = new stop_signals(stop_set);
   try {
-    return run(*parsed.config, stop_signals);
+    return run(*parsed.config, *stop);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "otter-node: %s\n", e.what());
     return 1;

@@ -128,6 +128,20 @@ class session {
     const auto deadline =
         std::chrono::steady_clock::now() + std::chrono::milliseconds(opts_.connect_timeout_ms);
     while (node_->peers().empty()) {
+      // A node that refuses us does so at once: say so, not "cannot reach" after the timeout.
+      for (const auto& seed : node_->seeds()) {
+        if (seed.answer == otter::seed_answer::wrong_secret ||
+            seed.answer == otter::seed_answer::refused) {
+          throw failure{unreachable,
+                        fmt::format("the node at {} refused this connection: {} ({}; is the "
+                                    "secret file the node's?)",
+                                    opts_.node,
+                                    seed.answer == otter::seed_answer::wrong_secret
+                                        ? "wrong secret?"
+                                        : "refused",
+                                    seed.reason)};
+        }
+      }
       if (std::chrono::steady_clock::now() >= deadline) {
         throw failure{unreachable,
                       fmt::format("cannot reach or authenticate to the node at {} within {} ms "

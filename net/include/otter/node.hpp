@@ -108,6 +108,28 @@ struct net_stats {
   MSGPACK_DEFINE(frames_in, frames_out, envelopes_in, envelopes_out, bytes_in, bytes_out, rejected);
 };
 
+// How a seed answered this node's hello, the latest answer (node::seeds()): a tool fails loudly
+// on a refusal instead of waiting out its join timeout.
+enum class seed_answer : std::uint8_t {
+  none,          // nothing yet: not reached (so far), or still shaking hands
+  welcomed,      // it took our hello
+  wrong_secret,  // the encrypted (CURVE) handshake or the hello's proof failed: the seed holds
+                 // another secret, or runs with encryption configured otherwise (--insecure)
+  name_in_use,   // a live member holds this node's name (another incarnation); retried
+  refused,       // another refusal (protocol version, name): `reason` says which
+};
+std::string_view to_string(seed_answer a) noexcept;
+
+struct seed_status {
+  std::string endpoint;
+  seed_answer answer = seed_answer::none;
+  std::string reason;  // a refusal's reason, as the seed gave it
+  // When the seed first gave this answer, and how many times in a row it gave it (a refused
+  // connection is retried).
+  std::chrono::steady_clock::time_point since{};
+  unsigned times = 0;
+};
+
 class transport;
 namespace detail {
 struct node_internals;
@@ -147,6 +169,8 @@ class node {
   void on_peer_event(std::function<void(const std::string& node, bool up)> fn);
 
   net_stats stats() const;
+  // Each seed given in node_options and how it answered our hello last.
+  std::vector<seed_status> seeds() const;
 
   // Runs the shutdown hooks (newest first: the supervision tree, then the registry), says
   // goodbye to every peer (they see `nodedown` with reason shutdown at once) and stops the
