@@ -20,7 +20,8 @@
 //   declared down unless something arrives from it within a heartbeat period. Who can still
 //   reach it keeps it (a partial partition does not spread); who cannot learns of the death
 //   within failure_timeout + 2 heartbeat periods.
-// - A ring neighbour lost (down) makes the next member on that side a neighbour; it is probed
+// - A ring neighbour lost (down, not by its bye) makes the next member on that side a neighbour; it
+// is probed
 //   at once, and declared down (and the others told) if it does not answer: a partition, or a
 //   crash of several nodes in a row on the ring, is found a probe at a time past the first
 //   silent neighbours instead of a failure timeout at a time.
@@ -29,6 +30,7 @@
 //   receives a list lacking members it knows sends its own back (push-pull). So a mesh that
 //   concurrent joins through one seed (or several) left open closes within a few ticks.
 #include <algorithm>
+#include <utility>
 
 #include "otter/log.hpp"
 #include "transport.hpp"
@@ -50,12 +52,9 @@ bool transport::should_watch(const peer& p) const {
 void transport::choose_neighbours(const io_token& t) {
   const auto before = neighbours_;
   choose_ring();
+  const bool lost = std::exchange(neighbour_lost_, false);
   if (neighbours_ == before) return;
-  const bool lost_one = std::any_of(before.begin(), before.end(), [&](std::uint64_t id) {
-    const peer* p = find_peer(id);
-    return p == nullptr || p->state != link_state::up;
-  });
-  if (lost_one) {
+  if (lost) {
     for (const std::uint64_t id : neighbours_) {
       peer* p = find_peer(id);
       if (before.count(id) == 0 && p != nullptr && p->state == link_state::up) {

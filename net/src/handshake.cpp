@@ -35,7 +35,7 @@ void transport::send_hello(const io_token& t, connection& c) {
   c.last_hello = at;
   wire::hello h = make_hello();
   if (const peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr) h.session = p->our_session;
-  if (!opts_.hidden) h.known = ring_.size() + static_cast<std::uint64_t>(joining_);
+  if (!opts_.hidden) h.known = ring_.size() + static_cast<std::uint64_t>(std::max(joining_, 0));
   msgpack::sbuffer buf;
   wire::encode_hello(buf, h);
   if (io_->send(t, c.id, std::string_view(buf.data(), buf.size())) !=
@@ -86,9 +86,9 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   const auto refused = [&](wire::refuse_code code, const std::string& reason) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     // A name in use is asked again each heartbeat: logged once per incarnation asking.
-    const bool again = (code == wire::refuse_code::name_in_use ||
-                        code == wire::refuse_code::stale_incarnation) &&
-                       !name_in_use_told_.emplace(d.hi.name, d.hi.creation).second;
+    const bool again =
+        (code == wire::refuse_code::name_in_use || code == wire::refuse_code::stale_incarnation) &&
+        !name_in_use_told_.emplace(d.hi.name, d.hi.creation).second;
     if (name_in_use_told_.size() > 1000) name_in_use_told_.clear();
     if (again) {
       detail::log().debug("refused {} ('{}') again: {}", address, d.hi.name, reason);
@@ -152,15 +152,20 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   if (d.hi.session != 0) p.its_session = d.hi.session;
   if (!p.routing_id.empty() && p.routing_id != routing_id) inbound_.erase(p.routing_id);
   p.creation = d.hi.creation;
-  if (p.hidden != d.hi.hidden) {  // the counts of members kept by link_event follow
+  const bool flipped = p.hidden != d.hi.hidden;
+  if (flipped) {  // the counts of members kept by link_event follow
     if (net_detail::holds_messages(p.state)) joining_ += d.hi.hidden ? -1 : 1;
     if (p.state == net_detail::link_state::up && d.hi.hidden) ring_.erase(p.id);
     if (p.state == net_detail::link_state::up && !d.hi.hidden) ring_.insert(p.id);
+    view_dirty_ = true;
   }
   p.hidden = d.hi.hidden;
   // The address it advertises, unless we already reach it by another (on_welcome).
   if (!d.hi.hidden && (p.endpoint.empty() || !net_detail::out_done(p.state))) {
     p.endpoint = d.hi.endpoint;
+  }
+  if (flipped && p.state == net_detail::link_state::up) {  // its entry in the view too
+    members_.up(t, p.id, node_info{p.name, p.endpoint, p.creation, p.hidden, 0}, p.up_since);
   }
   p.routing_id = routing_id;
   p.last_heard = at;
@@ -216,9 +221,10 @@ void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::
   // clock ahead of ours); both are asked again, as the holder may be dead and not yet known so.
   const bool in_use = d.refuse == wire::refuse_code::name_in_use ||
                       d.refuse == wire::refuse_code::stale_incarnation;
-  const seed_answer answer = d.refuse == wire::refuse_code::authentication ? seed_answer::wrong_secret
-                             : in_use                                      ? seed_answer::name_in_use
-                                                                           : seed_answer::refused;
+  const seed_answer answer = d.refuse == wire::refuse_code::authentication
+                                 ? seed_answer::wrong_secret
+                             : in_use ? seed_answer::name_in_use
+                                      : seed_answer::refused;
   // A seed that says the same again (name_in_use is asked again each heartbeat) is logged once.
   const bool news = via == nullptr || d.refuse == wire::refuse_code::handshake_required ||
                     seed_answered(via->endpoint, answer, d.refuse_reason);
@@ -245,7 +251,8 @@ void transport::on_refuse(const io_token& t, const wire::decoded& d, const std::
   }
 }
 
-void transport::on_handshake_failed(const io_token&, net_detail::conn_id c, const std::string& why) {
+void transport::on_handshake_failed(const io_token&, net_detail::conn_id c,
+                                    const std::string& why) {
   connection* via = connection_by_id(c);
   if (via == nullptr) return;
   rejected_.fetch_add(1, std::memory_order_relaxed);

@@ -19,6 +19,8 @@ void transport::link_event(const io_token& t, peer& p, net_detail::link_event e,
   p.state_since = now();
   if (from == link_state::up) {
     members_.down(t, p.id);  // the view, before anyone hears the news
+    // A ring neighbour lost (not one that said bye): its successor is probed (detector.cpp).
+    if (e == link_event::lost && neighbours_.count(p.id) > 0) neighbour_lost_ = true;
     if (!p.hidden) ring_.erase(p.id);
   }
   if (!p.hidden && to == link_state::up) ring_.insert(p.id);

@@ -8,14 +8,14 @@ membership::membership(runtime& rt, std::chrono::milliseconds heartbeat_interval
 
 std::vector<node_info> membership::view(bool include_hidden) const {
   std::vector<node_info> out;
-  const auto at = detail::now(rt_);
   std::lock_guard<std::mutex> l(view_mutex_);
+  const auto at = detail::now(rt_);  // after the lock: no entry is newer than `at`
   out.reserve(view_.size());
   for (const auto& [id, e] : view_) {
     if (!include_hidden && e.info.hidden) continue;
     out.push_back(e.info);
-    out.back().up_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(at - e.up_since).count();
+    out.back().up_ms = std::max<std::int64_t>(
+        0, std::chrono::duration_cast<std::chrono::milliseconds>(at - e.up_since).count());
   }
   return out;
 }

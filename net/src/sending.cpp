@@ -70,7 +70,8 @@ void transport::send_to_peer(const io_token& t, peer& p, std::unique_ptr<out_ite
   if (p.out.append(item->bytes)) {
     flush(t, p);
   } else {
-    to_flush_.push_back(p.id);  // at the end of the drain round
+    // At the end of the drain round (once: items for one peer come in runs).
+    if (to_flush_.empty() || to_flush_.back() != p.id) to_flush_.push_back(p.id);
   }
 }
 

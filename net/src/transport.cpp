@@ -33,7 +33,8 @@ void transport::start() {
   {
     std::lock_guard<std::mutex> l(seeds_mutex_);
     for (const auto& seed : opts_.seeds) {
-      if (seed != io_->endpoint()) seeds_.push_back(seed_status{seed, seed_answer::none, {}, {}, 0});
+      if (seed != io_->endpoint())
+        seeds_.push_back(seed_status{seed, seed_answer::none, {}, {}, 0});
     }
   }
   for (const auto& seed : opts_.seeds) {

@@ -191,8 +191,9 @@ class transport final : public detail::remote_router,
   bool view_dirty_ = false;
   std::unordered_set<std::uint64_t> neighbours_;  // the members we watch by the ring
   std::set<std::uint64_t> ring_;                  // the members up (not hidden), by node id
-  int joining_ = 0;          // members (not hidden) we are shaking hands with (holds_messages)
-  std::uint64_t ticks_ = 0;  // for the gossip period
+  bool neighbour_lost_ = false;  // a ring neighbour went down (silent, or confirmed silent)
+  int joining_ = 0;              // members (not hidden) we are shaking hands with (holds_messages)
+  std::uint64_t ticks_ = 0;      // for the gossip period
   // A watched peer gets a heartbeat when nothing was sent to it for this long (checked each
   // tick): a third of the failure timeout, so in practice every 3 ticks (600 ms by default).
   std::chrono::milliseconds beat_every() const noexcept {
