@@ -140,10 +140,6 @@ bool has_node(const otter::node& n, const std::string& name) {
   return false;
 }
 
-bool has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // The lines of a file (a node's stderr) as they are now.
 std::vector<std::string> lines_of(const std::string& path) {
   std::vector<std::string> out;
@@ -494,162 +490,163 @@ TEST_CASE("--log-format json writes one JSON object per line, the libraries' lin
   }
   CHECK(crash_report);
   CHECK(loggers == std::set<std::string>{"otter", "otter-node"});
+}
 
-  TEST_CASE(
-      "a second node with a name in use is refused: exit 1, no READY, the cluster undisturbed") {
+TEST_CASE(
+    "a second node with a name in use is refused: exit 1, no READY, the cluster undisturbed") {
+  scratch s;
+  auto me = tester("dup-tester", s);
+  otter::scoped_process p(me->rt());
+  me->monitor_nodes(p.self());
+  auto original = demo_node("dup-a", s, {me->endpoint()});
+  REQUIRE(eventually([&] { return has_node(*me, "dup-a"); }));
+  REQUIRE(p.receive<otter::nodeup>(10s));
+
+  auto dup = run_capturing(
+      {"--name", "dup-a", "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(), "--seed",
+       me->endpoint(), "--demo", "--workers", "2", "--log-level", "off"},
+      s);
+  CHECK(dup.code == 1);
+  CHECK_FALSE(has(dup.out, "READY"));
+  INFO(dup.err);
+  const auto lines = own_lines(dup.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0],
+            "node name 'dup-a' is already in use by a live member at " + original->endpoint));
+
+  // The original never left, and still answers by name.
+  CHECK_FALSE(p.receive<otter::nodedown>(0ms));
+  auto info = me->nodes();
+  REQUIRE(info.size() == 1);
+  CHECK(info[0].creation == original->creation);
+  auto echoed = p.await(otter::call<otter::dynamic>("echo@dup-a", req("still", "here")));
+  REQUIRE(echoed);
+  CHECK(echoed->as<std::vector<std::string>>() == std::vector<std::string>{"still", "here"});
+}
+
+TEST_CASE("a node killed and restarted at once elsewhere joins once its predecessor is down") {
+  scratch s;
+  auto me = tester("restart-tester", s);
+  auto first = demo_node("restart-a", s, {me->endpoint()});
+  REQUIRE(eventually([&] { return has_node(*me, "restart-a"); }));
+  first->proc->signal(SIGKILL);
+  first->proc->wait_exit();
+  // At once, on another port (port 0): the members still hold the first one up for a while,
+  // and refuse the name until they declare it down.
+  auto second = demo_node("restart-a", s, {me->endpoint()});
+  CHECK(second->endpoint != first->endpoint);
+  CHECK(second->creation != first->creation);
+  REQUIRE(eventually([&] {
+    auto nodes = me->nodes();
+    return nodes.size() == 1 && nodes[0].creation == second->creation;
+  }));
+}
+
+TEST_CASE("a node whose seeds all refuse its secret exits 1 at once, without READY") {
+  scratch s, other;
+  auto me = tester("secret-tester", s);
+  // Its only seed refuses it: it says so, instead of waiting out the join timeout and then
+  // running alone (READY).
+  auto wrong =
+      run_capturing({"--name", "secret-b", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                     other.secret(), "--seed", me->endpoint(), "--log-level", "off"},
+                    s);
+  CHECK(wrong.code == 1);
+  CHECK_FALSE(has(wrong.out, "READY"));
+  INFO(wrong.err);
+  const auto lines = own_lines(wrong.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "refused by every seed"));
+  CHECK(has(lines[0], "wrong secret?"));
+  CHECK(me->nodes().empty());
+}
+
+TEST_CASE("an unreadable secret file or a listen address in use: exit 1, one line, no READY") {
+  scratch s;
+  // A directory where the secret file should be (running as root, modes do not stop reads).
+  const std::string dir_secret = s.dir() + "/secret-dir";
+  ::mkdir(dir_secret.c_str(), 0700);
+  auto unreadable = run_capturing(
+      {"--name", "x", "--listen", "tcp://127.0.0.1:0", "--secret-file", dir_secret}, s);
+  CHECK(unreadable.code == 1);
+  CHECK_FALSE(has(unreadable.out, "READY"));
+  INFO(unreadable.err);
+  auto lines = own_lines(unreadable.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "secret file " + dir_secret + " is not a regular file"));
+
+  auto me = tester("addr-tester", s);
+  auto taken =
+      run_capturing({"--name", "y", "--listen", me->endpoint(), "--secret-file", s.secret()}, s);
+  CHECK(taken.code == 1);
+  CHECK_FALSE(has(taken.out, "READY"));
+  INFO(taken.err);
+  lines = own_lines(taken.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], me->endpoint()));
+  CHECK(has(lines[0], "in use"));
+}
+
+TEST_CASE("SIGHUP stops a node cleanly, as SIGTERM does") {
+  scratch s;
+  auto n = demo_node("hup-a", s);
+  auto me = tester("hup-tester", s, n->endpoint);
+  otter::scoped_process p(me->rt());
+  me->monitor_nodes(p.self());
+  n->proc->signal(SIGHUP);
+  CHECK(n->proc->wait_exit() == 0);
+  auto down = p.receive<otter::nodedown>(10s);
+  REQUIRE(down);
+  CHECK(down->node == "hup-a");
+  CHECK(down->reason == "shutdown");
+}
+
+TEST_CASE("one stop request delivered twice at once (as timeout(1) does) is still a clean stop") {
+  scratch s;
+  auto n = demo_node("twice-a", s);
+  n->proc->signal(SIGTERM);
+  n->proc->signal(SIGTERM);
+  CHECK(n->proc->wait_exit() == 0);
+}
+
+TEST_CASE("a stop signal during startup stops the node at once: exit 0, no READY, no demo") {
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    INFO(sig);
     scratch s;
-    auto me = tester("dup-tester", s);
-    otter::scoped_process p(me->rt());
-    me->monitor_nodes(p.self());
-    auto original = demo_node("dup-a", s, {me->endpoint()});
-    REQUIRE(eventually([&] { return has_node(*me, "dup-a"); }));
-    REQUIRE(p.receive<otter::nodeup>(10s));
-
-    auto dup = run_capturing(
-        {"--name", "dup-a", "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(), "--seed",
-         me->endpoint(), "--demo", "--workers", "2", "--log-level", "off"},
-        s);
-    CHECK(dup.code == 1);
-    CHECK_FALSE(has(dup.out, "READY"));
-    INFO(dup.err);
-    const auto lines = own_lines(dup.err);
-    REQUIRE(lines.size() == 1);
-    CHECK(has(lines[0],
-              "node name 'dup-a' is already in use by a live member at " + original->endpoint));
-
-    // The original never left, and still answers by name.
-    CHECK_FALSE(p.receive<otter::nodedown>(0ms));
-    auto info = me->nodes();
-    REQUIRE(info.size() == 1);
-    CHECK(info[0].creation == original->creation);
-    auto echoed = p.await(otter::call<otter::dynamic>("echo@dup-a", req("still", "here")));
-    REQUIRE(echoed);
-    CHECK(echoed->as<std::vector<std::string>>() == std::vector<std::string>{"still", "here"});
-  }
-
-  TEST_CASE("a node killed and restarted at once elsewhere joins once its predecessor is down") {
-    scratch s;
-    auto me = tester("restart-tester", s);
-    auto first = demo_node("restart-a", s, {me->endpoint()});
-    REQUIRE(eventually([&] { return has_node(*me, "restart-a"); }));
-    first->proc->signal(SIGKILL);
-    first->proc->wait_exit();
-    // At once, on another port (port 0): the members still hold the first one up for a while,
-    // and refuse the name until they declare it down.
-    auto second = demo_node("restart-a", s, {me->endpoint()});
-    CHECK(second->endpoint != first->endpoint);
-    CHECK(second->creation != first->creation);
-    REQUIRE(eventually([&] {
-      auto nodes = me->nodes();
-      return nodes.size() == 1 && nodes[0].creation == second->creation;
-    }));
-  }
-
-  TEST_CASE("a node whose seeds all refuse its secret exits 1 at once, without READY") {
-    scratch s, other;
-    auto me = tester("secret-tester", s);
-    // Its only seed refuses it: it says so, instead of waiting out the join timeout and then
-    // running alone (READY).
-    auto wrong =
-        run_capturing({"--name", "secret-b", "--listen", "tcp://127.0.0.1:0", "--secret-file",
-                       other.secret(), "--seed", me->endpoint(), "--log-level", "off"},
-                      s);
-    CHECK(wrong.code == 1);
-    CHECK_FALSE(has(wrong.out, "READY"));
-    INFO(wrong.err);
-    const auto lines = own_lines(wrong.err);
-    REQUIRE(lines.size() == 1);
-    CHECK(has(lines[0], "refused by every seed"));
-    CHECK(has(lines[0], "wrong secret?"));
-    CHECK(me->nodes().empty());
-  }
-
-  TEST_CASE("an unreadable secret file or a listen address in use: exit 1, one line, no READY") {
-    scratch s;
-    // A directory where the secret file should be (running as root, modes do not stop reads).
-    const std::string dir_secret = s.dir() + "/secret-dir";
-    ::mkdir(dir_secret.c_str(), 0700);
-    auto unreadable = run_capturing(
-        {"--name", "x", "--listen", "tcp://127.0.0.1:0", "--secret-file", dir_secret}, s);
-    CHECK(unreadable.code == 1);
-    CHECK_FALSE(has(unreadable.out, "READY"));
-    INFO(unreadable.err);
-    auto lines = own_lines(unreadable.err);
-    REQUIRE(lines.size() == 1);
-    CHECK(has(lines[0], "secret file " + dir_secret + " is not a regular file"));
-
-    auto me = tester("addr-tester", s);
-    auto taken =
-        run_capturing({"--name", "y", "--listen", me->endpoint(), "--secret-file", s.secret()}, s);
-    CHECK(taken.code == 1);
-    CHECK_FALSE(has(taken.out, "READY"));
-    INFO(taken.err);
-    lines = own_lines(taken.err);
-    REQUIRE(lines.size() == 1);
-    CHECK(has(lines[0], me->endpoint()));
-    CHECK(has(lines[0], "in use"));
-  }
-
-  TEST_CASE("SIGHUP stops a node cleanly, as SIGTERM does") {
-    scratch s;
-    auto n = demo_node("hup-a", s);
-    auto me = tester("hup-tester", s, n->endpoint);
-    otter::scoped_process p(me->rt());
-    me->monitor_nodes(p.self());
-    n->proc->signal(SIGHUP);
-    CHECK(n->proc->wait_exit() == 0);
-    auto down = p.receive<otter::nodedown>(10s);
-    REQUIRE(down);
-    CHECK(down->node == "hup-a");
-    CHECK(down->reason == "shutdown");
-  }
-
-  TEST_CASE("one stop request delivered twice at once (as timeout(1) does) is still a clean stop") {
-    scratch s;
-    auto n = demo_node("twice-a", s);
-    n->proc->signal(SIGTERM);
-    n->proc->signal(SIGTERM);
-    CHECK(n->proc->wait_exit() == 0);
-  }
-
-  TEST_CASE("a stop signal during startup stops the node at once: exit 0, no READY, no demo") {
-    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
-      INFO(sig);
-      scratch s;
-      const std::string err_file = s.dir() + "/otter-node.err";
-      // Its seed is not there: startup waits for it (up to the join timeout).
-      child c(argv_of({"--name", "early-a", "--listen", "tcp://127.0.0.1:0", "--secret-file",
-                       s.secret(), "--seed", "tcp://127.0.0.1:1", "--demo", "--log-level", "info"}),
-              cluster_test::stderr_to{err_file, false});
-      REQUIRE(eventually([&] { return has(c.stderr_text(), "is up at"); }));
-      c.signal(sig);
-      CHECK_FALSE(c.read_line(60s).has_value());  // no READY: stdout closes
-      CHECK(c.wait_exit() == 0);
-      const std::string err = c.stderr_text();
-      INFO(err);
-      CHECK(has(err, "during startup"));
-      CHECK_FALSE(has(err, "demo servers running"));
-    }
-  }
-
-  TEST_CASE("a node whose stderr reader goes away keeps running and stops cleanly") {
-    scratch s;
-    std::vector<std::string> args = {
-        "--name", "pipe-a",    "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(),
-        "--demo", "--workers", "2",        "--log-level",       "debug"};
-    child c(argv_of(args), cluster_test::stderr_to{{}, true});
-    auto ready = c.read_line(30s);
-    REQUIRE(ready);
-    REQUIRE(ready->rfind("READY ", 0) == 0);
-    std::istringstream in(*ready);
-    std::string word, name, endpoint;
-    in >> word >> name >> endpoint;
-    c.close_stderr();
-    // A member joins (the node logs it: EPIPE) and calls it.
-    auto me = tester("pipe-tester", s, endpoint);
-    otter::scoped_process p(me->rt());
-    auto echoed = p.await(otter::call<otter::dynamic>("echo@pipe-a", req("after", "epipe")));
-    REQUIRE(echoed);
-    c.signal(SIGTERM);
+    const std::string err_file = s.dir() + "/otter-node.err";
+    // Its seed is not there: startup waits for it (up to the join timeout).
+    child c(argv_of({"--name", "early-a", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                     s.secret(), "--seed", "tcp://127.0.0.1:1", "--demo", "--log-level", "info"}),
+            cluster_test::stderr_to{err_file, false});
+    REQUIRE(eventually([&] { return has(c.stderr_text(), "is up at"); }));
+    c.signal(sig);
+    CHECK_FALSE(c.read_line(60s).has_value());  // no READY: stdout closes
     CHECK(c.wait_exit() == 0);
+    const std::string err = c.stderr_text();
+    INFO(err);
+    CHECK(has(err, "during startup"));
+    CHECK_FALSE(has(err, "demo servers running"));
   }
+}
+
+TEST_CASE("a node whose stderr reader goes away keeps running and stops cleanly") {
+  scratch s;
+  std::vector<std::string> args = {
+      "--name", "pipe-a",    "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(),
+      "--demo", "--workers", "2",        "--log-level",       "debug"};
+  child c(argv_of(args), cluster_test::stderr_to{{}, true});
+  auto ready = c.read_line(30s);
+  REQUIRE(ready);
+  REQUIRE(ready->rfind("READY ", 0) == 0);
+  std::istringstream in(*ready);
+  std::string word, name, endpoint;
+  in >> word >> name >> endpoint;
+  c.close_stderr();
+  // A member joins (the node logs it: EPIPE) and calls it.
+  auto me = tester("pipe-tester", s, endpoint);
+  otter::scoped_process p(me->rt());
+  auto echoed = p.await(otter::call<otter::dynamic>("echo@pipe-a", req("after", "epipe")));
+  REQUIRE(echoed);
+  c.signal(SIGTERM);
+  CHECK(c.wait_exit() == 0);
+}
