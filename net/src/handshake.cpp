@@ -191,6 +191,7 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
 }
 
 void transport::on_welcome(const io_token& t, wire::decoded& d, connection& via) {
+  via.handshake_failures = 0;
   if (d.wel.version != wire::protocol_version || d.wel.name.empty() ||
       d.wel.name == rt_.node_name()) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
@@ -256,8 +257,13 @@ void transport::on_handshake_failed(const io_token&, net_detail::conn_id c,
   connection* via = connection_by_id(c);
   if (via == nullptr) return;
   rejected_.fetch_add(1, std::memory_order_relaxed);
+  // An error from the second failure in a row: a single one is also what a connection cut
+  // during its handshake looks like (seen while 100 nodes form a cluster on one machine).
+  const bool repeated = ++via->handshake_failures >= 2;
   if (seed_answered(via->endpoint, seed_answer::wrong_secret, why)) {
-    detail::log().log(opts_.hidden ? spdlog::level::info : spdlog::level::err,
+    detail::log().log(opts_.hidden ? spdlog::level::info
+                      : repeated   ? spdlog::level::err
+                                   : spdlog::level::debug,
                       "{} refused our connection: {}", via->endpoint, why);
   }
 }

@@ -55,6 +55,9 @@ struct connection {
   // tick.
   clock::time_point hello_blocked_since{}, hello_retry{};
   std::chrono::milliseconds hello_backoff{0};
+  // Failed encrypted handshakes in a row on it (a welcome ends the run): one alone can be a
+  // connection cut in the middle of its handshake (a busy or restarting peer), not a secret.
+  unsigned handshake_failures = 0;
   bool seed = false;  // given at start or asked for (node::connect): kept while unused
 };
 
