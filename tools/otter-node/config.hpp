@@ -44,8 +44,8 @@ inline constexpr std::chrono::milliseconds startup_poll{10};
 // gives up (exit 1). A node killed and restarted at once elsewhere is refused so until the
 // members declare its predecessor down (net_defaults::failure_timeout, 1.5 s, plus a probe:
 // under 2 s); twice the failure timeout leaves that a clear margin.
-inline constexpr std::chrono::milliseconds name_in_use_patience{2 *
-                                                                otter::net_defaults::failure_timeout};
+inline constexpr std::chrono::milliseconds name_in_use_patience{
+    2 * otter::net_defaults::failure_timeout};
 // Failed encrypted handshakes in a row with every seed before the node gives up (exit 1,
 // wrong secret?): ZeroMQ retries each 100 ms, so this costs little and a seed that died in
 // the middle of one handshake does not count as a refusal.
@@ -63,7 +63,7 @@ struct node_config {
   bool insecure = false;
   std::string log_level = node_tool_defaults::log_level;
   std::string log_format = node_tool_defaults::log_format;  // text or json
-  unsigned workers = 0;  // 0: one per hardware thread
+  unsigned workers = 0;                                     // 0: one per hardware thread
 };
 
 // What the command line decided: run with `config`, or print `out` (stdout) and `err` (stderr,

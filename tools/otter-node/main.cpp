@@ -9,8 +9,8 @@
 // - SIGTERM/SIGINT/SIGHUP: the supervision tree stops in order (releasing its global names),
 //   then the node says goodbye to its peers (they see it leave at once), and the exit code is 0.
 //   During startup (waiting for a seed, say) the node stops at once, without READY. A second
-//   signal during the stop (not the first one delivered twice) exits at once with code 1. SIGPIPE is ignored: a log reader that
-//   goes away costs the logs, not the node.
+//   signal during the stop (not the first one delivered twice) exits at once with code 1. SIGPIPE
+//   is ignored: a log reader that goes away costs the logs, not the node.
 // - Exit code 2 for bad arguments, 1 for a node that cannot start; one line on stderr says why.
 //   Cannot start: the secret file or the listen address; every seed refused our secret; a seed
 //   said a live member holds our name, still after name_in_use_patience.
@@ -207,13 +207,13 @@ int run(const node_config& c, stop_signals& stop) {
     auto names = otter::demo::global_names(n.name());
     names.emplace_back(otter::demo::demo_defaults::kv_name);
     // The registry offers no notification of a name appearing: this reads the local replica.
-    const bool all = wait_until(stop, sig, defaults::demo_names_timeout, defaults::startup_poll,
-                                [&] {
-                                  for (const auto& name : names) {
-                                    if (!otter::whereis_global(n.rt(), name)) return false;
-                                  }
-                                  return true;
-                                });
+    const bool all =
+        wait_until(stop, sig, defaults::demo_names_timeout, defaults::startup_poll, [&] {
+          for (const auto& name : names) {
+            if (!otter::whereis_global(n.rt(), name)) return false;
+          }
+          return true;
+        });
     if (sig != 0) return stopped_early();
     if (!all) {
       spdlog::warn("otter-node: the demo servers' global names did not all appear within {} ms",

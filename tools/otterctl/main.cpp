@@ -132,14 +132,14 @@ class session {
       for (const auto& seed : node_->seeds()) {
         if (seed.answer == otter::seed_answer::wrong_secret ||
             seed.answer == otter::seed_answer::refused) {
-          throw failure{unreachable,
-                        fmt::format("the node at {} refused this connection: {} ({}; is the "
-                                    "secret file the node's?)",
-                                    opts_.node,
-                                    seed.answer == otter::seed_answer::wrong_secret
-                                        ? "wrong secret?"
-                                        : "refused",
-                                    seed.reason)};
+          throw failure{
+              unreachable,
+              fmt::format(
+                  "the node at {} refused this connection: {} ({}; is the "
+                  "secret file the node's?)",
+                  opts_.node,
+                  seed.answer == otter::seed_answer::wrong_secret ? "wrong secret?" : "refused",
+                  seed.reason)};
         }
       }
       if (std::chrono::steady_clock::now() >= deadline) {
