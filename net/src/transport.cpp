@@ -43,7 +43,7 @@ void transport::start() {
     c.seed = true;
     send_hello(t, c);
   }
-  members_.ticked(now());
+  members_.tick_by(now());
   publish(t);
 }
 
