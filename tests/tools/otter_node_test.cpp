@@ -756,3 +756,21 @@ TEST_CASE("a node that lost every member rejoins when they come back at their ad
   c = plain_node("rj-c", s, {"--listen", other, "--seed", seed});
   CHECK(eventually([&] { return lists(*a, s, "rj-b") && lists(*c, s, "rj-b"); }, 30s));
 }
+
+TEST_CASE("the config file takes advertise and seeds_file") {
+  scratch s;
+  auto a = plain_node("cfa-a", s, {"--listen", "tcp://127.0.0.1:0"});
+  const std::string seeds = s.dir() + "/seeds";
+  std::ofstream(seeds) << a->endpoint << "\n";
+  const std::string file = s.dir() + "/node.toml";
+  std::ofstream(file) << "name = \"cfa-b\"\n"
+                      << "listen = \"tcp://0.0.0.0:0\"\n"
+                      << "advertise = \"tcp://localhost:0\"\n"
+                      << "seeds_file = \"" << seeds << "\"\n"
+                      << "secret_file = \"" << s.secret() << "\"\n"
+                      << "log_level = \"warn\"\n"
+                      << "workers = 2\n";
+  auto b = start_node_process({"--config", file});
+  CHECK(b->endpoint.rfind("tcp://localhost:", 0) == 0);
+  CHECK(eventually([&] { return lists(*a, s, "cfa-b"); }));
+}

@@ -40,6 +40,7 @@ long as the node runs: a node that lost every member rejoins when a seed comes b
 
 Once the node is up, has joined its seeds (or given up waiting, with a warning) and holds its
 members' names, it prints one line on stdout:  READY <name> <endpoint> <creation>
+(the endpoint advertised)
 It runs until SIGTERM, SIGINT or SIGHUP (all three: a clean stop), then stops its supervision
 tree, leaves the cluster and exits 0; a signal during startup stops it at once (exit 0, no
 READY); a second one while it stops (0.5 s or more after the first) exits at once with 1.
