@@ -9,6 +9,7 @@ packages=(
   catch2 libspdlog-dev libfmt-dev libjemalloc-dev
   libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libsodium-dev
   iproute2 procps python3 python3-zmq python3-msgpack clang libclang-rt-14-dev
+  yamllint
   "$@"
 )
 

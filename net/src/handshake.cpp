@@ -14,7 +14,7 @@ wire::hello transport::make_hello() const {
   h.name = rt_.node_name();
   h.creation = rt_.creation();
   h.hidden = opts_.hidden;
-  h.endpoint = io_->endpoint();
+  h.endpoint = advertised_;
   h.proof = keyed_proof(keys_, wire::proof_input(h));
   return h;
 }
@@ -111,7 +111,7 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   if (d.hi.name == rt_.node_name() && d.hi.creation != rt_.creation()) {
     refused(wire::refuse_code::name_in_use, "node name '" + d.hi.name +
                                                 "' is already in use by a live member at " +
-                                                io_->endpoint() + " (the node asked)");
+                                                advertised_ + " (the node asked)");
     return;
   }
   if (d.hi.name.empty() || d.hi.name == rt_.node_name()) {
@@ -175,7 +175,7 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   wire::welcome w;
   w.name = rt_.node_name();
   w.creation = rt_.creation();
-  w.endpoint = io_->endpoint();
+  w.endpoint = advertised_;
   // The members, unless the hello says it knows of as many as we are up with (joins of many
   // nodes at once would otherwise send N lists of N members to each: gossip closes any gap).
   if (!d.hi.known || *d.hi.known < ring_.size()) w.members = member_list();

@@ -1,5 +1,6 @@
 #include "otter/node.hpp"
 
+#include <algorithm>
 #include <thread>
 
 #include "otter/detail/membership.hpp"
@@ -7,6 +8,8 @@
 #include "otter/secret.hpp"
 
 #include "agent.hpp"
+#include "endpoint.hpp"
+#include "seed_watch.hpp"
 #include "sim_hooks.hpp"
 #include "spawner.hpp"
 #include "test_hooks.hpp"
@@ -76,10 +79,43 @@ error check_name(const node_options& options) {
   }
   return error{};
 }
+
+// The addresses (endpoint.hpp): what can be bound, what peers can be told, seeds of a known
+// form. A host name to listen on is replaced by its address.
+error check_addresses(node_options& options) {
+  for (const auto& s : options.seeds) {
+    if (auto bad = net_detail::check_seed(s); bad.code != errc{}) return bad;
+  }
+  if (options.hidden) return error{};
+  const auto listen = net_detail::parse_tcp(options.listen);
+  if (!listen) {
+    return error{errc::badarg,
+                 "listen address '" + options.listen + "' is not of the form tcp://HOST:PORT"};
+  }
+  if (options.advertise.empty() && net_detail::is_wildcard_host(listen->host)) {
+    return error{errc::badarg, "listen address " + options.listen +
+                                   " is a wildcard, which peers cannot connect to: give the "
+                                   "address to advertise to them (--advertise)"};
+  }
+  // None: the address bound is advertised (a host name to listen on, as resolved).
+  const auto advertise = net_detail::parse_tcp(options.advertise);
+  if (!options.advertise.empty() && (!advertise || net_detail::is_wildcard_host(advertise->host))) {
+    return error{errc::badarg, "advertised address '" + options.advertise +
+                                   "' is not of the form tcp://HOST:PORT with a host peers "
+                                   "can reach (not a wildcard)"};
+  }
+  auto bound = net_detail::bindable(options.listen);
+  if (!bound) {
+    return error{errc::badarg, "cannot listen on " + options.listen + ": " + bound.err().message};
+  }
+  options.listen = std::move(*bound);
+  return error{};
+}
 }  // namespace
 
 result<std::unique_ptr<node>> node::start(node_options options) {
   if (auto bad = check_name(options); bad.code != errc{}) return bad;
+  if (auto bad = check_addresses(options); bad.code != errc{}) return bad;
   const std::string path =
       options.secret_file.empty() ? default_secret_path() : options.secret_file;
   auto secret = load_or_create_secret(path);
@@ -95,7 +131,16 @@ result<std::unique_ptr<node>> node::start(node_options options) {
   ro.workers = options.workers;
   ro.creation = options.creation;
   const cluster_keys keys = derive_keys(*secret);
-  return detail::node_internals::assemble(
+  std::vector<std::string> seeds = options.seeds;
+  std::string seeds_file = options.seeds_file;
+  const bool watch =
+      !seeds_file.empty() || std::any_of(seeds.begin(), seeds.end(), [](const std::string& s) {
+        return net_detail::parse_dns_seed(s).has_value();
+      });
+  if (!seeds_file.empty()) {  // before anything starts: an unreadable file fails the start
+    if (auto first = net_detail::seed_watch::parse_file(seeds_file); !first) return first.err();
+  }
+  auto n = detail::node_internals::assemble(
       std::move(options), keys, std::make_unique<runtime>(ro),
       [&](const node_options& o, runtime& rt) -> std::unique_ptr<net_detail::link_io> {
         net_detail::zmq_options zo;
@@ -107,6 +152,14 @@ result<std::unique_ptr<node>> node::start(node_options options) {
         zo.high_water_mark = net_defaults::high_water_mark;
         return std::make_unique<net_detail::zmq_io>(std::move(zo));
       });
+  if (!n || !watch) return n;
+  transport* net = (*n)->net_.get();
+  auto w = net_detail::seed_watch::start(
+      std::move(seeds), std::move(seeds_file),
+      [net](std::vector<std::string> endpoints) { net->set_seeds(std::move(endpoints)); });
+  if (!w) return w.err();  // the node stops as it goes
+  (*n)->seed_watch_ = std::move(*w);
+  return n;
 }
 
 result<std::unique_ptr<node>> detail::node_internals::assemble(
@@ -161,6 +214,7 @@ void net_detail::crash(node& n) {
 
 void detail::node_internals::crash(node& n) {
   if (n.shut_.exchange(true)) return;
+  n.seed_watch_.reset();
   detail::set_io_driver(*n.rt_, nullptr);
   detail::set_remote_router(*n.rt_, nullptr);
   n.net_->stop(false);  // no goodbye: the peers find out by silence
@@ -185,6 +239,7 @@ void node::shutdown() {
     hooks.swap(shutdown_hooks_);
   }
   for (auto it = hooks.rbegin(); it != hooks.rend(); ++it) (*it)(*this);
+  seed_watch_.reset();                   // it hands seeds to the transport, stopped below
   detail::set_io_driver(*rt_, nullptr);  // waits until no worker is inside the transport
   detail::set_remote_router(*rt_, nullptr);
   if (net_) net_->stop();
@@ -197,6 +252,9 @@ const std::string& node::name() const noexcept {
 }
 const std::string& node::endpoint() const noexcept {
   return net_->endpoint();
+}
+const std::string& node::listen_endpoint() const noexcept {
+  return net_->listen_endpoint();
 }
 std::uint32_t node::creation() const noexcept {
   return rt_->creation();

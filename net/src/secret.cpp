@@ -36,6 +36,11 @@ std::string default_secret_path() {
   if (const char* env = std::getenv("OTTER_SECRET_FILE"); env != nullptr && *env != '\0') {
     return env;
   }
+  // systemd's LoadCredential=otter-secret:PATH puts it there, readable by the service only.
+  if (const char* dir = std::getenv("CREDENTIALS_DIRECTORY"); dir != nullptr && *dir != '\0') {
+    const std::string path = std::string(dir) + "/otter-secret";
+    if (::access(path.c_str(), F_OK) == 0) return path;
+  }
   const char* home = std::getenv("HOME");
   return std::string(home != nullptr && *home != '\0' ? home : "/root") + "/.otter/secret";
 }

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "endpoint.hpp"
 #include "otter/log.hpp"
 
 namespace otter {
@@ -22,7 +23,25 @@ transport::transport(runtime& rt, const node_options& opts, cluster_keys keys,
       opts_(opts),
       keys_(keys),
       io_(std::move(io)),
-      members_(rt, opts.heartbeat_interval, opts.failure_timeout) {}
+      members_(rt, opts.heartbeat_interval, opts.failure_timeout) {
+  if (opts_.hidden) return;
+  advertised_ = io_->endpoint();
+  if (opts_.advertise.empty()) return;
+  // Port 0 (or *): the port bound.
+  const auto a = net_detail::parse_tcp(opts_.advertise);
+  const auto bound = net_detail::parse_tcp(io_->endpoint());
+  advertised_ = a && bound && (a->port == "0" || a->port == "*")
+                    ? net_detail::tcp_endpoint(a->host, bound->port)
+                    : opts_.advertise;
+}
+
+bool transport::is_self(const std::string& endpoint) const {
+  if (opts_.hidden) return false;
+  if (endpoint == advertised_ || endpoint == io_->endpoint()) return true;
+  const auto bound = net_detail::parse_tcp(io_->endpoint());
+  return bound && net_detail::is_wildcard_host(bound->host) &&
+         net_detail::is_own_address(endpoint, bound->port);
+}
 
 transport::~transport() {
   stop();
@@ -33,12 +52,13 @@ void transport::start() {
   {
     std::lock_guard<std::mutex> l(seeds_mutex_);
     for (const auto& seed : opts_.seeds) {
-      if (seed != io_->endpoint())
+      if (!is_self(seed) && !net_detail::parse_dns_seed(seed))
         seeds_.push_back(seed_status{seed, seed_answer::none, {}, {}, 0});
     }
   }
+  // dns: seeds come resolved, through set_seeds (seed_watch).
   for (const auto& seed : opts_.seeds) {
-    if (seed == io_->endpoint()) continue;
+    if (is_self(seed) || net_detail::parse_dns_seed(seed)) continue;
     connection& c = connect_to(t, seed);
     c.seed = true;
     send_hello(t, c);
@@ -320,15 +340,54 @@ void transport::connect(const std::string& endpoint) {
   detail::wake_io(rt_);
 }
 
+void transport::set_seeds(std::vector<std::string> endpoints) {
+  std::erase_if(endpoints, [&](const std::string& e) { return is_self(e); });
+  {
+    // seeds() says at once (otter-node waits for the seeds there are).
+    std::lock_guard<std::mutex> l(seeds_mutex_);
+    std::erase_if(seeds_, [&](const seed_status& s) {
+      return std::find(endpoints.begin(), endpoints.end(), s.endpoint) == endpoints.end();
+    });
+    for (const auto& ep : endpoints) {
+      const bool known = std::any_of(seeds_.begin(), seeds_.end(),
+                                     [&](const seed_status& s) { return s.endpoint == ep; });
+      if (!known) seeds_.push_back(seed_status{ep, seed_answer::none, {}, {}, 0});
+    }
+  }
+  {
+    std::lock_guard<std::mutex> l(connects_mutex_);
+    new_seeds_ = std::move(endpoints);
+  }
+  connects_pending_.store(true, std::memory_order_relaxed);
+  detail::wake_io(rt_);
+}
+
+void transport::apply_seeds(const io_token& t, const std::vector<std::string>& endpoints) {
+  const std::set<std::string> wanted(endpoints.begin(), endpoints.end());
+  for (auto& [ep, c] : connections_) {
+    if (c.seed && wanted.count(ep) == 0) c.seed = false;  // closed once unused (tick)
+  }
+  for (const auto& ep : wanted) {
+    connection& c = connect_to(t, ep);
+    if (c.seed) continue;
+    c.seed = true;
+    const peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr;
+    if (p == nullptr || !net_detail::out_done(p->state)) send_hello(t, c);
+  }
+}
+
 void transport::connect_requested(const io_token& t) {
   if (!connects_pending_.exchange(false, std::memory_order_relaxed)) return;
   std::vector<std::string> eps;
+  std::optional<std::vector<std::string>> seeds;
   {
     std::lock_guard<std::mutex> l(connects_mutex_);
     eps.swap(connects_);
+    seeds.swap(new_seeds_);
   }
+  if (seeds) apply_seeds(t, *seeds);
   for (const auto& ep : eps) {
-    if (ep == io_->endpoint()) continue;
+    if (is_self(ep)) continue;
     connection& c = connect_to(t, ep);
     c.seed = true;  // asked for: kept while unused
     send_hello(t, c);

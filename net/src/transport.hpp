@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -49,7 +50,9 @@ class transport final : public detail::remote_router,
   // Says bye (unless not `goodbye`: a crash), stops serving and closes every connection.
   void stop(bool goodbye = true);
 
-  const std::string& endpoint() const noexcept { return io_->endpoint(); }
+  // Advertised (our identity on the wire) and bound.
+  const std::string& endpoint() const noexcept { return advertised_; }
+  const std::string& listen_endpoint() const noexcept { return io_->endpoint(); }
   bool hidden() const noexcept { return opts_.hidden; }
 
   // remote_router (any thread)
@@ -71,6 +74,10 @@ class transport final : public detail::remote_router,
   std::vector<seed_status> seeds() const;
   void set_blocked(std::string_view node_name, bool blocked);  // test hook
   void connect(const std::string& endpoint);                   // served by the I/O owner
+  // Replaces the seeds (seed_watch; this node's own endpoints are left out): new ones are
+  // knocked at, those no longer listed are closed once unused, like any connection. seeds()
+  // lists them at once; the connections are the I/O owner's work.
+  void set_seeds(std::vector<std::string> endpoints);
   // When service() must run next for its timers (the simulator asks).
   clock::time_point next_deadline() const noexcept {
     return std::min(members_.next_tick(), hello_retry_at_);
@@ -99,6 +106,9 @@ class transport final : public detail::remote_router,
                     const std::string* routing_id, connection* via);
   void handle_process(const io_token& t, peer& p, wire::decoded& d);
   void connect_requested(const io_token& t);
+  void apply_seeds(const io_token& t, const std::vector<std::string>& endpoints);
+  // Whether `endpoint` is this node's (a seed list shared by every node names it too).
+  bool is_self(const std::string& endpoint) const;
 
   // ---- handshake (handshake.cpp) ----
   wire::hello make_hello() const;
@@ -178,6 +188,7 @@ class transport final : public detail::remote_router,
   node_options opts_;
   cluster_keys keys_;
   std::unique_ptr<net_detail::link_io> io_;
+  std::string advertised_;            // "" for hidden nodes
   std::atomic<bool> stopped_{false};  // read by senders on any thread
 
   // The I/O owner's state.
@@ -213,8 +224,9 @@ class transport final : public detail::remote_router,
   std::vector<std::uint64_t> to_flush_;  // peers with envelopes batched in this drain round
   net_detail::membership members_;
 
-  std::mutex connects_mutex_;  // protects connects_
+  std::mutex connects_mutex_;  // protects connects_, new_seeds_
   std::vector<std::string> connects_;
+  std::optional<std::vector<std::string>> new_seeds_;
   std::atomic<bool> connects_pending_{false};
   mutable std::mutex seeds_mutex_;  // protects seeds_
   std::vector<seed_status> seeds_;  // one per seed endpoint, made by start()

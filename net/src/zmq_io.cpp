@@ -114,6 +114,7 @@ void zmq_io::bind() {
     monitor_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
     monitor_->connect(mon);
   }
+  if (opts_.listen.find('[') != std::string::npos) r.set(zmq::sockopt::ipv6, 1);
   r.bind(opts_.listen);
   endpoint_ = r.get(zmq::sockopt::last_endpoint);
   watch(router_key, r);
@@ -121,8 +122,11 @@ void zmq_io::bind() {
   if (monitor_) watch(monitor_key, *monitor_);
 }
 
-std::unique_ptr<zmq::socket_t> zmq_io::make_dealer(const std::string&) {
+std::unique_ptr<zmq::socket_t> zmq_io::make_dealer(const std::string& endpoint) {
   auto s = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::dealer);
+  // Only for IPv6 literals (an AAAA record of a dns: seed): with it on, ZeroMQ resolves a host
+  // name to its first IPv6 address (localhost: ::1), which a node bound to IPv4 does not serve.
+  if (endpoint.find('[') != std::string::npos) s->set(zmq::sockopt::ipv6, 1);
   s->set(zmq::sockopt::linger, 0);
   s->set(zmq::sockopt::immediate, 1);  // no queueing to a peer that is not connected
   s->set(zmq::sockopt::routing_id, opts_.routing_id);

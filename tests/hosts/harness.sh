@@ -9,7 +9,8 @@
 #   host_ip I                  the address of host I
 #   on I CMD...                run CMD in host I's namespace
 #   node_start I [ARGS...]     otter-node --demo on host I (name hI, port 7000; seed: host 1)
-#                              and wait for its READY line
+#                              and wait for its READY line; a scenario may redefine
+#                              listen_args I / seed_args I (the flags that say where)
 #   node_kill I / node_term I  SIGKILL / SIGTERM (and wait for it)
 #   ctl I ARGS...              otterctl run on host I against host I's node
 #   link_cut I / link_heal I   take host I's link down / up: {I} | the rest
@@ -17,7 +18,10 @@
 #   nodes_up I / names_of I / kv_node I   the cluster as host I sees it (through otterctl)
 #   client I NAME SEED ARGS... load_client on host I, joining through host SEED
 #   report NAME VALUE UNIT     print a figure as `name value unit` (and keep it in $REPORT)
-#   hosts_down                 kill every process and remove the namespaces (on EXIT too)
+#   hosts_entry ADDR NAME      ADDR NAME in every host's /etc/hosts (ip netns exec bind-mounts
+#                              /etc/netns/NS/hosts over /etc/hosts)
+#   hosts_down                 kill every process and remove the namespaces and their
+#                              /etc/netns files (on EXIT too)
 # By hand:  tests/hosts/harness.sh demo 3   (a cluster of 3 hosts; Enter tears it down)
 #
 # Binaries: $OTTER_NODE_BIN, $OTTERCTL_BIN, $LOAD_CLIENT_BIN (defaults: build/normal/...).
@@ -76,13 +80,21 @@ on() {
   ip netns exec "$H-$i" "$@"
 }
 
+# The otter-node flags saying where host I listens and which seeds it has (words; a scenario
+# may redefine them). By default: its own address, port 7000; seeded by host $SEED_HOST (1).
+listen_args() { echo "--listen tcp://$(host_ip "$1"):7000"; }
+seed_args() {
+  local seed=${SEED_HOST:-1}
+  if (($1 != seed)); then echo "--seed tcp://$(host_ip "$seed"):7000"; fi
+}
+
 # node_start I [extra otter-node args...]: host 1 seeds the others.
 node_start() {
   local i=$1 fd line
   shift
-  local seed=${SEED_HOST:-1}
-  local args=(--name "h$i" --listen "tcp://$(host_ip "$i"):7000" --secret-file "$SECRET" --demo)
-  ((i != seed)) && args+=(--seed "tcp://$(host_ip "$seed"):7000")
+  local args=(--name "h$i" --secret-file "$SECRET" --demo)
+  # shellcheck disable=SC2207  # words without spaces, by construction
+  args+=($(listen_args "$i") $(seed_args "$i"))
   exec {fd}< <(exec ip netns exec "$H-$i" "$OTTER_NODE_BIN" "${args[@]}" "$@" 2>>"$WORK/h$i.log")
   NODE_PID[$i]=$!
   NODE_OUT[$i]=$fd
@@ -166,6 +178,16 @@ client_accounted() {
   ((${missing:-0} == 0)) || fail "$missing successful puts are missing from the holder"
 }
 
+hosts_entry() {
+  local i dir
+  for ((i = 1; i <= HOSTS; i++)); do
+    dir=/etc/netns/$H-$i
+    mkdir -p "$dir"
+    [[ -f $dir/hosts ]] || printf '127.0.0.1 localhost\n::1 localhost\n' >"$dir/hosts"
+    echo "$1 $2" >>"$dir/hosts"
+  done
+}
+
 report() {
   echo "$1 $2 $3" | tee -a "$REPORT"
 }
@@ -201,8 +223,10 @@ hosts_down() {
   for ((i = 1; i <= HOSTS; i++)); do
     ip netns pids "$H-$i" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$H-$i" 2>/dev/null || true
+    rm -rf "/etc/netns/$H-$i"
   done
   ip netns del "$BR" 2>/dev/null || true
+  rm -rf "/etc/netns/$BR"
   wait 2>/dev/null || true
   rm -rf "$WORK"
 }

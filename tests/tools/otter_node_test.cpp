@@ -3,7 +3,10 @@
 // program would. Every child is killed and reaped even when a test fails (child.hpp).
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -190,6 +193,35 @@ ctl_result otterctl(const node_process& n, const scratch& s, std::vector<std::st
   return r;
 }
 
+// A TCP port free on loopback now (bound, then released): for a node restarted at one address.
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error("no free port");
+  }
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A node without the demo servers (quicker to start), with `extra` flags.
+std::unique_ptr<node_process> plain_node(const std::string& name, const scratch& s,
+                                         std::vector<std::string> extra) {
+  std::vector<std::string> args = {"--name",    name, "--secret-file", s.secret(),
+                                   "--workers", "2",  "--log-level",   "warn"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return start_node_process(args);
+}
+
+// Whether `otterctl nodes`, asked of `n`, lists the node `name`.
+bool lists(const node_process& n, const scratch& s, const std::string& name) {
+  return has(otterctl(n, s, {"nodes"}).out, name);
+}
+
 }  // namespace otter_node_test
 
 using namespace otter_node_test;
@@ -197,9 +229,10 @@ using namespace otter_node_test;
 TEST_CASE("otter-node --help exits 0 and documents every flag") {
   auto [out, code] = run_to_exit({"--help"});
   CHECK(code == 0);
-  for (const char* flag : {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo",
-                           "--log-level", "--log-format", "--workers", "--insecure", "--help",
-                           "--version", "READY", "SIGHUP", "Exit codes"}) {
+  for (const char* flag :
+       {"--name", "--listen", "--advertise", "--seed", "--seeds-file", "dns:", "--secret-file",
+        "--config", "--demo", "--log-level", "--log-format", "--workers", "--insecure", "--help",
+        "--version", "READY", "SIGHUP", "Exit codes"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
@@ -649,4 +682,95 @@ TEST_CASE("a node whose stderr reader goes away keeps running and stops cleanly"
   REQUIRE(echoed);
   c.signal(SIGTERM);
   CHECK(c.wait_exit() == 0);
+}
+
+TEST_CASE("a wildcard listen address without --advertise exits 1 with one line that says why") {
+  scratch s;
+  child c(argv_of({"--name", "wild", "--listen", "tcp://0.0.0.0:0", "--secret-file", s.secret()}),
+          cluster_test::stderr_to{s.dir() + "/wild.err", false});
+  const auto line = c.read_line(30s);
+  CHECK_FALSE(line.has_value());  // no READY: it exits without a word on stdout
+  if (line) c.kill_now();         // (it started: the wildcard was taken)
+  CHECK(c.wait_exit() == 1);
+  const auto lines = own_lines(c.stderr_text());
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "tcp://0.0.0.0:0 is a wildcard"));
+  CHECK(has(lines[0], "--advertise"));
+}
+
+TEST_CASE("a node listening on a wildcard is known everywhere by its advertised host name") {
+  scratch s;
+  auto a =
+      plain_node("adv-a", s, {"--listen", "tcp://0.0.0.0:0", "--advertise", "tcp://localhost:0"});
+  // Port 0 in the advertised address: the port bound.
+  CHECK(a->endpoint.rfind("tcp://localhost:", 0) == 0);
+  CHECK(a->endpoint != "tcp://localhost:0");
+  auto b = plain_node("adv-b", s, {"--listen", "tcp://localhost:0", "--seed", a->endpoint});
+  // The tester learns of adv-a from adv-b's member list, and reaches it by its name.
+  auto me = tester("adv-tester", s, b->endpoint);
+  CHECK(eventually([&] { return has_node(*me, "adv-a"); }));
+  for (const auto& i : me->nodes()) {
+    if (i.name == "adv-a") CHECK(i.endpoint == a->endpoint);
+  }
+  CHECK(eventually([&] { return lists(*a, s, "adv-tester") && lists(*a, s, "adv-b"); }));
+}
+
+TEST_CASE("a dns: seed joins through the addresses of its name") {
+  scratch s;
+  const int port = free_port();
+  auto a = plain_node("dns-a", s, {"--listen", "tcp://127.0.0.1:" + std::to_string(port)});
+  // localhost: 127.0.0.1 (a member) and ::1 (nobody there): one answering is enough.
+  auto b = plain_node(
+      "dns-b", s,
+      {"--listen", "tcp://127.0.0.1:0", "--seed", "dns:localhost:" + std::to_string(port)});
+  CHECK(eventually([&] { return lists(*b, s, "dns-a"); }));
+}
+
+TEST_CASE("a lone node finds a cluster once its seeds file is edited to name a member") {
+  scratch s;
+  auto a = plain_node("sf-a", s, {"--listen", "tcp://127.0.0.1:0"});
+  const std::string file = s.dir() + "/seeds";
+  std::ofstream(file) << "# nobody yet\n";
+  // No seed: it starts alone at once.
+  auto b = plain_node("sf-b", s, {"--listen", "tcp://127.0.0.1:0", "--seeds-file", file});
+  CHECK_FALSE(lists(*b, s, "sf-a"));
+  std::ofstream(file) << "# the first member\n\n  " << a->endpoint << "  # sf-a\n";
+  CHECK(eventually([&] { return lists(*b, s, "sf-a"); }, 30s));
+  CHECK(eventually([&] { return lists(*a, s, "sf-b"); }));
+}
+
+TEST_CASE("a node that lost every member rejoins when they come back at their addresses") {
+  scratch s;
+  const std::string seed = "tcp://127.0.0.1:" + std::to_string(free_port());
+  const std::string other = "tcp://127.0.0.1:" + std::to_string(free_port());
+  auto a = plain_node("rj-a", s, {"--listen", seed});
+  auto c = plain_node("rj-c", s, {"--listen", other, "--seed", seed});
+  auto b = plain_node("rj-b", s, {"--listen", "tcp://127.0.0.1:0", "--seed", seed});
+  CHECK(eventually([&] { return lists(*b, s, "rj-a") && lists(*b, s, "rj-c"); }));
+  // Every peer of rj-b killed: it is alone.
+  a->proc->kill_now();
+  c->proc->kill_now();
+  CHECK(eventually([&] { return !lists(*b, s, "rj-a") && !lists(*b, s, "rj-c"); }));
+  // Back, knowing nothing of rj-b (rj-a has no seed; rj-c joins through rj-a).
+  a = plain_node("rj-a", s, {"--listen", seed});
+  c = plain_node("rj-c", s, {"--listen", other, "--seed", seed});
+  CHECK(eventually([&] { return lists(*a, s, "rj-b") && lists(*c, s, "rj-b"); }, 30s));
+}
+
+TEST_CASE("the config file takes advertise and seeds_file") {
+  scratch s;
+  auto a = plain_node("cfa-a", s, {"--listen", "tcp://127.0.0.1:0"});
+  const std::string seeds = s.dir() + "/seeds";
+  std::ofstream(seeds) << a->endpoint << "\n";
+  const std::string file = s.dir() + "/node.toml";
+  std::ofstream(file) << "name = \"cfa-b\"\n"
+                      << "listen = \"tcp://0.0.0.0:0\"\n"
+                      << "advertise = \"tcp://localhost:0\"\n"
+                      << "seeds_file = \"" << seeds << "\"\n"
+                      << "secret_file = \"" << s.secret() << "\"\n"
+                      << "log_level = \"warn\"\n"
+                      << "workers = 2\n";
+  auto b = start_node_process({"--config", file});
+  CHECK(b->endpoint.rfind("tcp://localhost:", 0) == 0);
+  CHECK(eventually([&] { return lists(*a, s, "cfa-b"); }));
 }

@@ -16,21 +16,31 @@ namespace {
 constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
-constexpr std::array<std::string_view, 9> config_keys = {"name",        "listen",  "seeds",
-                                                         "secret_file", "demo",    "log_level",
-                                                         "log_format",  "workers", "insecure"};
+constexpr std::array<std::string_view, 11> config_keys = {
+    "name", "listen",    "advertise",  "seeds",   "seeds_file", "secret_file",
+    "demo", "log_level", "log_format", "workers", "insecure"};
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:
-  name = "n1"                        listen = "tcp://10.0.0.1:7001"
-  seeds = ["tcp://host1:7001"]       secret_file = "/etc/otter/secret"
+  name = "n1"                        listen = "tcp://0.0.0.0:7001"
+  advertise = "tcp://10.0.0.1:7001"  seeds = ["tcp://host1:7001"]
+  seeds_file = "/etc/otter/seeds"    secret_file = "/etc/otter/secret"
   demo = true                        log_level = "info"
   log_format = "text"                workers = 0
   insecure = false
 A flag given on the command line wins over the file.
 
+Addresses: the node binds --listen and tells the others --advertise (they differ behind NAT or
+port mapping). A wildcard listen address (tcp://0.0.0.0:PORT, tcp://*:PORT) needs --advertise:
+without it the node exits 1 (peers cannot connect to a wildcard). HOST may be a host name
+anywhere (DNS or /etc/hosts). A seed is tcp://HOST:PORT or dns:NAME:PORT: every A/AAAA record of
+NAME is a seed (a Kubernetes headless service), resolved again every 5 s; a --seeds-file is read
+again when it changes (checked every second). Seeds are knocked at until they answer, for as
+long as the node runs: a node that lost every member rejoins when a seed comes back.
+
 Once the node is up, has joined its seeds (or given up waiting, with a warning) and holds its
 members' names, it prints one line on stdout:  READY <name> <endpoint> <creation>
+(the endpoint advertised)
 It runs until SIGTERM, SIGINT or SIGHUP (all three: a clean stop), then stops its supervision
 tree, leaves the cluster and exits 0; a signal during startup stops it at once (exit 0, no
 READY); a second one while it stops (0.5 s or more after the first) exits at once with 1.
@@ -58,6 +68,10 @@ bool is_tcp_endpoint(std::string_view e) {
   return e.starts_with("tcp://") && e.find(':', 6) != std::string_view::npos;
 }
 
+bool is_dns_seed(std::string_view e) {
+  return e.starts_with("dns:") && e.find(':', 4) != std::string_view::npos;
+}
+
 // Reads the settings in `path` into `c`, except those the command line gave (`given`).
 void read_config_file(const std::string& path, node_config& c,
                       const std::function<bool(std::string_view)>& given) {
@@ -74,8 +88,8 @@ void read_config_file(const std::string& path, node_config& c,
   for (auto&& [key, value] : t) {
     if (std::find(config_keys.begin(), config_keys.end(), key.str()) == config_keys.end()) {
       throw usage_error{path + ": unknown setting '" + std::string(key.str()) +
-                        "' (known: name, listen, seeds, secret_file, demo, log_level, "
-                        "log_format, workers, insecure)"};
+                        "' (known: name, listen, advertise, seeds, seeds_file, "
+                        "secret_file, demo, log_level, log_format, workers, insecure)"};
     }
   }
   const auto text = [&](std::string_view key, std::string& out) {
@@ -92,6 +106,8 @@ void read_config_file(const std::string& path, node_config& c,
   };
   text("name", c.name);
   text("listen", c.listen);
+  text("advertise", c.advertise);
+  text("seeds_file", c.seeds_file);
   text("secret_file", c.secret_file);
   text("log_level", c.log_level);
   text("log_format", c.log_format);
@@ -126,9 +142,12 @@ void validate(const node_config& c) {
   if (!is_tcp_endpoint(c.listen)) {
     throw usage_error{"--listen '" + c.listen + "' is not of the form tcp://HOST:PORT"};
   }
+  if (!c.advertise.empty() && !is_tcp_endpoint(c.advertise)) {
+    throw usage_error{"--advertise '" + c.advertise + "' is not of the form tcp://HOST:PORT"};
+  }
   for (const auto& s : c.seeds) {
-    if (!is_tcp_endpoint(s)) {
-      throw usage_error{"--seed '" + s + "' is not of the form tcp://HOST:PORT"};
+    if (!is_tcp_endpoint(s) && !is_dns_seed(s)) {
+      throw usage_error{"--seed '" + s + "' is not of the form tcp://HOST:PORT or dns:NAME:PORT"};
     }
   }
   if (std::find(log_levels.begin(), log_levels.end(), c.log_level) == log_levels.end()) {
@@ -152,16 +171,24 @@ parse_outcome parse_command_line(int argc, char** argv) {
   app.add_option("--name", c.name, "This node's name, unique in the cluster (required)")
       ->type_name("NAME");
   app.add_option("--listen", c.listen,
-                 "Endpoint to bind and advertise to the others; port 0 picks a "
-                 "free one (required)")
+                 "Endpoint to bind, a wildcard (tcp://0.0.0.0:PORT) allowed with --advertise; "
+                 "port 0 picks a free one (required)")
+      ->type_name("tcp://HOST:PORT");
+  app.add_option("--advertise", c.advertise,
+                 "Endpoint the others are told to reach this node at (default: the listen "
+                 "address; port 0: the port bound)")
       ->type_name("tcp://HOST:PORT");
   app.add_option("--seed", c.seeds,
-                 "Endpoint of a member to join through (repeatable; the rest "
-                 "of the cluster is learnt from it)")
-      ->type_name("tcp://HOST:PORT");
+                 "A member to join through, or dns:NAME:PORT for every address of NAME "
+                 "(repeatable; the rest of the cluster is learnt from them)")
+      ->type_name("SEED");
+  app.add_option("--seeds-file", c.seeds_file,
+                 "File of seeds, one a line ('#' comments), read again when it changes")
+      ->type_name("PATH");
   app.add_option("--secret-file", c.secret_file,
                  "Cluster secret, the same file on every node (mode 0600; created if missing). "
-                 "Default: $OTTER_SECRET_FILE, else ~/.otter/secret")
+                 "Default: $OTTER_SECRET_FILE, else $CREDENTIALS_DIRECTORY/otter-secret (systemd), "
+                 "else ~/.otter/secret")
       ->type_name("PATH");
   app.add_option("--config", config_file, "TOML file with the same settings (see below)")
       ->check(CLI::ExistingFile.description(""))

@@ -3,8 +3,10 @@
 //
 //   # node.toml
 //   name = "n1"
-//   listen = "tcp://10.0.0.1:7001"   # an address the other hosts reach (not a wildcard)
-//   seeds = ["tcp://host1:7001"]
+//   listen = "tcp://0.0.0.0:7001"    # bound; a wildcard needs advertise
+//   advertise = "tcp://10.0.0.1:7001"  # what the others are told: an address they reach
+//   seeds = ["tcp://host1:7001", "dns:otter-headless:7001"]
+//   seeds_file = "/etc/otter/seeds"    # one seed a line, read again when it changes
 //   secret_file = "/etc/otter/secret"
 //   demo = true
 //   log_level = "info"     # trace, debug, info, warn, error, off
@@ -57,8 +59,10 @@ inline constexpr const char* log_format = "text";
 struct node_config {
   std::string name;
   std::string listen;
+  std::string advertise;  // empty: the listen address (not then a wildcard)
   std::vector<std::string> seeds;
-  std::string secret_file;  // empty: $OTTER_SECRET_FILE, else ~/.otter/secret
+  std::string seeds_file;
+  std::string secret_file;  // empty: otter::default_secret_path()
   bool demo = false;
   bool insecure = false;
   std::string log_level = node_tool_defaults::log_level;

@@ -146,10 +146,12 @@ int run(const node_config& c, stop_signals& stop) {
   otter::node_options o;
   o.name = c.name;
   o.listen = c.listen;
+  o.advertise = c.advertise;
   // A node listed among its own seeds (one config for every host) does not wait for itself.
   for (const auto& seed : c.seeds) {
-    if (seed != c.listen) o.seeds.push_back(seed);
+    if (seed != c.listen && seed != c.advertise) o.seeds.push_back(seed);
   }
+  o.seeds_file = c.seeds_file;
   o.secret_file = c.secret_file;
   o.insecure = c.insecure;
   o.workers = c.workers;
@@ -171,7 +173,9 @@ int run(const node_config& c, stop_signals& stop) {
     return 0;
   };
 
-  if (!o.seeds.empty()) {
+  // The seeds there are (dns: ones resolved, the seeds file's; not this node itself): none, and
+  // the node starts alone, joining when a seed appears.
+  if (!n.seeds().empty()) {
     std::optional<std::string> refused;
     const bool joined = wait_until(stop, sig, defaults::join_timeout, defaults::startup_poll, [&] {
       refused = cannot_join(n);

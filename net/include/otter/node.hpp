@@ -2,7 +2,8 @@
 //
 //   otter::node_options o;
 //   o.name = "shop-1";
-//   o.listen = "tcp://10.0.0.1:7001";          // reachable by the others; port 0: any port
+//   o.listen = "tcp://0.0.0.0:7001";           // where to bind; port 0: any free port
+//   o.advertise = "tcp://10.0.0.1:7001";       // what the others are told (reach us there)
 //   o.seeds = {"tcp://10.0.0.2:7001"};          // any member; the rest are learnt (full mesh)
 //   auto n = otter::node::start(o);             // result<std::unique_ptr<node>>
 //   auto pid = (*n)->rt().start<my_server>();
@@ -22,6 +23,14 @@
 //   as a new incarnation if it restarted.
 // - Traffic is encrypted and authenticated with CURVE, keys derived from the cluster secret,
 //   unless `insecure` (for benchmarks) is set.
+// - Addresses: the node binds `listen` and tells its peers `advertise` (its identity on the
+//   wire: hello, welcome, member lists); they differ behind NAT or port mapping, or when
+//   listening on a wildcard (tcp://0.0.0.0:PORT, tcp://*:PORT), which needs an advertised
+//   address (a start without one fails). Host names are accepted wherever an endpoint is.
+// - Seeds: tcp://HOST:PORT, or dns:NAME:PORT for every A/AAAA record of NAME (a Kubernetes
+//   headless service), resolved again every dns_reseed_interval; a seeds file is read again
+//   when it changes. Seeds are knocked at every heartbeat until they answer, for as long as the
+//   node runs: a node that lost every member rejoins when one of its seeds comes back.
 #pragma once
 
 #include <atomic>
@@ -60,17 +69,26 @@ inline constexpr int high_water_mark = 10000;
 inline constexpr std::size_t max_outbound_bytes = std::size_t{256} << 20;
 // How long otter::start_node waits to join its seeds and sync the registry (node_options).
 inline constexpr std::chrono::milliseconds join_timeout{10000};
+// dns: seeds are resolved again this often, for as long as the node runs (pods restart at new
+// addresses); a query every 5 s per node is nothing for a caching resolver.
+inline constexpr std::chrono::milliseconds dns_reseed_interval{5000};
+// A seeds file's mtime and size are looked at this often (a stat: cheap), read again on change.
+inline constexpr std::chrono::milliseconds seeds_file_poll{1000};
 }  // namespace net_defaults
 
 struct node_options {
   std::string name;                          // unique in the cluster
-  std::string listen = "tcp://127.0.0.1:0";  // ignored for hidden nodes
-  std::vector<std::string> seeds;            // endpoints of members to join through
-  std::string secret_file;                   // empty: default_secret_path()
-  bool hidden = false;                       // a tool: connects to its seeds only, unlisted
-  bool insecure = false;                     // no CURVE encryption (benchmarks only)
-  unsigned workers = 0;                      // 0: one per hardware thread
-  std::uint32_t creation = 0;                // 0: derived from the clock
+  std::string listen = "tcp://127.0.0.1:0";  // bound; ignored for hidden nodes
+  // Told to the peers as this node's endpoint; empty: `listen` (then not a wildcard). Port 0:
+  // the port bound.
+  std::string advertise;
+  std::vector<std::string> seeds;  // members to join through: tcp://HOST:PORT or dns:NAME:PORT
+  std::string seeds_file;          // more seeds, one a line ('#' comments), read on change
+  std::string secret_file;         // empty: default_secret_path()
+  bool hidden = false;             // a tool: connects to its seeds only, unlisted
+  bool insecure = false;           // no CURVE encryption (benchmarks only)
+  unsigned workers = 0;            // 0: one per hardware thread
+  std::uint32_t creation = 0;      // 0: derived from the clock
   std::chrono::milliseconds heartbeat_interval = net_defaults::heartbeat_interval;
   std::chrono::milliseconds failure_timeout = net_defaults::failure_timeout;
   std::size_t watch_neighbours = net_defaults::watch_neighbours;  // 0: watch every member
@@ -133,6 +151,9 @@ struct seed_status {
 };
 
 class transport;
+namespace net_detail {
+class seed_watch;
+}
 namespace detail {
 struct node_internals;
 class membership_view;
@@ -148,7 +169,10 @@ class node {
 
   runtime& rt() noexcept { return *rt_; }
   const std::string& name() const noexcept;
-  const std::string& endpoint() const noexcept;  // the bound endpoint, with the real port
+  // The advertised endpoint (peers know this node by it), with the real port.
+  const std::string& endpoint() const noexcept;
+  // The bound endpoint, with the real port (a wildcard stays one).
+  const std::string& listen_endpoint() const noexcept;
   std::uint32_t creation() const noexcept;
   std::uint64_t id() const noexcept { return node_id_of(name()); }
 
@@ -171,7 +195,8 @@ class node {
   void on_peer_event(std::function<void(const std::string& node, bool up)> fn);
 
   net_stats stats() const;
-  // Each seed given in node_options and how it answered our hello last.
+  // Each seed endpoint (dns: seeds as resolved, the seeds file's included; not this node
+  // itself) and how it answered our hello last.
   std::vector<seed_status> seeds() const;
 
   // Runs the shutdown hooks (newest first: the supervision tree, then the registry), says
@@ -197,6 +222,7 @@ class node {
   std::unique_ptr<runtime> rt_;
   std::unique_ptr<transport> net_;
   std::shared_ptr<detail::membership_view> membership_;
+  std::unique_ptr<net_detail::seed_watch> seed_watch_;  // with dns: seeds or a seeds file
 };
 
 }  // namespace otter

@@ -13,7 +13,9 @@
 
 namespace otter {
 
-// Where the secret lives when no path is given: $OTTER_SECRET_FILE, else ~/.otter/secret.
+// Where the secret lives when no path is given: $OTTER_SECRET_FILE, else
+// $CREDENTIALS_DIRECTORY/otter-secret when it exists (systemd's LoadCredential=otter-secret:...),
+// else ~/.otter/secret.
 std::string default_secret_path();
 
 // Reads the secret file, creating it (mode 0600, 32 random bytes) when it does not exist.
