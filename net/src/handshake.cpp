@@ -160,6 +160,7 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
     view_dirty_ = true;
   }
   p.hidden = d.hi.hidden;
+  p.traffic->hidden.store(p.hidden, std::memory_order_relaxed);
   // The address it advertises, unless we already reach it by another (on_welcome).
   if (!d.hi.hidden && (p.endpoint.empty() || !net_detail::out_done(p.state))) {
     p.endpoint = d.hi.endpoint;

@@ -650,3 +650,132 @@ TEST_CASE("a node whose stderr reader goes away keeps running and stops cleanly"
   c.signal(SIGTERM);
   CHECK(c.wait_exit() == 0);
 }
+
+namespace otter_node_test {
+
+// The port `log` (a node's stderr) says its metrics are served on, once it says so.
+std::string metrics_base(const std::string& log) {
+  const std::regex served("metrics at (http://[^/]+)/metrics");
+  std::string base;
+  eventually([&] {
+    for (const auto& l : lines_of(log)) {
+      std::smatch m;
+      if (std::regex_search(l, m, served)) base = m[1];
+    }
+    return !base.empty();
+  });
+  if (base.empty()) throw std::runtime_error("no 'metrics at' line in " + log);
+  return base;
+}
+
+// GETs `base`/metrics, parses it with the Prometheus client's own parser (Debian's
+// python3-prometheus-client: /usr/bin/python3, not a python on PATH that may lack it) and
+// returns every sample as "name{label=value}..." -> value, plus "status_of_other": the HTTP
+// status of another path.
+nlohmann::json scrape(const std::string& base) {
+  static const char* script = R"(
+import json, sys, urllib.request, urllib.error
+from prometheus_client.parser import text_string_to_metric_families
+base = sys.argv[1]
+reply = urllib.request.urlopen(base + '/metrics', timeout=10)
+out = {'content_type': reply.headers.get('Content-Type')}
+for family in text_string_to_metric_families(reply.read().decode()):
+    for s in family.samples:
+        out[s.name + ''.join('{%s=%s}' % kv for kv in sorted(s.labels.items()))] = s.value
+try:
+    urllib.request.urlopen(base + '/other', timeout=10)
+    out['status_of_other'] = 200
+except urllib.error.HTTPError as e:
+    out['status_of_other'] = e.code
+print(json.dumps(out))
+)";
+  child c({"/usr/bin/python3", "-c", script, base});
+  std::string text;
+  while (auto line = c.read_line(30s)) text += *line;
+  if (c.wait_exit() != 0 || text.empty()) throw std::runtime_error("scraping " + base + " failed");
+  return nlohmann::json::parse(text);
+}
+
+}  // namespace otter_node_test
+
+TEST_CASE(
+    "--metrics serves Prometheus text: calls, their latency and peers up move as they should") {
+  scratch s;
+  const std::string log1 = s.dir() + "/m1.err", log2 = s.dir() + "/m2.err";
+  auto n1 = logging_demo_node("m1", s, log1, {"--metrics", "tcp://127.0.0.1:0"});
+  // m2's kv server stands by (m1 holds `kv`): its READY is enough.
+  auto n2 = start_node_process(
+      {"--name", "m2", "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(), "--demo",
+       "--workers", "2", "--metrics", "tcp://127.0.0.1:0", "--seed", n1->endpoint},
+      log2);
+  const std::string base1 = metrics_base(log1), base2 = metrics_base(log2);
+
+  auto before = scrape(base1);
+  INFO(before.dump());
+  CHECK(before["status_of_other"] == 404);
+  CHECK(has(before["content_type"].get<std::string>(), "text/plain; version=0.0.4"));
+  CHECK(before["otter_peers_up"] == 1.0);
+  CHECK(before["otter_node_info{creation=" + std::to_string(n1->creation) + "}{node=m1}"] == 1.0);
+  CHECK(before["otter_processes"].get<double>() > 0);
+  CHECK(before["otter_registry_names"].get<double>() > 0);
+  CHECK(before.contains("otter_peer_bytes_in_total{peer=m2}"));
+  CHECK(before["otter_call_duration_seconds_bucket{le=+Inf}"] ==
+        before["otter_call_duration_seconds_count"]);
+
+  // Calls to m1's echo server from otterctl (a hidden node, one call per run).
+  constexpr int calls = 5;
+  for (int i = 0; i < calls; ++i) {
+    auto r = otterctl(*n1, s, {"call", "echo@m1", R"(["hi"])"});
+    REQUIRE(r.code == 0);
+  }
+  auto after = scrape(base1);
+  INFO(after.dump());
+  CHECK(after["otter_calls_handled_total"].get<double>() >=
+        before["otter_calls_handled_total"].get<double>() + calls);
+  CHECK(after["otter_call_duration_seconds_count"].get<double>() >=
+        before["otter_call_duration_seconds_count"].get<double>() + calls);
+  CHECK(after["otter_call_duration_seconds_sum"].get<double>() >
+        before["otter_call_duration_seconds_sum"].get<double>());
+  CHECK(after["otter_call_duration_seconds_bucket{le=+Inf}"] ==
+        after["otter_call_duration_seconds_count"]);
+  CHECK(after["otter_peers_up"] == 1.0);  // otterctl, hidden, is not a member
+  CHECK(after["otter_peer_bytes_out_total{peer=m2}"].get<double>() > 0);
+
+  auto other = scrape(base2);
+  INFO(other.dump());
+  CHECK(other["otter_peers_up"] == 1.0);
+  CHECK(other["otter_peer_bytes_in_total{peer=m1}"].get<double>() > 0);
+
+  // m2 stops: m1 counts one member fewer, and m2's metrics stop with it.
+  n2->proc->signal(SIGTERM);
+  CHECK(n2->proc->wait_exit() == 0);
+  CHECK(eventually([&] { return scrape(base1)["otter_peers_up"] == 0.0; }));
+}
+
+TEST_CASE("--metrics: a malformed address exits 2, a port in use exits 1, one line each") {
+  scratch s;
+  for (const char* bad :
+       {"127.0.0.1:9100", "tcp://127.0.0.1", "tcp://127.0.0.1:70000", "tcp://127.0.0.1:http"}) {
+    INFO(bad);
+    auto o = run_capturing({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                            s.secret(), "--metrics", bad},
+                           s);
+    CHECK(o.code == 2);
+    CHECK_FALSE(has(o.out, "READY"));
+    auto lines = own_lines(o.err);
+    REQUIRE(lines.size() == 1);
+    CHECK(has(lines[0], "--metrics"));
+  }
+  const std::string log = s.dir() + "/holder.err";
+  auto holder = logging_demo_node("holder", s, log, {"--metrics", "tcp://127.0.0.1:0"});
+  const std::string taken = "tcp://" + metrics_base(log).substr(7);  // http://H:P -> tcp://H:P
+  auto o = run_capturing({"--name", "y", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                          s.secret(), "--metrics", taken},
+                         s);
+  CHECK(o.code == 1);
+  CHECK_FALSE(has(o.out, "READY"));
+  INFO(o.err);
+  auto lines = own_lines(o.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "cannot serve metrics at " + taken));
+}

@@ -11,15 +11,18 @@
 //   During startup (waiting for a seed, say) the node stops at once, without READY. A second
 //   signal during the stop (not the first one delivered twice) exits at once with code 1. SIGPIPE
 //   is ignored: a log reader that goes away costs the logs, not the node.
+// - --metrics tcp://HOST:PORT: GET http://HOST:PORT/metrics answers otter::metrics_text (from
+//   the node's start until its stop); a port that cannot be bound is a node that cannot start.
 // - Exit code 2 for bad arguments, 1 for a node that cannot start; one line on stderr says why.
-//   Cannot start: the secret file or the listen address; every seed refused our secret; a seed
-//   said a live member holds our name, still after name_in_use_patience.
+//   Cannot start: the secret file, the listen address or the metrics address; every seed refused
+//   our secret; a seed said a live member holds our name, still after name_in_use_patience.
 #include <signal.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,6 +36,7 @@
 
 #include "config.hpp"
 #include "json_log.hpp"
+#include "metrics_server.hpp"
 
 namespace {
 
@@ -163,6 +167,19 @@ int run(const node_config& c, stop_signals& stop) {
   otter::node& n = **started;
   spdlog::info("otter-node: node {} is up at {} (creation {})", n.name(), n.endpoint(),
                n.creation());
+  // Declared after the node: stopped (its thread joined) before the node goes.
+  std::unique_ptr<otter::node_tool::metrics_server> metrics;
+  if (!c.metrics.empty()) {
+    const auto at = *otter::node_tool::split_tcp_endpoint(c.metrics);  // checked by the parser
+    auto served = otter::node_tool::metrics_server::start(n, at);
+    if (!served) {
+      n.shutdown();
+      std::fprintf(stderr, "otter-node: %s\n", served.err().message.c_str());
+      return 1;
+    }
+    metrics = std::move(*served);
+    spdlog::info("otter-node: metrics at http://{}:{}/metrics", at.host, metrics->port());
+  }
   int sig = 0;
   const auto stopped_early = [&] {
     spdlog::info("otter-node: {} received during startup; stopping", signal_name(sig));
