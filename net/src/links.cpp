@@ -45,8 +45,9 @@ void transport::went_up(const io_token& t, peer& p) {
   if (p.hidden) {
     detail::log().debug("hidden node {} is up (creation {})", p.name, p.creation);
   } else {
-    detail::log().info("member node {} is up ({}, creation {})", p.name,
-                       p.endpoint.empty() ? "no endpoint" : p.endpoint, p.creation);
+    detail::log().info("member node {} is up ({}, creation {}, protocol {}{})", p.name,
+                       p.endpoint.empty() ? "no endpoint" : p.endpoint, p.creation, p.version,
+                       p.software.empty() ? std::string() : ", otter " + p.software);
   }
   auto held = std::move(p.out.held);
   p.out.held.clear();

@@ -221,6 +221,7 @@ class transport final : public detail::remote_router,
 
   std::atomic<std::uint64_t> frames_in_{0}, frames_out_{0}, env_in_{0}, env_out_{0}, bytes_in_{0},
       bytes_out_{0}, rejected_{0};
+  const wire::version_range versions_ = wire::spoken_versions();  // those this node speaks
   std::atomic<std::uint64_t> suspicions_{0};  // detector.cpp; relaxed, as the counters above
   mutable std::mutex traffic_mutex_;          // protects traffic_ (appended once per peer)
   std::vector<std::pair<std::string, std::shared_ptr<net_detail::peer_traffic>>> traffic_;

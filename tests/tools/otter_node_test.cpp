@@ -779,3 +779,79 @@ TEST_CASE("--metrics: a malformed address exits 2, a port in use exits 1, one li
   REQUIRE(lines.size() == 1);
   CHECK(has(lines[0], "cannot serve metrics at " + taken));
 }
+
+namespace otter_node_test {
+
+// Sets an environment variable while it lives: the nodes started meanwhile, child processes
+// and the test's own, read it.
+struct scoped_env {
+  std::string name;
+  scoped_env(std::string n, const std::string& value) : name(std::move(n)) {
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~scoped_env() { ::unsetenv(name.c_str()); }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+};
+
+// Whether a line of `log` contains every one of `parts`, waiting for it.
+bool logged(const std::string& log, const std::vector<std::string>& parts) {
+  return eventually([&] {
+    for (const auto& l : lines_of(log)) {
+      bool all = true;
+      for (const auto& p : parts) all = all && has(l, p);
+      if (all) return true;
+    }
+    return false;
+  });
+}
+
+}  // namespace otter_node_test
+
+TEST_CASE("nodes of adjacent protocol versions interoperate; ranges that do not overlap refuse") {
+  scratch s;
+  const std::string log_old = s.dir() + "/old.err", log_new = s.dir() + "/new.err";
+  // v-old speaks version 1 only, as the release before version 2 did; v-new speaks 1 and 2.
+  std::unique_ptr<node_process> old_node;
+  {
+    scoped_env only_1("OTTER_PROTOCOL_MAX", "1");
+    old_node = logging_demo_node("v-old", s, log_old);
+  }
+  auto new_node =
+      start_node_process({"--name", "v-new", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                          s.secret(), "--demo", "--workers", "2", "--seed", old_node->endpoint},
+                         log_new);
+  CHECK(logged(log_new, {"member node v-old is up", "protocol 1)"}));
+  CHECK(logged(log_old, {"member node v-new is up", "protocol 1)"}));
+
+  // Calls both ways: a node of version 1 only calls v-new's echo, one of 1..2 calls v-old's.
+  std::unique_ptr<otter::node> old_caller;
+  {
+    scoped_env only_1("OTTER_PROTOCOL_MAX", "1");
+    old_caller = tester("v-old-caller", s, new_node->endpoint);
+  }
+  auto new_caller = tester("v-new-caller", s, old_node->endpoint);
+  otter::scoped_process from_old(old_caller->rt()), from_new(new_caller->rt());
+  auto to_new = from_old.await(otter::call<otter::dynamic>("echo@v-new", req("from", "v1")));
+  INFO((to_new ? std::string() : to_new.err().message));
+  REQUIRE(to_new);
+  CHECK(to_new->as<std::vector<std::string>>() == std::vector<std::string>{"from", "v1"});
+  auto to_old = from_new.await(otter::call<otter::dynamic>("echo@v-old", req("from", "v2")));
+  INFO((to_old ? std::string() : to_old.err().message));
+  REQUIRE(to_old);
+  CHECK(to_old->as<std::vector<std::string>>() == std::vector<std::string>{"from", "v2"});
+  // Two nodes speaking 1..2 use 2, and the welcome's field of version 2 says their release.
+  CHECK(logged(log_new, {"member node v-new-caller is up", "protocol 2, otter " OTTER_VERSION}));
+
+  // A node speaking version 2 only shares no version with v-old: refused, and it says why.
+  scoped_env only_2("OTTER_PROTOCOL_MIN", "2");
+  auto next = run_capturing({"--name", "v-next", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                             s.secret(), "--seed", old_node->endpoint},
+                            s);
+  CHECK(next.code == 1);
+  CHECK_FALSE(has(next.out, "READY"));
+  INFO(next.err);
+  auto lines = own_lines(next.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "protocol version 2 is not supported (this node speaks version 1)"));
+}
