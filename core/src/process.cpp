@@ -10,6 +10,7 @@
 
 #include "otter/call.hpp"
 #include "otter/log.hpp"
+#include "otter/log_fields.hpp"
 #include "otter/request.hpp"
 #include "otter/runtime.hpp"
 #include "relations.hpp"
@@ -489,6 +490,13 @@ void process::report_crash(const exit_reason& reason) const {
     if (type.empty()) type = "untyped";  // a dynamic value (from a tool, or otter::dynamic)
     last = std::string(detail::to_string(last_kind_)) + " '" + std::string(type) + "'";
   }
+  std::string all_names;
+  for (const auto& n : names) all_names += (all_names.empty() ? "" : ",") + n;
+  log_fields fields{{"pid", otter::to_string(pid_)},
+                    {"behaviour", std::string(behaviour())},
+                    {"name", all_names},
+                    {"reason", reason.str()},
+                    {"last_message", last}};
   log.warn("crash report: {} {}{} exited with reason '{}' (last message: {})", behaviour(),
            otter::to_string(pid_), named, reason.str(), last);
 }

@@ -198,8 +198,8 @@ TEST_CASE("otter-node --help exits 0 and documents every flag") {
   auto [out, code] = run_to_exit({"--help"});
   CHECK(code == 0);
   for (const char* flag : {"--name", "--listen", "--seed", "--secret-file", "--config", "--demo",
-                           "--log-level", "--log-format", "--workers", "--insecure", "--help",
-                           "--version", "READY", "SIGHUP", "Exit codes"}) {
+                           "--log-level", "--log-format", "--workers", "--insecure", "--metrics",
+                           "--help", "--version", "READY", "SIGHUP", "Exit codes"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
@@ -464,7 +464,7 @@ TEST_CASE("--log-format json writes one JSON object per line, the libraries' lin
   const std::regex iso_ms(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
   const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical"};
   std::set<std::string> loggers;
-  bool crash_report = false;
+  bool crash_report = false, restart_report = false;
   for (const auto& l : lines) {
     INFO(l);
     nlohmann::json j;
@@ -485,11 +485,43 @@ TEST_CASE("--log-format json writes one JSON object per line, the libraries' lin
       crash_report = true;
       CHECK(j["level"] == "warn");
       CHECK(j["logger"] == "otter");
+      CHECK(j["fields"]["reason"] == "boom \"quoted\"\ttab");
+      CHECK(j["fields"]["name"] == "counter@json-a");
+      CHECK(j["fields"]["behaviour"] == "gen_server");
+      CHECK(j["fields"]["pid"].get<std::string>().starts_with("<"));
     }
+    if (has(message, "restarting it")) {
+      restart_report = true;
+      CHECK(j["fields"]["restarts"] == "1");
+      CHECK(has(j["fields"]["child"].get<std::string>(), "'counter'"));
+    }
+    if (has(message, "hidden node " + tool + " is down")) CHECK(j["fields"]["peer"] == tool);
     if (has(message, tool + " ") || has(message, tool + ":")) CHECK(j["level"] == "debug");
   }
   CHECK(crash_report);
+  CHECK(restart_report);
   CHECK(loggers == std::set<std::string>{"otter", "otter-node"});
+}
+
+TEST_CASE("--log-format json: why a node cannot start is a JSON line too (level error)") {
+  scratch s;
+  auto me = tester("json-addr-tester", s);
+  auto taken = run_capturing({"--name", "y", "--listen", me->endpoint(), "--secret-file",
+                              s.secret(), "--log-format", "json"},
+                             s);
+  CHECK(taken.code == 1);
+  INFO(taken.err);
+  bool said = false;
+  std::istringstream in(taken.err);
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j;
+    REQUIRE_NOTHROW(j = nlohmann::json::parse(line));
+    if (!has(j["message"].get<std::string>(), "in use")) continue;
+    said = true;
+    CHECK(j["level"] == "error");
+    CHECK(has(j["message"].get<std::string>(), "otter-node: "));
+  }
+  CHECK(said);
 }
 
 TEST_CASE(
