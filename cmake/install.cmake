@@ -6,13 +6,13 @@
 include(CMakePackageConfigHelpers)
 
 set(otter_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/otter)
-install(TARGETS otter_core otter_net otter_registry otter_supervisor otter_all
+install(TARGETS otter_core otter_net otter_registry otter_supervisor otter_metrics otter_all
         EXPORT otterTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
         LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # Every layer's headers land in one include/otter/ folder (see docs/ARCHITECTURE.md, "Headers").
-foreach(layer core net registry supervisor)
+foreach(layer core net registry supervisor metrics)
   install(DIRECTORY ${PROJECT_SOURCE_DIR}/${layer}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 endforeach()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})

@@ -1,5 +1,6 @@
 // libFuzzer target: the handshake a node runs on a new connection's first frame: decode,
 // version and name checks, proof verification, then the welcome it would answer with.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -13,7 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!r || r->empty()) return 0;
   for (auto& d : *r) {
     if (d.k == otter::wire::kind::hello) {
-      const bool ok = d.hi.version == otter::wire::protocol_version &&
+      const otter::wire::version_range theirs{d.hi.version,
+                                              std::max(d.hi.version, d.hi.max_version.value_or(0))};
+      const bool ok = otter::wire::agreed_version(otter::wire::spoken_versions(), theirs) &&
                       otter::proof_matches(keys, otter::wire::proof_input(d.hi), d.hi.proof);
       if (!ok) continue;
       otter::wire::welcome w;

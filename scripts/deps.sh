@@ -7,9 +7,9 @@ packages=(
   g++ cmake make pkg-config
   libzmq3-dev cppzmq-dev libmsgpack-cxx-dev libboost-dev
   catch2 libspdlog-dev libfmt-dev libjemalloc-dev
-  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libsodium-dev
-  iproute2 procps python3 python3-zmq python3-msgpack clang libclang-rt-14-dev
-  yamllint
+  libcli11-dev nlohmann-json3-dev libtomlplusplus-dev libsodium-dev libcpp-httplib-dev
+  iproute2 procps python3 python3-zmq python3-msgpack python3-prometheus-client
+  clang libclang-rt-14-dev yamllint
   "$@"
 )
 

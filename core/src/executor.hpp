@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "otter/detail/runtime_ops.hpp"
+#include "otter/runtime.hpp"
 #include "process_table.hpp"
 
 namespace otter {
@@ -34,6 +35,8 @@ class executor : public process_table::epochs {
   virtual void network_send(bool first) = 0;
   // Messages (and calls) handled, for runtime_stats.
   virtual void dispatch_counts(std::uint64_t& handled, std::uint64_t& calls) const noexcept = 0;
+  // How long calls took to handle, for runtime_metrics (none counted unless overridden).
+  virtual void call_times(call_time_histogram& h) const noexcept { h = {}; }
   void set_table(process_table* t) noexcept { table_ = t; }
 
  protected:

@@ -1,5 +1,7 @@
 #include "otter/log.hpp"
 
+#include "otter/log_fields.hpp"
+
 #include <mutex>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -22,6 +24,24 @@ std::shared_ptr<spdlog::logger> make_logger() {
 std::shared_ptr<spdlog::logger> logger() {
   static const std::shared_ptr<spdlog::logger> instance = make_logger();
   return instance;
+}
+
+namespace {
+thread_local const std::vector<log_field>* tl_fields = nullptr;  // the innermost scope's
+}  // namespace
+
+log_fields::log_fields(std::initializer_list<log_field> fields)
+    : fields_(fields), saved_(tl_fields) {
+  tl_fields = &fields_;
+}
+
+log_fields::~log_fields() {
+  tl_fields = saved_;
+}
+
+std::span<const log_field> current_log_fields() noexcept {
+  if (tl_fields == nullptr) return {};
+  return {tl_fields->data(), tl_fields->size()};
 }
 
 namespace detail {

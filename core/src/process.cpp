@@ -3,11 +3,14 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
+#include <optional>
 #include <string>
 
 #include "otter/call.hpp"
 #include "otter/log.hpp"
+#include "otter/log_fields.hpp"
 #include "otter/request.hpp"
 #include "otter/runtime.hpp"
 #include "relations.hpp"
@@ -369,6 +372,17 @@ void process::resume_awaiting() {
   if (root_task_ && root_task_.handle().done()) finish_task();
 }
 
+namespace {
+// Adds the time from its construction to its destruction to the worker's call histogram.
+struct call_timer {
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  call_timer() = default;
+  call_timer(const call_timer&) = delete;
+  call_timer& operator=(const call_timer&) = delete;
+  ~call_timer() { detail::scheduler::note_call_time(std::chrono::steady_clock::now() - start); }
+};
+}  // namespace
+
 void process::dispatch(envelope_ptr e) {
   try {
     if (e->kind == sig::stop_request) {
@@ -380,6 +394,8 @@ void process::dispatch(envelope_ptr e) {
     }
     handled_.store(handled_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     detail::scheduler::note_dispatch(e->kind == sig::call);
+    std::optional<call_timer> timer;  // a call's handling time, even when its handler throws
+    if (e->kind == sig::call) timer.emplace();
     if (e->kind == sig::call && detail::holds_message<sys_get_status>(*e)) {
       answer_status(*e);  // a system message, answered by the runtime (OTP's sys)
       return;
@@ -474,6 +490,13 @@ void process::report_crash(const exit_reason& reason) const {
     if (type.empty()) type = "untyped";  // a dynamic value (from a tool, or otter::dynamic)
     last = std::string(detail::to_string(last_kind_)) + " '" + std::string(type) + "'";
   }
+  std::string all_names;
+  for (const auto& n : names) all_names += (all_names.empty() ? "" : ",") + n;
+  log_fields fields{{"pid", otter::to_string(pid_)},
+                    {"behaviour", std::string(behaviour())},
+                    {"name", all_names},
+                    {"reason", reason.str()},
+                    {"last_message", last}};
   log.warn("crash report: {} {}{} exited with reason '{}' (last message: {})", behaviour(),
            otter::to_string(pid_), named, reason.str(), last);
 }

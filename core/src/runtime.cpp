@@ -44,6 +44,7 @@ struct runtime_state {
   std::atomic<std::uint64_t> spawned{0};
   std::atomic<std::uint64_t> exited{0};
   std::atomic<std::uint64_t> dropped{0};
+  std::atomic<std::uint64_t> overflows{0};  // refused at a mailbox limit (not a hot path)
   std::atomic<std::uint64_t> restarts{0};
   std::chrono::steady_clock::time_point started;
 
@@ -113,6 +114,7 @@ bool deliver(runtime& rt, const pid& to, envelope_ptr e) {
     return false;
   }
   if (runtime_access::refuse_overflow(*p, e)) {
+    s.overflows.fetch_add(1, std::memory_order_relaxed);
     if (!on_worker) s.table.release(to.id);
     return true;  // dropped and counted, as a full mailbox does
   }
@@ -560,6 +562,13 @@ runtime_stats runtime::stats() const {
   r.restarts = s.restarts.load(std::memory_order_relaxed);
   r.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(s.now() - s.started).count();
   return r;
+}
+
+runtime_metrics runtime::metrics() const {
+  runtime_metrics m;
+  state_->sched->call_times(m.call_times);
+  m.mailbox_overflows = state_->overflows.load(std::memory_order_relaxed);
+  return m;
 }
 
 std::string runtime::name_of(const pid& p) const {

@@ -87,6 +87,30 @@ void scheduler::dispatch_counts(std::uint64_t& handled, std::uint64_t& calls) co
   }
 }
 
+void scheduler::note_call_time(std::chrono::steady_clock::duration took) noexcept {
+  auto* w = static_cast<worker*>(tl_worker.self);
+  if (w == nullptr) return;
+  const auto ns = static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+  const auto& bounds = call_time_histogram::bounds_us;
+  std::size_t b = 0;
+  while (b < bounds.size() && ns > bounds[b] * 1000) ++b;
+  // One writer (this worker): relaxed load + store, no read-modify-write.
+  auto& bucket = w->call_buckets[b];
+  bucket.store(bucket.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  w->call_ns.store(w->call_ns.load(std::memory_order_relaxed) + ns, std::memory_order_relaxed);
+}
+
+void scheduler::call_times(call_time_histogram& h) const noexcept {
+  h = {};
+  for (const auto& w : workers_) {
+    for (std::size_t b = 0; b < h.counts.size(); ++b) {
+      h.counts[b] += w->call_buckets[b].load(std::memory_order_relaxed);
+    }
+    h.sum_ns += w->call_ns.load(std::memory_order_relaxed);
+  }
+}
+
 bool scheduler::on_worker() const noexcept {
   return tl_worker.owner == this;
 }

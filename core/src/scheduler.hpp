@@ -9,7 +9,9 @@
 // scoped processes) schedule through the shared injection queue.
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -69,6 +71,9 @@ class scheduler final : public executor {
   static void note_dispatch(bool call) noexcept;
   // Sums of note_dispatch over the workers.
   void dispatch_counts(std::uint64_t& handled, std::uint64_t& calls) const noexcept override;
+  // Counts a call handled on this worker in `took` (for runtime_metrics).
+  static void note_call_time(std::chrono::steady_clock::duration took) noexcept;
+  void call_times(call_time_histogram& h) const noexcept override;
   // True on a worker thread of this scheduler.
   bool on_worker() const noexcept override;
 
@@ -84,6 +89,9 @@ class scheduler final : public executor {
     unsigned index = 0;
     // Written by the worker only (relaxed load + store), read by stats().
     std::atomic<std::uint64_t> handled{0}, calls{0};
+    std::array<std::atomic<std::uint64_t>, call_time_histogram::bounds_us.size() + 1>
+        call_buckets{};
+    std::atomic<std::uint64_t> call_ns{0};
     int next_streak = 0;
     unsigned ticks = 0;
   };

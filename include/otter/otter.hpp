@@ -20,6 +20,7 @@
 #include "otter/core.hpp"
 #include "otter/dynamic_supervisor.hpp"
 #include "otter/global.hpp"
+#include "otter/metrics.hpp"
 #include "otter/node.hpp"
 #include "otter/pg.hpp"
 #include "otter/secret.hpp"

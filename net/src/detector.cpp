@@ -133,6 +133,7 @@ void transport::probe(const io_token& t, peer& p, const std::string& reason, boo
   if (p.probe_sent != clock::time_point{} || blocked(p.name)) return;  // one at a time
   const auto at = now();
   p.probe_sent = at;
+  suspicions_.fetch_add(1, std::memory_order_relaxed);
   p.probe_reason = reason;
   p.probe_tells = tell_others;
   send_heartbeat(t, p, wire::beat_probe | (p.watched ? wire::beat_watching : 0));
@@ -191,6 +192,7 @@ void transport::tick(const io_token& t) {
     }
   }
   for (peer* p : silent) {
+    if (!p->hidden) suspicions_.fetch_add(1, std::memory_order_relaxed);
     // A tool (otterctl) that vanished without a goodbye (killed, ^C) is no cluster event.
     detail::log().log(
         p->hidden ? spdlog::level::debug : spdlog::level::warn,

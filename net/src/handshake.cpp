@@ -15,6 +15,8 @@ wire::hello transport::make_hello() const {
   h.creation = rt_.creation();
   h.hidden = opts_.hidden;
   h.endpoint = advertised_;
+  h.version = versions_.min;
+  if (versions_.max != versions_.min) h.max_version = versions_.max;
   h.proof = keyed_proof(keys_, wire::proof_input(h));
   return h;
 }
@@ -97,10 +99,16 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
     }
     refuse(t, routing_id, code, reason);
   };
-  if (d.hi.version != wire::protocol_version) {
-    refused(wire::refuse_code::version, "protocol version " + std::to_string(d.hi.version) +
-                                            " is not supported (this node " + "speaks version " +
-                                            std::to_string(wire::protocol_version) + ")");
+  const wire::version_range theirs{d.hi.version,
+                                   std::max(d.hi.version, d.hi.max_version.value_or(0))};
+  const auto agreed = wire::agreed_version(versions_, theirs);
+  if (!agreed) {
+    const auto describe = [](wire::version_range r) {
+      return (r.min == r.max ? "version " : "versions ") + wire::to_string(r);
+    };
+    refused(wire::refuse_code::version,
+            "protocol " + describe(theirs) + (theirs.min == theirs.max ? " is" : " are") +
+                " not supported (this node speaks " + describe(versions_) + ")");
     return;
   }
   if (!proof_matches(keys_, wire::proof_input(d.hi), d.hi.proof)) {
@@ -160,6 +168,8 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
     view_dirty_ = true;
   }
   p.hidden = d.hi.hidden;
+  p.version = *agreed;
+  p.traffic->hidden.store(p.hidden, std::memory_order_relaxed);
   // The address it advertises, unless we already reach it by another (on_welcome).
   if (!d.hi.hidden && (p.endpoint.empty() || !net_detail::out_done(p.state))) {
     p.endpoint = d.hi.endpoint;
@@ -176,6 +186,8 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   w.name = rt_.node_name();
   w.creation = rt_.creation();
   w.endpoint = advertised_;
+  w.version = *agreed;
+  if (*agreed >= 2) w.software = OTTER_VERSION;
   // The members, unless the hello says it knows of as many as we are up with (joins of many
   // nodes at once would otherwise send N lists of N members to each: gossip closes any gap).
   if (!d.hi.known || *d.hi.known < ring_.size()) w.members = member_list();
@@ -192,11 +204,13 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
 
 void transport::on_welcome(const io_token& t, wire::decoded& d, connection& via) {
   via.handshake_failures = 0;
-  if (d.wel.version != wire::protocol_version || d.wel.name.empty() ||
+  if (d.wel.version < versions_.min || d.wel.version > versions_.max || d.wel.name.empty() ||
       d.wel.name == rt_.node_name()) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    detail::log().error("{} answered with an unusable welcome (version {}, name '{}')",
-                        via.endpoint, d.wel.version, d.wel.name);
+    detail::log().error(
+        "{} answered with an unusable welcome (protocol version {}, this node speaks {}; name "
+        "'{}')",
+        via.endpoint, d.wel.version, wire::to_string(versions_), d.wel.name);
     return;
   }
   peer& p = peer_for(d.wel.name);
@@ -205,6 +219,8 @@ void transport::on_welcome(const io_token& t, wire::decoded& d, connection& via)
     link_event(t, p, link_event::lost);  // it restarted: the old incarnation is gone
   }
   p.creation = d.wel.creation;
+  p.version = d.wel.version;
+  p.software = d.wel.software;
   p.endpoint = d.wel.endpoint.empty() ? via.endpoint : d.wel.endpoint;
   via.peer_id = p.id;
   p.last_heard = now();

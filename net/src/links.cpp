@@ -2,6 +2,7 @@
 // means, learning members and departures from peers, the published view. Failure detection
 // and gossip are in detector.cpp.
 #include "otter/log.hpp"
+#include "otter/log_fields.hpp"
 #include "transport.hpp"
 
 namespace otter {
@@ -48,8 +49,13 @@ void transport::went_up(const io_token& t, peer& p) {
   if (p.hidden) {
     detail::log().debug("hidden node {} is up (creation {})", p.name, p.creation);
   } else {
-    detail::log().info("member node {} is up ({}, creation {})", p.name,
-                       p.endpoint.empty() ? "no endpoint" : p.endpoint, p.creation);
+    log_fields fields{{"peer", p.name},
+                      {"endpoint", p.endpoint},
+                      {"creation", std::to_string(p.creation)},
+                      {"protocol", std::to_string(p.version)}};
+    detail::log().info("member node {} is up ({}, creation {}, protocol {}{})", p.name,
+                       p.endpoint.empty() ? "no endpoint" : p.endpoint, p.creation, p.version,
+                       p.software.empty() ? std::string() : ", otter " + p.software);
   }
   auto held = std::move(p.out.held);
   p.out.held.clear();
@@ -75,6 +81,7 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
   for (auto& item : p.out.held) fail_item(*item, false);
   p.out.clear(outq_);
   if (was_up) {
+    log_fields fields{{"peer", p.name}, {"endpoint", p.endpoint}, {"reason", reason}};
     if (p.hidden) {
       detail::log().debug("hidden node {} is down ({})", p.name, reason);
     } else {

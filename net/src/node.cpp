@@ -302,6 +302,10 @@ net_stats node::stats() const {
   return net_->stats();
 }
 
+net_metrics node::metrics() const {
+  return net_->metrics();
+}
+
 std::vector<seed_status> node::seeds() const {
   return net_->seeds();
 }

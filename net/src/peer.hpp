@@ -2,8 +2,10 @@
 // connections. Owned and used by the I/O owner only.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "ledger.hpp"
@@ -14,6 +16,13 @@
 namespace otter::net_detail {
 
 using clock = std::chrono::steady_clock;
+
+// Bytes of frames exchanged with one peer: written by the I/O owner, read by any thread
+// (node::metrics), relaxed.
+struct peer_traffic {
+  std::atomic<std::uint64_t> bytes_in{0}, bytes_out{0};
+  std::atomic<bool> hidden{false};
+};
 
 struct peer {
   std::string name;
@@ -40,8 +49,12 @@ struct peer {
   // envelopes stands) and received. A heartbeat saying it sent more than we received
   // means frames were lost: the link is down.
   std::uint64_t frames_sent = 0, frames_confirmed = 0, last_data_frame = 0, frames_received = 0;
-  ledger book;      // what is open with its processes
-  send_buffer out;  // what goes to it
+  ledger book;  // what is open with its processes
+  std::shared_ptr<peer_traffic> traffic;
+  std::uint32_t version = 0;  // the protocol version agreed in the handshake
+  std::string software;       // its otter release, from its welcome (version 2), or ""  // also in
+                              // transport::traffic_ (never null)
+  send_buffer out;            // what goes to it
 };
 
 // One of our outbound connections (a DEALER), by endpoint.

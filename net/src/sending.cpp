@@ -110,6 +110,7 @@ net_detail::send_status transport::send_frame(const io_token& t, peer& p, std::s
     p.last_sent = now();
     frames_out_.fetch_add(1, std::memory_order_relaxed);
     bytes_out_.fetch_add(bytes.size(), std::memory_order_relaxed);
+    p.traffic->bytes_out.fetch_add(bytes.size(), std::memory_order_relaxed);
     if (c != nullptr && !p.hidden && !opts_.hidden) {  // counted (peer.hpp)
       ++p.frames_sent;
       if (!control) p.last_data_frame = p.frames_sent;

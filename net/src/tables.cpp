@@ -16,6 +16,18 @@ net_stats transport::stats() const {
   return s;
 }
 
+net_metrics transport::metrics() const {
+  net_metrics m;
+  m.suspicions = suspicions_.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> l(traffic_mutex_);
+  for (const auto& [name, t] : traffic_) {
+    if (t->hidden.load(std::memory_order_relaxed)) continue;
+    m.peers.push_back({name, t->bytes_in.load(std::memory_order_relaxed),
+                       t->bytes_out.load(std::memory_order_relaxed)});
+  }
+  return m;
+}
+
 void transport::set_blocked(std::string_view node_name, bool on) {
   {
     std::lock_guard<std::mutex> l(blocked_mutex_);
@@ -62,6 +74,9 @@ transport::peer& transport::peer_for(const std::string& name) {
     slot->id = id;
     slot->last_heard = slot->state_since = now();
     slot->our_session = ++sessions_;
+    slot->traffic = std::make_shared<net_detail::peer_traffic>();
+    std::lock_guard<std::mutex> l(traffic_mutex_);
+    traffic_.emplace_back(name, slot->traffic);
   }
   return *slot;
 }

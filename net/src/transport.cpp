@@ -264,6 +264,7 @@ void transport::handle_frame(const io_token& t, std::string_view frame, const st
         break;
     }
   });
+  if (from != nullptr) from->traffic->bytes_in.fetch_add(frame.size(), std::memory_order_relaxed);
   if (!decoded) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
     detail::log().warn("dropped a malformed frame from {} ({}): {}",

@@ -21,6 +21,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "keys.hpp"
@@ -71,6 +72,7 @@ class transport final : public detail::remote_router,
   void monitor_nodes(const pid& subscriber, bool on) { members_.monitor_nodes(subscriber, on); }
   void on_peer_event(net_detail::membership::hook fn) { members_.on_peer_event(std::move(fn)); }
   net_stats stats() const;  // tables.cpp, as are the test hooks below
+  net_metrics metrics() const;
   std::vector<seed_status> seeds() const;
   void set_blocked(std::string_view node_name, bool blocked);  // test hook
   void connect(const std::string& endpoint);                   // served by the I/O owner
@@ -235,6 +237,10 @@ class transport final : public detail::remote_router,
 
   std::atomic<std::uint64_t> frames_in_{0}, frames_out_{0}, env_in_{0}, env_out_{0}, bytes_in_{0},
       bytes_out_{0}, rejected_{0};
+  const wire::version_range versions_ = wire::spoken_versions();  // those this node speaks
+  std::atomic<std::uint64_t> suspicions_{0};  // detector.cpp; relaxed, as the counters above
+  mutable std::mutex traffic_mutex_;          // protects traffic_ (appended once per peer)
+  std::vector<std::pair<std::string, std::shared_ptr<net_detail::peer_traffic>>> traffic_;
 };
 
 }  // namespace otter

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -141,7 +142,7 @@ bool encode_process(msgpack::sbuffer& out, const To& to, const envelope& e) {
 
 void encode_hello(msgpack::sbuffer& out, const hello& h) {
   packer pk(out);
-  pk.pack_array(h.known ? 9 : 8);
+  pk.pack_array(h.max_version ? 10 : h.known ? 9 : 8);
   pk.pack(static_cast<int>(kind::hello));
   pk.pack(h.version);
   pk.pack(h.name);
@@ -151,18 +152,50 @@ void encode_hello(msgpack::sbuffer& out, const hello& h) {
   pk.pack_bin(static_cast<std::uint32_t>(h.proof.size()));
   pk.pack_bin_body(h.proof.data(), static_cast<std::uint32_t>(h.proof.size()));
   pk.pack(h.session);
-  if (h.known) pk.pack(*h.known);
+  if (h.known || h.max_version) pk.pack(h.known.value_or(0));
+  if (h.max_version) pk.pack(*h.max_version);
 }
 
 void encode_welcome(msgpack::sbuffer& out, const welcome& w) {
   packer pk(out);
-  pk.pack_array(6);
+  pk.pack_array(w.software.empty() ? 6 : 7);
   pk.pack(static_cast<int>(kind::welcome));
   pk.pack(w.version);
   pk.pack(w.name);
   pk.pack(w.creation);
   pk.pack(w.endpoint);
   pk.pack(w.members);
+  if (!w.software.empty()) pk.pack(w.software);
+}
+
+namespace {
+std::uint32_t version_from_env(const char* name, std::uint32_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  char* end = nullptr;
+  const unsigned long n = std::strtoul(v, &end, 10);
+  if (*end != '\0' || n < oldest_protocol_version || n > protocol_version) return fallback;
+  return static_cast<std::uint32_t>(n);
+}
+}  // namespace
+
+version_range spoken_versions() {
+  version_range r;
+  r.min = version_from_env("OTTER_PROTOCOL_MIN", oldest_protocol_version);
+  r.max = version_from_env("OTTER_PROTOCOL_MAX", protocol_version);
+  if (r.max < r.min) r = version_range{};
+  return r;
+}
+
+std::optional<std::uint32_t> agreed_version(version_range ours, version_range theirs) noexcept {
+  const std::uint32_t lo = std::max(ours.min, theirs.min), hi = std::min(ours.max, theirs.max);
+  if (lo > hi) return std::nullopt;
+  return hi;
+}
+
+std::string to_string(version_range r) {
+  if (r.min == r.max) return std::to_string(r.min);
+  return std::to_string(r.min) + ".." + std::to_string(r.max);
 }
 
 void encode_refuse(msgpack::sbuffer& out, refuse_code code, std::string_view reason) {

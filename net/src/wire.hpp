@@ -25,7 +25,21 @@
 
 namespace otter::wire {
 
-inline constexpr std::uint32_t protocol_version = 1;
+// The protocol versions this code speaks (docs/PROTOCOL.md, "Versions"): two nodes use the
+// highest version both speak. Version 2 adds the welcome's `software`.
+inline constexpr std::uint32_t oldest_protocol_version = 1;
+inline constexpr std::uint32_t protocol_version = 2;  // the newest
+
+// A node's range of versions (OTTER_PROTOCOL_MIN/MAX narrow it, for tests of mixed clusters).
+struct version_range {
+  std::uint32_t min = oldest_protocol_version, max = protocol_version;
+};
+// The range this node speaks: the whole of the above unless the environment narrows it.
+version_range spoken_versions();
+// The version two ranges agree on (the highest both speak), or nothing.
+std::optional<std::uint32_t> agreed_version(version_range ours, version_range theirs) noexcept;
+// "1..2", or "1" for a range of one.
+std::string to_string(version_range r);
 
 enum class kind : std::uint8_t {
   hello = 1,
@@ -82,7 +96,7 @@ struct member {
 };
 
 struct hello {
-  std::uint32_t version = protocol_version;
+  std::uint32_t version = oldest_protocol_version;  // the lowest version the sender speaks
   std::string name;
   std::uint32_t creation = 0;
   bool hidden = false;
@@ -94,14 +108,18 @@ struct hello {
   // How many members the sender knows of (up, or shaking hands): a welcome need not list the
   // members to a node that knows as many as the welcomer has (none: not sent; list them).
   std::optional<std::uint64_t> known;
+  // The highest version the sender speaks (none: `version` only). Sent after `known` (a 0 there
+  // when the sender has none to give: it means "list them", as no `known` does).
+  std::optional<std::uint32_t> max_version;
 };
 
 struct welcome {
-  std::uint32_t version = protocol_version;
+  std::uint32_t version = oldest_protocol_version;  // the version agreed on
   std::string name;
   std::uint32_t creation = 0;
   std::string endpoint;
   std::vector<member> members;  // the visible members the sender knows, itself excluded
+  std::string software;         // version 2: the sender's otter release ("" in version 1)
 };
 
 // One decoded envelope of a frame.

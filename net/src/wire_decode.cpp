@@ -111,6 +111,9 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       d.hi.proof = as_str(field(arr, 6, "proof"), "proof", true);
       if (arr.via.array.size >= 8) d.hi.session = as_uint(field(arr, 7, "session"), "session");
       if (arr.via.array.size >= 9) d.hi.known = as_uint(field(arr, 8, "known"), "known");
+      if (arr.via.array.size >= 10) {
+        d.hi.max_version = as_u32(field(arr, 9, "max_version"), "max_version");
+      }
       return d;
     }
     case kind::welcome: {
@@ -121,6 +124,7 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       d.wel.creation = as_u32(field(arr, 3, "creation"), "creation");
       d.wel.endpoint = as_str(field(arr, 4, "endpoint"), "endpoint");
       d.wel.members = as_members(field(arr, 5, "members"));
+      if (arr.via.array.size >= 7) d.wel.software = as_str(field(arr, 6, "software"), "software");
       return d;
     }
     case kind::refuse: {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "otter/log.hpp"
+#include "otter/log_fields.hpp"
 
 namespace otter::detail {
 
@@ -273,6 +274,9 @@ void supervisor_process::restart(child_iter c, const std::string& cause) {
     shut_down(exit_reason::shutdown(), std::nullopt);
     return;
   }
+  otter::log_fields fields{{"supervisor", otter::to_string(self())},
+                           {"child", describe_child(c->spec, {})},
+                           {"restarts", std::to_string(restarts_.size())}};
   otter::detail::log().info("{}: {}; restarting it (restart {} of at most {} in {} s)",
                             describe_self(), cause, restarts_.size(), max_restarts_,
                             max_seconds_.count());

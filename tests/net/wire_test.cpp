@@ -215,6 +215,60 @@ TEST_CASE("trailing fields a later version may add are ignored") {
   CHECK((*d)[0].k == kind::heartbeat);
 }
 
+TEST_CASE("a hello carries its sender's version range; a welcome of version 2 its release") {
+  otter::wire::hello h;
+  h.name = "tool-1";
+  h.hidden = true;
+  h.version = 1;
+  h.max_version = 2;  // a tool has no `known`: 0 goes before max_version
+  msgpack::sbuffer buf;
+  otter::wire::encode_hello(buf, h);
+  auto d = decode_frame(buf.data(), buf.size());
+  REQUIRE(d);
+  CHECK((*d)[0].hi.version == 1);
+  CHECK((*d)[0].hi.max_version == 2u);
+  CHECK((*d)[0].hi.known == 0u);
+
+  otter::wire::welcome w;
+  w.version = 2;
+  w.name = "shop-1";
+  w.software = "0.2.0";
+  msgpack::sbuffer wb;
+  otter::wire::encode_welcome(wb, w);
+  auto dw = decode_frame(wb.data(), wb.size());
+  REQUIRE(dw);
+  CHECK((*dw)[0].wel.version == 2);
+  CHECK((*dw)[0].wel.software == "0.2.0");
+
+  // Version 1's welcome has no `software`; a later one's extra fields are ignored.
+  msgpack::sbuffer later;
+  msgpack::packer<msgpack::sbuffer> pk(later);
+  pk.pack_array(8);
+  pk.pack(2);
+  pk.pack(3);
+  pk.pack(std::string("shop-1"));
+  pk.pack(7);
+  pk.pack(std::string("tcp://10.0.0.1:7001"));
+  pk.pack_array(0);
+  pk.pack(std::string("0.3.0"));
+  pk.pack(std::string("a field of version 3"));
+  auto dl = decode_frame(later.data(), later.size());
+  REQUIRE(dl);
+  CHECK((*dl)[0].wel.version == 3);
+  CHECK((*dl)[0].wel.software == "0.3.0");
+}
+
+TEST_CASE("two version ranges agree on the highest version both speak, or on none") {
+  using otter::wire::agreed_version;
+  using otter::wire::version_range;
+  CHECK(agreed_version(version_range{1, 2}, version_range{1, 1}) == 1u);
+  CHECK(agreed_version(version_range{1, 2}, version_range{1, 2}) == 2u);
+  CHECK(agreed_version(version_range{1, 2}, version_range{2, 3}) == 2u);
+  CHECK_FALSE(agreed_version(version_range{2, 2}, version_range{1, 1}));
+  CHECK(otter::wire::to_string(version_range{1, 2}) == "1..2");
+  CHECK(otter::wire::to_string(version_range{2, 2}) == "2");
+}
+
 TEST_CASE("heartbeat flags round-trip; a bare heartbeat means watching") {
   using otter::wire::beat_probe;
   using otter::wire::beat_watching;

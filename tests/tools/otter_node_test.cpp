@@ -231,8 +231,8 @@ TEST_CASE("otter-node --help exits 0 and documents every flag") {
   CHECK(code == 0);
   for (const char* flag :
        {"--name", "--listen", "--advertise", "--seed", "--seeds-file", "dns:", "--secret-file",
-        "--config", "--demo", "--log-level", "--log-format", "--workers", "--insecure", "--help",
-        "--version", "READY", "SIGHUP", "Exit codes"}) {
+        "--config", "--demo", "--log-level", "--log-format", "--workers", "--insecure", "--metrics",
+        "--help", "--version", "READY", "SIGHUP", "Exit codes"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
@@ -497,7 +497,7 @@ TEST_CASE("--log-format json writes one JSON object per line, the libraries' lin
   const std::regex iso_ms(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
   const std::set<std::string> levels = {"trace", "debug", "info", "warn", "error", "critical"};
   std::set<std::string> loggers;
-  bool crash_report = false;
+  bool crash_report = false, restart_report = false;
   for (const auto& l : lines) {
     INFO(l);
     nlohmann::json j;
@@ -518,11 +518,43 @@ TEST_CASE("--log-format json writes one JSON object per line, the libraries' lin
       crash_report = true;
       CHECK(j["level"] == "warn");
       CHECK(j["logger"] == "otter");
+      CHECK(j["fields"]["reason"] == "boom \"quoted\"\ttab");
+      CHECK(j["fields"]["name"] == "counter@json-a");
+      CHECK(j["fields"]["behaviour"] == "gen_server");
+      CHECK(j["fields"]["pid"].get<std::string>().starts_with("<"));
     }
+    if (has(message, "restarting it")) {
+      restart_report = true;
+      CHECK(j["fields"]["restarts"] == "1");
+      CHECK(has(j["fields"]["child"].get<std::string>(), "'counter'"));
+    }
+    if (has(message, "hidden node " + tool + " is down")) CHECK(j["fields"]["peer"] == tool);
     if (has(message, tool + " ") || has(message, tool + ":")) CHECK(j["level"] == "debug");
   }
   CHECK(crash_report);
+  CHECK(restart_report);
   CHECK(loggers == std::set<std::string>{"otter", "otter-node"});
+}
+
+TEST_CASE("--log-format json: why a node cannot start is a JSON line too (level error)") {
+  scratch s;
+  auto me = tester("json-addr-tester", s);
+  auto taken = run_capturing({"--name", "y", "--listen", me->endpoint(), "--secret-file",
+                              s.secret(), "--log-format", "json"},
+                             s);
+  CHECK(taken.code == 1);
+  INFO(taken.err);
+  bool said = false;
+  std::istringstream in(taken.err);
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json j;
+    REQUIRE_NOTHROW(j = nlohmann::json::parse(line));
+    if (!has(j["message"].get<std::string>(), "in use")) continue;
+    said = true;
+    CHECK(j["level"] == "error");
+    CHECK(has(j["message"].get<std::string>(), "otter-node: "));
+  }
+  CHECK(said);
 }
 
 TEST_CASE(
@@ -773,4 +805,209 @@ TEST_CASE("the config file takes advertise and seeds_file") {
   auto b = start_node_process({"--config", file});
   CHECK(b->endpoint.rfind("tcp://localhost:", 0) == 0);
   CHECK(eventually([&] { return lists(*a, s, "cfa-b"); }));
+}
+
+namespace otter_node_test {
+
+// The port `log` (a node's stderr) says its metrics are served on, once it says so.
+std::string metrics_base(const std::string& log) {
+  const std::regex served("metrics at (http://[^/]+)/metrics");
+  std::string base;
+  eventually([&] {
+    for (const auto& l : lines_of(log)) {
+      std::smatch m;
+      if (std::regex_search(l, m, served)) base = m[1];
+    }
+    return !base.empty();
+  });
+  if (base.empty()) throw std::runtime_error("no 'metrics at' line in " + log);
+  return base;
+}
+
+// GETs `base`/metrics, parses it with the Prometheus client's own parser (Debian's
+// python3-prometheus-client: /usr/bin/python3, not a python on PATH that may lack it) and
+// returns every sample as "name{label=value}..." -> value, plus "status_of_other": the HTTP
+// status of another path.
+nlohmann::json scrape(const std::string& base) {
+  static const char* script = R"(
+import json, sys, urllib.request, urllib.error
+from prometheus_client.parser import text_string_to_metric_families
+base = sys.argv[1]
+reply = urllib.request.urlopen(base + '/metrics', timeout=10)
+out = {'content_type': reply.headers.get('Content-Type')}
+for family in text_string_to_metric_families(reply.read().decode()):
+    for s in family.samples:
+        out[s.name + ''.join('{%s=%s}' % kv for kv in sorted(s.labels.items()))] = s.value
+try:
+    urllib.request.urlopen(base + '/other', timeout=10)
+    out['status_of_other'] = 200
+except urllib.error.HTTPError as e:
+    out['status_of_other'] = e.code
+print(json.dumps(out))
+)";
+  child c({"/usr/bin/python3", "-c", script, base});
+  std::string text;
+  while (auto line = c.read_line(30s)) text += *line;
+  if (c.wait_exit() != 0 || text.empty()) throw std::runtime_error("scraping " + base + " failed");
+  return nlohmann::json::parse(text);
+}
+
+}  // namespace otter_node_test
+
+TEST_CASE(
+    "--metrics serves Prometheus text: calls, their latency and peers up move as they should") {
+  scratch s;
+  const std::string log1 = s.dir() + "/m1.err", log2 = s.dir() + "/m2.err";
+  auto n1 = logging_demo_node("m1", s, log1, {"--metrics", "tcp://127.0.0.1:0"});
+  // m2's kv server stands by (m1 holds `kv`): its READY is enough.
+  auto n2 = start_node_process(
+      {"--name", "m2", "--listen", "tcp://127.0.0.1:0", "--secret-file", s.secret(), "--demo",
+       "--workers", "2", "--metrics", "tcp://127.0.0.1:0", "--seed", n1->endpoint},
+      log2);
+  const std::string base1 = metrics_base(log1), base2 = metrics_base(log2);
+
+  auto before = scrape(base1);
+  INFO(before.dump());
+  CHECK(before["status_of_other"] == 404);
+  CHECK(has(before["content_type"].get<std::string>(), "text/plain; version=0.0.4"));
+  CHECK(before["otter_peers_up"] == 1.0);
+  CHECK(before["otter_node_info{creation=" + std::to_string(n1->creation) + "}{node=m1}"] == 1.0);
+  CHECK(before["otter_processes"].get<double>() > 0);
+  CHECK(before["otter_registry_names"].get<double>() > 0);
+  CHECK(before.contains("otter_peer_bytes_in_total{peer=m2}"));
+  CHECK(before["otter_call_duration_seconds_bucket{le=+Inf}"] ==
+        before["otter_call_duration_seconds_count"]);
+
+  // Calls to m1's echo server from otterctl (a hidden node, one call per run).
+  constexpr int calls = 5;
+  for (int i = 0; i < calls; ++i) {
+    auto r = otterctl(*n1, s, {"call", "echo@m1", R"(["hi"])"});
+    REQUIRE(r.code == 0);
+  }
+  auto after = scrape(base1);
+  INFO(after.dump());
+  CHECK(after["otter_calls_handled_total"].get<double>() >=
+        before["otter_calls_handled_total"].get<double>() + calls);
+  CHECK(after["otter_call_duration_seconds_count"].get<double>() >=
+        before["otter_call_duration_seconds_count"].get<double>() + calls);
+  CHECK(after["otter_call_duration_seconds_sum"].get<double>() >
+        before["otter_call_duration_seconds_sum"].get<double>());
+  CHECK(after["otter_call_duration_seconds_bucket{le=+Inf}"] ==
+        after["otter_call_duration_seconds_count"]);
+  CHECK(after["otter_peers_up"] == 1.0);  // otterctl, hidden, is not a member
+  CHECK(after["otter_peer_bytes_out_total{peer=m2}"].get<double>() > 0);
+
+  auto other = scrape(base2);
+  INFO(other.dump());
+  CHECK(other["otter_peers_up"] == 1.0);
+  CHECK(other["otter_peer_bytes_in_total{peer=m1}"].get<double>() > 0);
+
+  // m2 stops: m1 counts one member fewer, and m2's metrics stop with it.
+  n2->proc->signal(SIGTERM);
+  CHECK(n2->proc->wait_exit() == 0);
+  CHECK(eventually([&] { return scrape(base1)["otter_peers_up"] == 0.0; }));
+}
+
+TEST_CASE("--metrics: a malformed address exits 2, a port in use exits 1, one line each") {
+  scratch s;
+  for (const char* bad :
+       {"127.0.0.1:9100", "tcp://127.0.0.1", "tcp://127.0.0.1:70000", "tcp://127.0.0.1:http"}) {
+    INFO(bad);
+    auto o = run_capturing({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                            s.secret(), "--metrics", bad},
+                           s);
+    CHECK(o.code == 2);
+    CHECK_FALSE(has(o.out, "READY"));
+    auto lines = own_lines(o.err);
+    REQUIRE(lines.size() == 1);
+    CHECK(has(lines[0], "--metrics"));
+  }
+  const std::string log = s.dir() + "/holder.err";
+  auto holder = logging_demo_node("holder", s, log, {"--metrics", "tcp://127.0.0.1:0"});
+  const std::string taken = "tcp://" + metrics_base(log).substr(7);  // http://H:P -> tcp://H:P
+  auto o = run_capturing({"--name", "y", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                          s.secret(), "--metrics", taken},
+                         s);
+  CHECK(o.code == 1);
+  CHECK_FALSE(has(o.out, "READY"));
+  INFO(o.err);
+  auto lines = own_lines(o.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "cannot serve metrics at " + taken));
+}
+
+namespace otter_node_test {
+
+// Sets an environment variable while it lives: the nodes started meanwhile, child processes
+// and the test's own, read it.
+struct scoped_env {
+  std::string name;
+  scoped_env(std::string n, const std::string& value) : name(std::move(n)) {
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~scoped_env() { ::unsetenv(name.c_str()); }
+  scoped_env(const scoped_env&) = delete;
+  scoped_env& operator=(const scoped_env&) = delete;
+};
+
+// Whether a line of `log` contains every one of `parts`, waiting for it.
+bool logged(const std::string& log, const std::vector<std::string>& parts) {
+  return eventually([&] {
+    for (const auto& l : lines_of(log)) {
+      bool all = true;
+      for (const auto& p : parts) all = all && has(l, p);
+      if (all) return true;
+    }
+    return false;
+  });
+}
+
+}  // namespace otter_node_test
+
+TEST_CASE("nodes of adjacent protocol versions interoperate; ranges that do not overlap refuse") {
+  scratch s;
+  const std::string log_old = s.dir() + "/old.err", log_new = s.dir() + "/new.err";
+  // v-old speaks version 1 only, as the release before version 2 did; v-new speaks 1 and 2.
+  std::unique_ptr<node_process> old_node;
+  {
+    scoped_env only_1("OTTER_PROTOCOL_MAX", "1");
+    old_node = logging_demo_node("v-old", s, log_old);
+  }
+  auto new_node =
+      start_node_process({"--name", "v-new", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                          s.secret(), "--demo", "--workers", "2", "--seed", old_node->endpoint},
+                         log_new);
+  CHECK(logged(log_new, {"member node v-old is up", "protocol 1)"}));
+  CHECK(logged(log_old, {"member node v-new is up", "protocol 1)"}));
+
+  // Calls both ways: a node of version 1 only calls v-new's echo, one of 1..2 calls v-old's.
+  std::unique_ptr<otter::node> old_caller;
+  {
+    scoped_env only_1("OTTER_PROTOCOL_MAX", "1");
+    old_caller = tester("v-old-caller", s, new_node->endpoint);
+  }
+  auto new_caller = tester("v-new-caller", s, old_node->endpoint);
+  otter::scoped_process from_old(old_caller->rt()), from_new(new_caller->rt());
+  auto to_new = from_old.await(otter::call<otter::dynamic>("echo@v-new", req("from", "v1")));
+  INFO((to_new ? std::string() : to_new.err().message));
+  REQUIRE(to_new);
+  CHECK(to_new->as<std::vector<std::string>>() == std::vector<std::string>{"from", "v1"});
+  auto to_old = from_new.await(otter::call<otter::dynamic>("echo@v-old", req("from", "v2")));
+  INFO((to_old ? std::string() : to_old.err().message));
+  REQUIRE(to_old);
+  CHECK(to_old->as<std::vector<std::string>>() == std::vector<std::string>{"from", "v2"});
+  // Two nodes speaking 1..2 use 2, and the welcome's field of version 2 says their release.
+  CHECK(logged(log_new, {"member node v-new-caller is up", "protocol 2, otter " OTTER_VERSION}));
+
+  // A node speaking version 2 only shares no version with v-old: refused, and it says why.
+  scoped_env only_2("OTTER_PROTOCOL_MIN", "2");
+  auto next = run_capturing({"--name", "v-next", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                             s.secret(), "--seed", old_node->endpoint},
+                            s);
+  CHECK(next.code == 1);
+  CHECK_FALSE(has(next.out, "READY"));
+  INFO(next.err);
+  auto lines = own_lines(next.err);
+  REQUIRE(lines.size() == 1);
+  CHECK(has(lines[0], "protocol version 2 is not supported (this node speaks version 1)"));
 }

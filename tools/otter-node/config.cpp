@@ -16,9 +16,9 @@ namespace {
 constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
-constexpr std::array<std::string_view, 11> config_keys = {
+constexpr std::array<std::string_view, 12> config_keys = {
     "name", "listen",    "advertise",  "seeds",   "seeds_file", "secret_file",
-    "demo", "log_level", "log_format", "workers", "insecure"};
+    "demo", "log_level", "log_format", "workers", "insecure",   "metrics"};
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:
@@ -27,7 +27,7 @@ The config file (TOML) takes the same settings:
   seeds_file = "/etc/otter/seeds"    secret_file = "/etc/otter/secret"
   demo = true                        log_level = "info"
   log_format = "text"                workers = 0
-  insecure = false
+  insecure = false                   metrics = "tcp://0.0.0.0:9100"
 A flag given on the command line wins over the file.
 
 Addresses: the node binds --listen and tells the others --advertise (they differ behind NAT or
@@ -52,7 +52,11 @@ restart takes to be noticed), 2 bad arguments or config file.
 
 --demo starts echo@NAME, counter@NAME and kv@NAME under the root supervisor, and a kv server
 that competes for the global name `kv` (one node holds it, the others take over when it dies;
-the data is not replicated).)";
+the data is not replicated).
+
+--metrics tcp://HOST:PORT serves the node's metrics in Prometheus' text format at
+http://HOST:PORT/metrics (GET only; port 0 picks a free one, logged). A port that cannot be
+bound stops the node from starting (exit 1).)";
 
 struct usage_error {
   std::string message;
@@ -89,7 +93,7 @@ void read_config_file(const std::string& path, node_config& c,
     if (std::find(config_keys.begin(), config_keys.end(), key.str()) == config_keys.end()) {
       throw usage_error{path + ": unknown setting '" + std::string(key.str()) +
                         "' (known: name, listen, advertise, seeds, seeds_file, "
-                        "secret_file, demo, log_level, log_format, workers, insecure)"};
+                        "secret_file, demo, log_level, log_format, workers, insecure, metrics)"};
     }
   }
   const auto text = [&](std::string_view key, std::string& out) {
@@ -111,6 +115,7 @@ void read_config_file(const std::string& path, node_config& c,
   text("secret_file", c.secret_file);
   text("log_level", c.log_level);
   text("log_format", c.log_format);
+  text("metrics", c.metrics);
   flag("demo", c.demo);
   flag("insecure", c.insecure);
   if (t.contains("workers")) {
@@ -150,6 +155,10 @@ void validate(const node_config& c) {
       throw usage_error{"--seed '" + s + "' is not of the form tcp://HOST:PORT or dns:NAME:PORT"};
     }
   }
+  if (!c.metrics.empty() && !split_tcp_endpoint(c.metrics)) {
+    throw usage_error{"--metrics '" + c.metrics +
+                      "' is not of the form tcp://HOST:PORT (PORT from 0 to 65535)"};
+  }
   if (std::find(log_levels.begin(), log_levels.end(), c.log_level) == log_levels.end()) {
     throw usage_error{"log level '" + c.log_level +
                       "' is not one of trace, debug, info, warn, error, off"};
@@ -160,6 +169,26 @@ void validate(const node_config& c) {
 }
 
 }  // namespace
+
+std::optional<host_port> split_tcp_endpoint(std::string_view e) {
+  if (!e.starts_with("tcp://")) return std::nullopt;
+  e.remove_prefix(6);
+  const auto colon = e.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
+  std::string_view host = e.substr(0, colon), port = e.substr(colon + 1);
+  if (host.front() == '[') {
+    if (host.size() < 3 || host.back() != ']') return std::nullopt;
+    host = host.substr(1, host.size() - 2);
+  }
+  if (port.empty() || port.size() > 5) return std::nullopt;
+  unsigned value = 0;
+  for (char ch : port) {
+    if (ch < '0' || ch > '9') return std::nullopt;
+    value = value * 10 + static_cast<unsigned>(ch - '0');
+  }
+  if (value > 65535) return std::nullopt;
+  return host_port{std::string(host), static_cast<std::uint16_t>(value)};
+}
 
 parse_outcome parse_command_line(int argc, char** argv) {
   node_config c;
@@ -208,6 +237,9 @@ parse_outcome parse_command_line(int argc, char** argv) {
       ->type_name("N");
   app.add_flag("--insecure", c.insecure,
                "No encryption or authentication (plaintext; for benchmarks, logged loudly)");
+  app.add_option("--metrics", c.metrics,
+                 "Serve Prometheus metrics at http://HOST:PORT/metrics (default: off)")
+      ->type_name("tcp://HOST:PORT");
 
   parse_outcome out;
   try {

@@ -13,14 +13,18 @@
 //   log_format = "text"    # or "json": one JSON object per line (json_log.hpp)
 //   workers = 0            # 0: one per hardware thread
 //   insecure = false
+//   metrics = "tcp://0.0.0.0:9100"   # Prometheus text at http://HOST:PORT/metrics; "" (default):
+//   off
 //
 // Parsing never exits the process and never prints: it says what to print and the exit code
 // (0 after --help/--version, 2 for a bad argument or config file), and main does it.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <otter/node.hpp>
@@ -68,7 +72,16 @@ struct node_config {
   std::string log_level = node_tool_defaults::log_level;
   std::string log_format = node_tool_defaults::log_format;  // text or json
   unsigned workers = 0;                                     // 0: one per hardware thread
+  std::string metrics;  // tcp://HOST:PORT to serve /metrics on, or "" (metrics_server.hpp)
 };
+
+// HOST and PORT of tcp://HOST:PORT (HOST may be [an IPv6 address]), or nothing when `endpoint`
+// is not of that form or PORT is not a number from 0 to 65535.
+struct host_port {
+  std::string host;
+  std::uint16_t port = 0;
+};
+std::optional<host_port> split_tcp_endpoint(std::string_view endpoint);
 
 // What the command line decided: run with `config`, or print `out` (stdout) and `err` (stderr,
 // one line) and exit with `exit_code`.

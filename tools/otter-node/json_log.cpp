@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <otter/log_fields.hpp>
 
 namespace otter::node_tool {
 
@@ -42,7 +43,10 @@ void json_log_formatter::format(const spdlog::details::log_msg& msg, spdlog::mem
   line["node"] = node_;
   line["logger"] = std::string(msg.logger_name.data(), msg.logger_name.size());
   line["message"] = std::string(msg.payload.data(), msg.payload.size());
-  line["fields"] = nlohmann::ordered_json::object();
+  auto& fields = line["fields"] = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : otter::current_log_fields()) {
+    fields[std::string(key)] = value;
+  }
   const std::string text =
       line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   dest.append(text.data(), text.data() + text.size());

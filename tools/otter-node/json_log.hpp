@@ -7,9 +7,12 @@
 //
 // `time` is UTC with milliseconds; `level` one of trace, debug, info, warn, error, critical
 // (the names --log-level takes); `logger` is "otter" for the libraries' lines and "otter-node"
-// for the tool's own (and the demo servers'); `fields` is an object, empty for now, where
-// structured values of a line will go. Strings are escaped as JSON requires; bytes that are not
-// UTF-8 are replaced, never dropped with the line.
+// for the tool's own (and the demo servers'); `fields` is an object of the line's structured
+// values (otter/log_fields.hpp), all strings: a crash report's pid, behaviour, name (its
+// registered names, comma-separated), reason and last_message; a supervisor restart's
+// supervisor, child and restarts; a peer coming up or going down: peer, endpoint, and creation
+// and protocol, or reason. Other lines have none ({}). Strings are escaped as JSON requires; bytes
+// that are not UTF-8 are replaced, never dropped with the line.
 #pragma once
 
 #include <memory>

@@ -11,15 +11,20 @@
 //   During startup (waiting for a seed, say) the node stops at once, without READY. A second
 //   signal during the stop (not the first one delivered twice) exits at once with code 1. SIGPIPE
 //   is ignored: a log reader that goes away costs the logs, not the node.
+// - --metrics tcp://HOST:PORT: GET http://HOST:PORT/metrics answers otter::metrics_text (from
+//   the node's start until its stop); a port that cannot be bound is a node that cannot start.
 // - Exit code 2 for bad arguments, 1 for a node that cannot start; one line on stderr says why.
-//   Cannot start: the secret file or the listen address; every seed refused our secret; a seed
-//   said a live member holds our name, still after name_in_use_patience.
+//   Cannot start: the secret file, the listen address or the metrics address; every seed refused
+//   our secret; a seed said a live member holds our name, still after name_in_use_patience.
+//   With --log-format json that line is a JSON log line (level error) like the others; a bad
+//   argument's stays plain (the log is not set up yet).
 #include <signal.h>
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -33,11 +38,26 @@
 
 #include "config.hpp"
 #include "json_log.hpp"
+#include "metrics_server.hpp"
 
 namespace {
 
 using otter::node_tool::node_config;
 namespace defaults = otter::node_tool::node_tool_defaults;
+
+// With --log-format json, the lines saying why the node stops are log lines too (level error),
+// so that a log shipper sees them as it sees the rest; else plain "otter-node: ..." lines.
+// Set once, before any thread that could print one starts.
+bool json_log = false;
+
+void say_why(const std::string& why) {
+  if (json_log) {
+    spdlog::error("otter-node: {}", why);
+    spdlog::default_logger()->flush();
+  } else {
+    std::fprintf(stderr, "otter-node: %s\n", why.c_str());
+  }
+}
 
 const char* signal_name(int sig) {
   switch (sig) {
@@ -69,8 +89,7 @@ class stop_signals {
           }
         }
         if (std::chrono::steady_clock::now() - first < defaults::same_stop_request) continue;
-        std::fprintf(stderr, "otter-node: second %s while stopping; exiting at once\n",
-                     signal_name(sig));
+        say_why(std::string("second ") + signal_name(sig) + " while stopping; exiting at once");
         std::_Exit(1);
       }
     }).detach();  // lives as long as the process: a signal may come until the last moment
@@ -159,12 +178,25 @@ int run(const node_config& c, stop_signals& stop) {
   auto started = otter::start_node(o);
   if (!started) {
     // The message names the node and endpoint, or the secret file, as the case may be.
-    std::fprintf(stderr, "otter-node: %s\n", started.err().message.c_str());
+    say_why(started.err().message);
     return 1;
   }
   otter::node& n = **started;
   spdlog::info("otter-node: node {} is up at {} (creation {})", n.name(), n.endpoint(),
                n.creation());
+  // Declared after the node: stopped (its thread joined) before the node goes.
+  std::unique_ptr<otter::node_tool::metrics_server> metrics;
+  if (!c.metrics.empty()) {
+    const auto at = *otter::node_tool::split_tcp_endpoint(c.metrics);  // checked by the parser
+    auto served = otter::node_tool::metrics_server::start(n, at);
+    if (!served) {
+      n.shutdown();
+      say_why(served.err().message);
+      return 1;
+    }
+    metrics = std::move(*served);
+    spdlog::info("otter-node: metrics at http://{}:{}/metrics", at.host, metrics->port());
+  }
   int sig = 0;
   const auto stopped_early = [&] {
     spdlog::info("otter-node: {} received during startup; stopping", signal_name(sig));
@@ -184,7 +216,7 @@ int run(const node_config& c, stop_signals& stop) {
     if (sig != 0) return stopped_early();
     if (refused && n.nodes().empty()) {
       n.shutdown();
-      std::fprintf(stderr, "otter-node: %s\n", refused->c_str());
+      say_why(*refused);
       return 1;
     }
     if (!joined) {
@@ -203,8 +235,7 @@ int run(const node_config& c, stop_signals& stop) {
     if ((sig = stop.wait_for(std::chrono::milliseconds{0})) != 0) return stopped_early();
     otter::scoped_process me(n.rt());
     if (auto sup = otter::demo::start(me, n.name()); !sup) {
-      std::fprintf(stderr, "otter-node: cannot start the demo servers: %s\n",
-                   sup.err().message.c_str());
+      say_why("cannot start the demo servers: " + sup.err().message);
       n.shutdown();
       return 1;
     }
@@ -263,6 +294,7 @@ int main(int argc, char** argv) {
   // otter's ("otter"). --log-level and --log-format set both.
   spdlog::set_default_logger(spdlog::stderr_color_mt("otter-node"));
   if (parsed.config->log_format == "json") {
+    json_log = true;
     spdlog::default_logger()->set_formatter(
         std::make_unique<otter::node_tool::json_log_formatter>(parsed.config->name));
     otter::logger()->set_formatter(
@@ -276,7 +308,7 @@ int main(int argc, char** argv) {
   try {
     return run(*parsed.config, *stop);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "otter-node: %s\n", e.what());
+    say_why(e.what());
     return 1;
   }
 }

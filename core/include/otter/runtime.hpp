@@ -12,6 +12,7 @@
 // - A `from` belongs to the server that received it: it must not outlive the runtime.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -96,6 +97,23 @@ struct runtime_stats {
                  restarts, uptime_ms);
 };
 
+// How long this runtime's processes took to handle calls: from the dispatch of the call to its
+// handler's return (a reply deferred past the handler, or a coroutine's wait, is not included).
+// Counted per worker with relaxed atomics; a read sums the workers, figure by figure.
+struct call_time_histogram {
+  // Upper bounds of the buckets, in microseconds; a last, unbounded bucket follows.
+  static constexpr std::array<std::uint64_t, 12> bounds_us{
+      10, 50, 100, 250, 500, 1000, 2500, 10000, 50000, 250000, 1000000, 10000000};
+  std::array<std::uint64_t, bounds_us.size() + 1> counts{};  // per bucket, not cumulative
+  std::uint64_t sum_ns = 0;
+};
+
+// What otter::metrics_text (otter/metrics.hpp) reads beyond runtime_stats (never on the wire).
+struct runtime_metrics {
+  call_time_histogram call_times;
+  std::uint64_t mailbox_overflows = 0;  // messages refused at a process's mailbox limit
+};
+
 namespace detail {
 struct runtime_state;
 struct runtime_internals;
@@ -151,6 +169,7 @@ class runtime {
   // The name `p` is registered under on this node, or "".
   std::string name_of(const pid& p) const;
   runtime_stats stats() const;
+  runtime_metrics metrics() const;
 
   // Sends from outside any process (the sender is nil).
   template <class T>

@@ -128,6 +128,18 @@ struct net_stats {
   MSGPACK_DEFINE(frames_in, frames_out, envelopes_in, envelopes_out, bytes_in, bytes_out, rejected);
 };
 
+// What otter::metrics_text (otter/metrics.hpp) reads beyond net_stats (never on the wire).
+struct net_metrics {
+  struct peer_bytes {
+    std::string node;
+    std::uint64_t bytes_in = 0, bytes_out = 0;  // frames from it and to it
+  };
+  std::vector<peer_bytes> peers;  // every visible member met since this node started
+  // The failure detector's suspicions: a watched member silent for failure_timeout, or a probe
+  // of a member (reported down by another, or a new ring neighbour after a loss).
+  std::uint64_t suspicions = 0;
+};
+
 // How a seed answered this node's hello, the latest answer (node::seeds()): a tool fails loudly
 // on a refusal instead of waiting out its join timeout.
 enum class seed_answer : std::uint8_t {
@@ -168,6 +180,7 @@ class node {
   node& operator=(const node&) = delete;
 
   runtime& rt() noexcept { return *rt_; }
+  const runtime& rt() const noexcept { return *rt_; }
   const std::string& name() const noexcept;
   // The advertised endpoint (peers know this node by it), with the real port.
   const std::string& endpoint() const noexcept;
@@ -195,6 +208,7 @@ class node {
   void on_peer_event(std::function<void(const std::string& node, bool up)> fn);
 
   net_stats stats() const;
+  net_metrics metrics() const;
   // Each seed endpoint (dns: seeds as resolved, the seeds file's included; not this node
   // itself) and how it answered our hello last.
   std::vector<seed_status> seeds() const;
