@@ -48,8 +48,7 @@ void transport::went_up(const io_token& t, peer& p) {
     detail::log().info("member node {} is up ({}, creation {})", p.name,
                        p.endpoint.empty() ? "no endpoint" : p.endpoint, p.creation);
   }
-  auto held = std::move(p.out.held);
-  p.out.held.clear();
+  auto held = p.out.take_held();
   for (auto& item : held) take_outbound(t, std::move(item));
   flush(t, p);
   // No member list here: the welcome carried one each way, and the periodic gossip
@@ -69,7 +68,7 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
     io_->reset(t, c->id);
     send_hello(t, *c);
   }
-  for (auto& item : p.out.held) fail_item(*item, false);
+  for (auto& item : p.out.take_held()) fail_item(*item, false);
   p.out.clear(outq_);
   if (was_up) {
     if (p.hidden) {

@@ -40,6 +40,9 @@ struct peer {
   // envelopes stands) and received. A heartbeat saying it sent more than we received
   // means frames were lost: the link is down.
   std::uint64_t frames_sent = 0, frames_confirmed = 0, last_data_frame = 0, frames_received = 0;
+  // Messages dropped for it (transport::shed) since the last log line about it, and when that was.
+  std::uint64_t shed_unlogged = 0;
+  clock::time_point shed_logged{};
   ledger book;      // what is open with its processes
   send_buffer out;  // what goes to it
 };
