@@ -16,9 +16,9 @@ namespace {
 constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
-constexpr std::array<std::string_view, 9> config_keys = {"name",        "listen",  "seeds",
-                                                         "secret_file", "demo",    "log_level",
-                                                         "log_format",  "workers", "insecure"};
+constexpr std::array<std::string_view, 10> config_keys = {
+    "name",      "listen",     "seeds",   "secret_file", "demo",
+    "log_level", "log_format", "workers", "insecure",    "mailbox_limit"};
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:
@@ -26,7 +26,7 @@ The config file (TOML) takes the same settings:
   seeds = ["tcp://host1:7001"]       secret_file = "/etc/otter/secret"
   demo = true                        log_level = "info"
   log_format = "text"                workers = 0
-  insecure = false
+  insecure = false                   mailbox_limit = 100000
 A flag given on the command line wins over the file.
 
 Once the node is up, has joined its seeds (or given up waiting, with a warning) and holds its
@@ -43,6 +43,9 @@ restart takes to be noticed), 2 bad arguments or config file.
 --demo starts echo@NAME, counter@NAME and kv@NAME under the root supervisor, and a kv server
 that competes for the global name `kv` (one node holds it, the others take over when it dies;
 the data is not replicated).)";
+
+// The largest mailbox limit (the next value means "unlimited" to the runtime).
+constexpr std::int64_t max_mailbox_limit = std::int64_t{otter::defaults::unlimited_mailbox} - 1;
 
 struct usage_error {
   std::string message;
@@ -75,7 +78,7 @@ void read_config_file(const std::string& path, node_config& c,
     if (std::find(config_keys.begin(), config_keys.end(), key.str()) == config_keys.end()) {
       throw usage_error{path + ": unknown setting '" + std::string(key.str()) +
                         "' (known: name, listen, seeds, secret_file, demo, log_level, "
-                        "log_format, workers, insecure)"};
+                        "log_format, workers, insecure, mailbox_limit)"};
     }
   }
   const auto text = [&](std::string_view key, std::string& out) {
@@ -103,6 +106,13 @@ void read_config_file(const std::string& path, node_config& c,
       throw bad("workers", "an integer from 0 to 4096");
     }
     if (!given("workers")) c.workers = static_cast<unsigned>(*v);
+  }
+  if (t.contains("mailbox_limit")) {
+    auto v = t["mailbox_limit"].value<std::int64_t>();
+    if (!v || !t["mailbox_limit"].is_integer() || *v < 0 || *v > max_mailbox_limit) {
+      throw bad("mailbox_limit", "an integer from 0 (unlimited) to 4294967294");
+    }
+    if (!given("mailbox_limit")) c.mailbox_limit = static_cast<std::uint32_t>(*v);
   }
   if (t.contains("seeds")) {
     const toml::array* a = t["seeds"].as_array();
@@ -178,6 +188,12 @@ parse_outcome parse_command_line(int argc, char** argv) {
   app.add_option("--workers", c.workers,
                  "Scheduler worker threads, 0 to 4096 (default 0: one per hardware thread)")
       ->check(CLI::Range(0, 4096).description(""))
+      ->type_name("N");
+  app.add_option("--mailbox-limit", c.mailbox_limit,
+                 "Messages a process's mailbox holds at most; the newest beyond it are dropped "
+                 "(a call fails with mailbox_full), counted and logged at most once a second "
+                 "per process. 0: unlimited (default 100000)")
+      ->check(CLI::Range(std::int64_t{0}, max_mailbox_limit).description(""))
       ->type_name("N");
   app.add_flag("--insecure", c.insecure,
                "No encryption or authentication (plaintext; for benchmarks, logged loudly)");

@@ -11,12 +11,14 @@
 //   log_format = "text"    # or "json": one JSON object per line (json_log.hpp)
 //   workers = 0            # 0: one per hardware thread
 //   insecure = false
+//   mailbox_limit = 100000 # messages a process's mailbox holds at most; 0: unlimited
 //
 // Parsing never exits the process and never prints: it says what to print and the exit code
 // (0 after --help/--version, 2 for a bad argument or config file), and main does it.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -64,6 +66,8 @@ struct node_config {
   std::string log_level = node_tool_defaults::log_level;
   std::string log_format = node_tool_defaults::log_format;  // text or json
   unsigned workers = 0;                                     // 0: one per hardware thread
+  // Messages a process's mailbox holds at most (node_options::mailbox_limit); 0: unlimited.
+  std::uint32_t mailbox_limit = otter::defaults::mailbox_limit;
 };
 
 // What the command line decided: run with `config`, or print `out` (stdout) and `err` (stderr,
