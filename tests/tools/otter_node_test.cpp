@@ -813,7 +813,7 @@ TEST_CASE("a clean stop sends what was sent before it: no cast is lost") {
     REQUIRE(kv);
     for (int i = 0; i < casts; ++i) {
       REQUIRE(p.cast(*kv, otter::dynamic::of(std::make_tuple(std::string("put"),
-                                                              "k" + std::to_string(i), value))));
+                                                             "k" + std::to_string(i), value))));
     }
     sender->shutdown();  // at once: what is still queued must reach kv
   }
