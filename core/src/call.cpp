@@ -4,6 +4,7 @@
 
 #include "otter/api.hpp"
 #include "otter/gen_server.hpp"
+#include "runtime_access.hpp"
 
 namespace otter {
 
@@ -67,8 +68,13 @@ error no_state_hook_error(const process& p, std::string_view what) {
 }
 
 void log_unhandled(const process& p, const envelope& e) {
-  otter::detail::log().warn("{} {} dropped a {} of unhandled type '{}'", p.behaviour(),
-                            otter::to_string(p.self()), to_string(e.kind), e.type_name());
+  std::uint64_t more = 0;
+  if (!runtime_access::unhandled_log(p).allow(more)) return;
+  otter::detail::log().warn(
+      "{} {} dropped a {} of unhandled type '{}'{}", p.behaviour(), otter::to_string(p.self()),
+      to_string(e.kind), e.type_name(),
+      more > 0 ? " (and " + std::to_string(more) + " more unhandled since the last such line)"
+               : std::string());
 }
 
 }  // namespace detail

@@ -81,6 +81,16 @@ bool runtime_access::refuse_overflow(process& p, envelope_ptr& e) {
     return false;
   }
   p.dropped_.fetch_add(1, std::memory_order_relaxed);
+  if (std::uint64_t more = 0; p.drop_log_.allow(more)) {
+    std::string who = otter::to_string(p.pid_);
+    if (p.rt_ != nullptr) {
+      if (auto name = p.rt_->name_of(p.pid_); !name.empty()) who += " '" + name + "'";
+    }
+    log().warn("mailbox of {} {} is full ({} messages): dropped a {}{}", p.behaviour(), who,
+               p.mailbox_limit_, to_string(e->kind),
+               more > 0 ? " (and " + std::to_string(more) + " more since the last such line)"
+                        : std::string());
+  }
   e.reset();
   return true;
 }

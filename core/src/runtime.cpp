@@ -47,6 +47,7 @@ struct runtime_state {
   std::atomic<std::uint64_t> overflows{0};  // refused at a mailbox limit (not a hot path)
   std::atomic<std::uint64_t> restarts{0};
   std::chrono::steady_clock::time_point started;
+  std::uint32_t mailbox_limit = 0;  // for processes started without one
 
   std::unique_ptr<executor> sched;
   std::unique_ptr<timer_service> timers;
@@ -171,7 +172,8 @@ result<pid> spawn(runtime& rt, std::unique_ptr<process> owned, const start_optio
   runtime_access::attach(*p, &rt, id);
   process* parent = current_process();
   if (opts.link && parent != nullptr) runtime_access::set_parent(*p, parent->self());
-  runtime_access::set_overflow(*p, opts.mailbox_limit, opts.on_overflow == overflow_policy::exit);
+  runtime_access::set_overflow(*p, opts.mailbox_limit != 0 ? opts.mailbox_limit : s.mailbox_limit,
+                               opts.on_overflow == overflow_policy::exit);
   s.table.publish(id.id, p);  // from here on others can find it
   s.spawned.fetch_add(1, std::memory_order_relaxed);
 
@@ -390,6 +392,7 @@ runtime::runtime(runtime_options options, const detail::manual_clock* clock)
   s.node_name = options.node_name.empty() ? defaults::node_name : options.node_name;
   s.node_id = node_id_of(s.node_name);
   s.creation = options.creation != 0 ? options.creation : detail::fresh_creation();
+  s.mailbox_limit = options.mailbox_limit;
   if (clock != nullptr) {
     s.sched = std::make_unique<detail::manual_executor>();
     s.timers = std::make_unique<detail::manual_timers>(*this);

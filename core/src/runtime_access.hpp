@@ -39,6 +39,9 @@ class runtime_access {
     p.mailbox_limit_ = limit;
     p.exit_on_overflow_ = exit;
   }
+  static log_limiter& unhandled_log(const process& p) noexcept {
+    return const_cast<process&>(p).unhandled_log_;  // a counter, not the process's state
+  }
   // A sender found the mailbox full: true if `e` must be refused (it was handled here).
   static bool refuse_overflow(process& p, envelope_ptr& e);
   static bool append_own(process& p, envelope_ptr& e) noexcept { return p.append_own(e); }

@@ -57,8 +57,7 @@ void transport::went_up(const io_token& t, peer& p) {
                        p.endpoint.empty() ? "no endpoint" : p.endpoint, p.creation, p.version,
                        p.software.empty() ? std::string() : ", otter " + p.software);
   }
-  auto held = std::move(p.out.held);
-  p.out.held.clear();
+  auto held = p.out.take_held();
   for (auto& item : held) take_outbound(t, std::move(item));
   flush(t, p);
   // No member list here: the welcome carried one each way, and the periodic gossip
@@ -78,7 +77,7 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
     io_->reset(t, c->id);
     send_hello(t, *c);
   }
-  for (auto& item : p.out.held) fail_item(*item, false);
+  for (auto& item : p.out.take_held()) fail_item(*item, false);
   p.out.clear(outq_);
   if (was_up) {
     log_fields fields{{"peer", p.name}, {"endpoint", p.endpoint}, {"reason", reason}};

@@ -130,6 +130,7 @@ result<std::unique_ptr<node>> node::start(node_options options) {
   ro.node_name = options.name;
   ro.workers = options.workers;
   ro.creation = options.creation;
+  ro.mailbox_limit = options.mailbox_limit;
   const cluster_keys keys = derive_keys(*secret);
   std::vector<std::string> seeds = options.seeds;
   std::string seeds_file = options.seeds_file;
@@ -196,6 +197,7 @@ result<std::unique_ptr<node>> net_detail::start_simulated_node(node_options opti
   runtime_options ro;
   ro.node_name = options.name;
   ro.creation = options.creation;
+  ro.mailbox_limit = options.mailbox_limit;
   const cluster_keys keys = derive_keys("the simulated cluster's secret, 32+ bytes");
   return detail::node_internals::assemble(
       std::move(options), keys, detail::make_manual_runtime(ro, clock),

@@ -1,6 +1,7 @@
 #include "outbound.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "otter/node.hpp"
 
@@ -55,19 +56,34 @@ bool send_buffer::append(const msgpack::sbuffer& bytes) {
   return batch_.size() >= net_defaults::batch_bytes;
 }
 
-void send_buffer::flush(const sender& send, outbound_queue& queue) {
+bool send_buffer::would_overflow(std::size_t bytes) const noexcept {
+  return !batch_.empty() &&
+         batch_.size() + bytes > static_cast<std::size_t>(net_defaults::max_message_bytes);
+}
+
+void send_buffer::hold(std::unique_ptr<out_item> item) {
+  held_bytes_ += item->bytes.size();
+  held_.push_back(std::move(item));
+}
+
+std::vector<std::unique_ptr<out_item>> send_buffer::take_held() noexcept {
+  held_bytes_ = 0;
+  return std::exchange(held_, {});
+}
+
+void send_buffer::flush(const sender& send) {
   if (batch_.empty()) return;
   std::string frame;
   frame.swap(batch_);
   if (!backlog_.empty() || send(frame) == send_status::would_block) {
-    queue.add_bytes(frame.size());
+    backlog_bytes_ += frame.size();
     backlog_.push_back(std::move(frame));
   }
 }
 
-bool send_buffer::retry(const sender& send, outbound_queue& queue) {
+bool send_buffer::retry(const sender& send) {
   while (!backlog_.empty() && send(backlog_.front()) != send_status::would_block) {
-    queue.sub_bytes(backlog_.front().size());
+    backlog_bytes_ -= backlog_.front().size();
     backlog_.pop_front();
   }
   return backlog_.empty();
@@ -75,10 +91,11 @@ bool send_buffer::retry(const sender& send, outbound_queue& queue) {
 
 void send_buffer::clear(outbound_queue& queue) {
   batch_.clear();
-  for (const auto& f : backlog_) queue.sub_bytes(f.size());
   backlog_.clear();
-  for (const auto& item : held) queue.sub_bytes(item->bytes.size());
-  held.clear();
+  backlog_bytes_ = 0;
+  for (const auto& item : held_) queue.sub_bytes(item->bytes.size());
+  held_.clear();
+  held_bytes_ = 0;
 }
 
 }  // namespace otter::net_detail

@@ -2,9 +2,11 @@
 // so the I/O owner only moves bytes) and pushes it on one MPSC queue (the mailbox's queue
 // type); the I/O owner drains it into per-peer send buffers, which batch envelopes into frames
 // (up to net_defaults::batch_bytes), keep frames the socket refused at its high-water mark
-// (never dropped while the link is up) and hold what waits for a link still shaking hands.
-// Bytes queued anywhere on this path are counted: above max_outbound_bytes, senders wait
-// (back-pressure, never loss).
+// and hold what waits for a link still shaking hands.
+// Bytes queued for the I/O owner (and held for handshakes) are counted: above
+// max_outbound_bytes, senders wait (the I/O owner is behind). Each peer's own bytes are counted
+// too: above max_peer_queued_bytes (a peer that does not take what we send), its messages are shed
+// (transport::take_outbound), so that one slow peer never makes senders to the others wait.
 #pragma once
 
 #include <atomic>
@@ -81,20 +83,32 @@ class send_buffer {
   // Adds an encoded envelope to the frame being built; true when it is full (flush it).
   bool append(const msgpack::sbuffer& bytes);
   // Sends the frame being built (and anything refused before, in order). What the socket
-  // refuses is kept; `queue` counts the bytes kept.
-  void flush(const sender& send, outbound_queue& queue);
+  // refuses is kept (counted in queued_bytes, not in the outbound_queue's bytes: a peer that
+  // does not read is bounded on its own).
+  void flush(const sender& send);
   // Retries frames the socket refused; true when none is left.
-  bool retry(const sender& send, outbound_queue& queue);
+  bool retry(const sender& send);
   bool backlogged() const noexcept { return !backlog_.empty(); }
-  // The link is gone: everything waiting is dropped.
+  // Bytes of the frame being built that must go out before `bytes` would make the frame larger
+  // than the frame limit (flush first, then append).
+  bool would_overflow(std::size_t bytes) const noexcept;
+  // The link is gone: everything waiting is dropped (`queue` counts the held envelopes).
   void clear(outbound_queue& queue);
+  // Bytes waiting for this peer here: the frame being built, the frames the socket refused, the
+  // envelopes held for the handshake (what the socket itself holds is bounded by its
+  // high-water mark).
+  std::size_t queued_bytes() const noexcept { return batch_.size() + backlog_bytes_ + held_bytes_; }
 
   // What waits for the link to come up.
-  std::vector<std::unique_ptr<out_item>> held;
+  void hold(std::unique_ptr<out_item> item);
+  std::vector<std::unique_ptr<out_item>> take_held() noexcept;
 
  private:
   std::string batch_;                // envelopes of the next frame
   std::deque<std::string> backlog_;  // frames refused at the high-water mark
+  std::size_t backlog_bytes_ = 0;    // their bytes
+  std::vector<std::unique_ptr<out_item>> held_;
+  std::size_t held_bytes_ = 0;  // their encoded bytes
 };
 
 }  // namespace otter::net_detail

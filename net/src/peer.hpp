@@ -49,12 +49,14 @@ struct peer {
   // envelopes stands) and received. A heartbeat saying it sent more than we received
   // means frames were lost: the link is down.
   std::uint64_t frames_sent = 0, frames_confirmed = 0, last_data_frame = 0, frames_received = 0;
-  ledger book;  // what is open with its processes
-  std::shared_ptr<peer_traffic> traffic;
-  std::uint32_t version = 0;  // the protocol version agreed in the handshake
-  std::string software;       // its otter release, from its welcome (version 2), or ""  // also in
-                              // transport::traffic_ (never null)
-  send_buffer out;            // what goes to it
+  // Messages dropped for it (transport::shed) since the last log line about it, and when that was.
+  std::uint64_t shed_unlogged = 0;
+  clock::time_point shed_logged{};
+  ledger book;                            // what is open with its processes
+  std::shared_ptr<peer_traffic> traffic;  // also in transport::traffic_ (never null)
+  std::uint32_t version = 0;              // the protocol version agreed in the handshake
+  std::string software;                   // its otter release, from its welcome (version 2), or ""
+  send_buffer out;                        // what goes to it
 };
 
 // One of our outbound connections (a DEALER), by endpoint.

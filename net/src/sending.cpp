@@ -39,7 +39,7 @@ void transport::drain_outbound(const io_token& t) {
     peer& p = *entry.second;  // (clang 14 cannot capture a structured binding)
     if (!p.out.backlogged()) continue;
     const auto send = [&](std::string_view frame) { return send_frame(t, p, frame); };
-    any_backlog = !p.out.retry(send, outq_) || any_backlog;
+    any_backlog = !p.out.retry(send) || any_backlog;
   }
   outq_.set_backlogged(any_backlog);
 }
@@ -54,16 +54,59 @@ void transport::take_outbound(const io_token& t, std::unique_ptr<out_item> item)
     fail_item(*item, true);  // a Pid of an earlier incarnation: dead
     return;
   }
+  if (over_budget(*p) && sheddable(item->kind)) {
+    shed(*p, *item);
+    return;
+  }
   if (p->state == link_state::up) {
     send_to_peer(t, *p, std::move(item));
   } else if (net_detail::holds_messages(p->state)) {
-    p->out.held.push_back(std::move(item));  // sent when the handshake completes
+    p->out.hold(std::move(item));  // sent when the handshake completes
   } else {
     fail_item(*item, false);  // known to be down (or never reached): at once
   }
 }
 
+bool transport::over_budget(const peer& p) const noexcept {
+  return p.out.queued_bytes() >= net_defaults::max_peer_queued_bytes;
+}
+
+bool transport::sheddable(detail::sig kind) noexcept {
+  // Messages and the answers to calls: what a peer asks for and does not read. Signals that
+  // open, close or end something (links, monitors, exits) keep their guarantees.
+  return kind == sig::info || kind == sig::cast || kind == sig::call || kind == sig::reply ||
+         kind == sig::reply_error;
+}
+
+void transport::shed(peer& p, const out_item& item) {
+  outq_.sub_bytes(item.bytes.size());
+  note_shed(p);
+  if (item.kind == sig::call) {
+    detail::answer_for(
+        rt_, item.kind, item.from, item.to, item.ref,
+        error{errc::mailbox_full, "node " + p.name + " does not take its messages: " +
+                                      std::to_string(p.out.queued_bytes()) +
+                                      " bytes wait to be sent to it (limit " +
+                                      std::to_string(net_defaults::max_peer_queued_bytes) + ")"});
+  }
+}
+
+void transport::note_shed(peer& p) {
+  shed_.fetch_add(1, std::memory_order_relaxed);
+  ++p.shed_unlogged;
+  const auto at = now();
+  if (at - p.shed_logged < defaults::drop_log_period) return;
+  detail::log().warn(
+      "node {} does not take its messages ({} bytes wait to be sent to it, limit {}): dropped "
+      "{} messages, calls and replies to or from it since the last such line",
+      p.name, p.out.queued_bytes(), net_defaults::max_peer_queued_bytes, p.shed_unlogged);
+  p.shed_logged = at;
+  p.shed_unlogged = 0;
+}
+
 void transport::send_to_peer(const io_token& t, peer& p, std::unique_ptr<out_item> item) {
+  // Never a frame over the frame limit: the envelopes before a large one go out on their own.
+  if (p.out.would_overflow(item->bytes.size())) flush(t, p);
   p.book.sent(item->kind, item->from, item->to, item->ref);
   env_out_.fetch_add(1, std::memory_order_relaxed);
   outq_.sub_bytes(item->bytes.size());
@@ -90,7 +133,7 @@ void transport::fail_item(const out_item& item, bool dead_incarnation) {
 
 void transport::flush(const io_token& t, peer& p) {
   const auto send = [&](std::string_view frame) { return send_frame(t, p, frame); };
-  p.out.flush(send, outq_);
+  p.out.flush(send);
   if (p.out.backlogged()) outq_.set_backlogged(true);
 }
 

@@ -13,6 +13,7 @@ net_stats transport::stats() const {
   s.bytes_in = bytes_in_.load();
   s.bytes_out = bytes_out_.load();
   s.rejected = rejected_.load() + io_->refused_connections();
+  s.shed = shed_.load();
   return s;
 }
 

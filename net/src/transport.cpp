@@ -72,8 +72,27 @@ void transport::stop(bool goodbye) {
   const io_token t;
   // What was sent before the stop goes first (a cast, an exit signal sent just before the
   // process ends), then the goodbye: peers drop us at once instead of waiting for the
-  // failure timeout.
-  if (goodbye) drain_outbound(t);
+  // failure timeout. Frames a socket refused at its high-water mark are retried, and what the
+  // sockets hold given time to reach the wire, within net_defaults::shutdown_drain in all.
+  const auto until = clock::now() + net_defaults::shutdown_drain;
+  if (goodbye) {
+    for (;;) {
+      drain_outbound(t);
+      if (!outq_.wants_service() || clock::now() >= until) break;
+      // No notification when a socket takes frames again: look every few ms (inbound frames
+      // are read meanwhile, so that a peer waiting on us is not stalled either).
+      try {
+        io_->poll(t, *this, 5ms);
+      } catch (const std::exception& e) {
+        detail::log().warn("transport error while draining at shutdown: {}", e.what());
+        break;
+      }
+    }
+    if (outq_.wants_service()) {
+      detail::log().warn("shutdown: {} bytes for other nodes not sent within {} ms; dropped",
+                         outq_.bytes(), net_defaults::shutdown_drain.count());
+    }
+  }
   msgpack::sbuffer bye;
   wire::encode_bye(bye);
   for (auto& [id, p] : peers_) {
@@ -83,7 +102,9 @@ void transport::stop(bool goodbye) {
     }
   }
   for (auto& [id, p] : peers_) p->out.clear(outq_);
-  io_->shut(t, 200ms);  // time for the goodbyes to reach the wire
+  // The sockets' own queues (and the goodbyes) get what is left of the bound, at least 200 ms.
+  io_->shut(t, std::max(std::chrono::milliseconds(200),
+                        std::chrono::ceil<std::chrono::milliseconds>(until - clock::now())));
   outq_.discard();
   members_.clear(t);
   members_.set_joined(t, true);
@@ -113,12 +134,20 @@ bool transport::too_big(const out_item& item) {
   detail::log().warn("refused to send a {} of {} bytes to {}: over the {} byte frame limit",
                      detail::to_string(item.kind), item.bytes.size(), to_string(item.to),
                      net_defaults::max_message_bytes);
-  detail::answer_for(rt_, item.kind, item.from, item.to, item.ref,
-                     error{errc::badarg,
-                           "message of " + std::to_string(item.bytes.size()) +
-                               " bytes exceeds the frame limit of " +
-                               std::to_string(net_defaults::max_message_bytes) + " bytes",
-                           exit_reason("message_too_large")});
+  error why{errc::badarg,
+            "message of " + std::to_string(item.bytes.size()) +
+                " bytes exceeds the frame limit of " +
+                std::to_string(net_defaults::max_message_bytes) + " bytes",
+            exit_reason("message_too_large")};
+  if (item.kind == sig::reply) {
+    // A reply too large to send: the caller gets this error instead of waiting for its timeout.
+    auto e = std::make_unique<detail::error_envelope>(std::move(why));
+    e->from = item.from;
+    e->ref = item.ref;
+    (void)detail::deliver(rt_, item.to, std::move(e));
+  } else {
+    detail::answer_for(rt_, item.kind, item.from, item.to, item.ref, why);
+  }
   return true;
 }
 
@@ -186,6 +215,18 @@ void transport::service() {
 void transport::on_inbound(const io_token& t, const std::string& routing_id,
                            const std::string& address, std::string_view frame) {
   if (banned_.count(routing_id) > 0) return;
+  if (peer* p = peer_by_routing(routing_id);
+      p != nullptr && p->hidden && p->state == net_detail::link_state::up && over_budget(*p)) {
+    // A client that does not read what we send: its frames are dropped without being decoded
+    // (mostly calls whose replies could not go out), which costs this thread next to nothing,
+    // until it reads again; it is not silent meanwhile. Each frame counts once as shed. (A
+    // member's are decoded: its signals must not be lost while the link is up.)
+    p->last_heard = now();
+    frames_in_.fetch_add(1, std::memory_order_relaxed);
+    bytes_in_.fetch_add(frame.size(), std::memory_order_relaxed);
+    note_shed(*p);
+    return;
+  }
   handle_frame(t, frame, address, &routing_id, nullptr);
 }
 
@@ -293,6 +334,10 @@ void transport::handle_process(const io_token& t, peer& p, wire::decoded& d) {
     if (!p.routing_id.empty()) banned_.insert(p.routing_id);
     detail::log().warn("disconnecting {}: protocol violation (forged sender)", p.name);
     link_event(t, p, link_event::violated, "protocol violation (forged sender)");
+    return;
+  }
+  if (e.kind == sig::call && over_budget(p)) {
+    note_shed(p);  // its reply could not go out: the caller does not read what we send
     return;
   }
   pid target = d.to;

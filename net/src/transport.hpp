@@ -166,6 +166,15 @@ class transport final : public detail::remote_router,
   bool enqueue(std::unique_ptr<out_item> item);
   void drain_outbound(const io_token& t);
   void take_outbound(const io_token& t, std::unique_ptr<out_item> item);
+  // Per-peer back-pressure: a peer with max_peer_queued_bytes waiting for it does not take what
+  // we send. Its messages and replies are dropped (a call from here fails at once with
+  // mailbox_full), and so are the calls it sends us (their replies could not go out; a hidden
+  // peer's frames are dropped undecoded), counted and logged at most once per drop_log_period
+  // per peer.
+  bool over_budget(const peer& p) const noexcept;
+  static bool sheddable(detail::sig kind) noexcept;
+  void shed(peer& p, const out_item& item);
+  void note_shed(peer& p);
   void send_to_peer(const io_token& t, peer& p, std::unique_ptr<out_item> item);
   void fail_item(const out_item& item, bool dead_incarnation);
   void flush(const io_token& t, peer& p);
@@ -236,7 +245,7 @@ class transport final : public detail::remote_router,
   std::set<std::string, std::less<>> blocked_;
 
   std::atomic<std::uint64_t> frames_in_{0}, frames_out_{0}, env_in_{0}, env_out_{0}, bytes_in_{0},
-      bytes_out_{0}, rejected_{0};
+      bytes_out_{0}, rejected_{0}, shed_{0};
   const wire::version_range versions_ = wire::spoken_versions();  // those this node speaks
   std::atomic<std::uint64_t> suspicions_{0};  // detector.cpp; relaxed, as the counters above
   mutable std::mutex traffic_mutex_;          // protects traffic_ (appended once per peer)

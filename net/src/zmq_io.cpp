@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "otter/log.hpp"
+#include "otter/node.hpp"
 
 namespace otter::net_detail {
 
@@ -101,6 +102,9 @@ void zmq_io::bind() {
   r.set(zmq::sockopt::maxmsgsize, opts_.max_message_bytes);
   r.set(zmq::sockopt::sndhwm, opts_.high_water_mark);
   r.set(zmq::sockopt::rcvhwm, opts_.high_water_mark);
+  // A connection that has not finished ZeroMQ's handshake by then (idle, or not speaking
+  // ZMTP) is closed: it holds a descriptor the node may need for its peers.
+  r.set(zmq::sockopt::handshake_ivl, static_cast<int>(net_defaults::handshake_timeout.count()));
   if (opts_.secure) {
     r.set(zmq::sockopt::curve_server, 1);
     set_key(r, ZMQ_CURVE_SECRETKEY, opts_.keys.server_secret);
@@ -109,8 +113,8 @@ void zmq_io::bind() {
   const std::string mon = "inproc://otter-monitor-" + std::to_string(monitor_counter++);
   if (zmq_socket_monitor(r.handle(), mon.c_str(),
                          ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
-                             ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) == 0) {
+                             ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                             ZMQ_EVENT_ACCEPT_FAILED) == 0) {
     monitor_ = std::make_unique<zmq::socket_t>(ctx_, zmq::socket_type::pair);
     monitor_->connect(mon);
   }
@@ -362,6 +366,21 @@ void zmq_io::read_monitor() {
     if (ev.size() < 2 || ev[0].size() < 6) continue;
     std::uint16_t event;
     std::memcpy(&event, ev[0].data(), sizeof event);
+    if (event == ZMQ_EVENT_ACCEPT_FAILED) {
+      // Out of descriptors, most often (EMFILE): ZeroMQ retries at once, as long as the
+      // connection waits in the backlog. Logged once a second at most.
+      std::uint32_t err = 0;
+      std::memcpy(&err, static_cast<const char*>(ev[0].data()) + 2, sizeof err);
+      if (std::uint64_t more = 0; accept_failed_log_.allow(more)) {
+        detail::log().warn(
+            "cannot accept a connection on {}: {}{} (connections and the open file limit: "
+            "ulimit -n)",
+            ev[1].to_string(), std::strerror(static_cast<int>(err)),
+            more > 0 ? " (" + std::to_string(more) + " more failures since the last such line)"
+                     : std::string());
+      }
+      continue;
+    }
     rejected_.fetch_add(1, std::memory_order_relaxed);
     log_refusal(ev[1].to_string(),
                 std::string("handshake failed (") +

@@ -24,6 +24,7 @@
 
 #include "keys.hpp"
 #include "link_io.hpp"
+#include "otter/detail/log_limiter.hpp"
 
 namespace otter::net_detail {
 
@@ -89,6 +90,7 @@ class zmq_io final : public link_io {
 
   zmq_options opts_;
   std::atomic<std::uint64_t> rejected_{0};
+  detail::log_limiter accept_failed_log_;  // ZeroMQ failing to accept (out of descriptors)
   std::string endpoint_;
   zmq::context_t ctx_;
   std::unique_ptr<zmq::socket_t> router_, zap_, monitor_;

@@ -3,17 +3,22 @@
 // program would. Every child is killed and reaped even when a test fails (child.hpp).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -230,9 +235,10 @@ TEST_CASE("otter-node --help exits 0 and documents every flag") {
   auto [out, code] = run_to_exit({"--help"});
   CHECK(code == 0);
   for (const char* flag :
-       {"--name", "--listen", "--advertise", "--seed", "--seeds-file", "dns:", "--secret-file",
-        "--config", "--demo", "--log-level", "--log-format", "--workers", "--insecure", "--metrics",
-        "--help", "--version", "READY", "SIGHUP", "Exit codes"}) {
+       {"--name",       "--listen",      "--advertise", "--seed",    "--seeds-file",
+        "dns:",         "--secret-file", "--config",    "--demo",    "--log-level",
+        "--log-format", "--workers",     "--insecure",  "--metrics", "--mailbox-limit",
+        "--help",       "--version",     "READY",       "SIGHUP",    "Exit codes"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
@@ -854,6 +860,67 @@ print(json.dumps(out))
 
 }  // namespace otter_node_test
 
+// ---- overload and abuse (issue 16): the node keeps answering, in bounded memory ----
+
+namespace otter_node_test {
+
+// Resident memory of process `pid` (VmRSS), in bytes; 0 if it cannot be read.
+std::uint64_t rss_bytes(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoull(line.substr(6)) * 1024;  // kB
+  }
+  return 0;
+}
+
+// tests/tools/abuse_client.py MODE against `target` on `n` (and `seconds`, for casts), once
+// the node welcomed it.
+std::unique_ptr<child> abuse(const node_process& n, const scratch& s, const std::string& mode,
+                             const std::string& target, const std::string& seconds = "") {
+  std::vector<std::string> args = {"/usr/bin/python3",
+                                   OTTER_SOURCE_DIR "/tests/tools/abuse_client.py",
+                                   mode,
+                                   n.endpoint,
+                                   s.secret(),
+                                   target};
+  if (!seconds.empty()) args.push_back(seconds);
+  auto c = std::make_unique<child>(std::move(args));
+  auto line = c->read_line(30s);
+  if (!line || *line != "WELCOMED") throw std::runtime_error("the abuse client was not welcomed");
+  return c;
+}
+
+// A field of `otterctl --json stats` for node `n`, or -1.
+std::int64_t stat_of(const node_process& n, const scratch& s, const std::string& field) {
+  auto r = otterctl(n, s, {"--json", "stats"});
+  if (r.code != 0) return -1;
+  try {
+    const auto j = nlohmann::json::parse(r.out);
+    const auto& row = j.is_array() ? j.at(0) : j;
+    return row.contains(field) ? row.at(field).get<std::int64_t>() : -1;
+  } catch (const std::exception&) {
+    return -1;
+  }
+}
+
+// What a user sees of a node under abuse: otterctl ping answers, another client's calls
+// succeed, and its resident memory is under 1 GiB.
+void check_still_serving(const node_process& n, const scratch& s, otter::node& me) {
+  CHECK(otterctl(n, s, {"ping", n.name}).code == 0);
+  otter::scoped_process p(me.rt());
+  for (int i = 0; i < 20; ++i) {
+    auto r = p.await(otter::call<otter::dynamic>("counter@" + n.name, req("incr"), 10s));
+    INFO((r ? std::string() : r.err().message));
+    CHECK(r);
+  }
+  const auto rss = rss_bytes(n.proc->pid());
+  INFO("RSS " << rss / (1 << 20) << " MiB");
+  CHECK(rss > 0);
+  CHECK(rss < (std::uint64_t{1} << 30));
+}
+
+}  // namespace otter_node_test
+
 TEST_CASE(
     "--metrics serves Prometheus text: calls, their latency and peers up move as they should") {
   scratch s;
@@ -1010,4 +1077,150 @@ TEST_CASE("nodes of adjacent protocol versions interoperate; ranges that do not 
   auto lines = own_lines(next.err);
   REQUIRE(lines.size() == 1);
   CHECK(has(lines[0], "protocol version 2 is not supported (this node speaks version 1)"));
+}
+
+TEST_CASE("a client that never reads its replies does not stall the node or its other clients") {
+  scratch s;
+  auto n = demo_node("noread-a", s);
+  auto me = tester("noread-tester", s, n->endpoint);
+  auto flood = abuse(*n, s, "noread", "echo@noread-a");
+  // Its replies back up until the node gives up on it: it drops them, counted as shed.
+  REQUIRE(eventually([&] { return stat_of(*n, s, "shed") > 0; }, 60s));
+  check_still_serving(*n, s, *me);
+  CHECK(stat_of(*n, s, "shed") > 0);
+  flood->kill_now();
+  CHECK(otterctl(*n, s, {"ping", "noread-a"}).code == 0);
+}
+
+TEST_CASE("a cast flood is bounded by the mailbox limit and its drops are logged once a second") {
+  scratch s;
+  const std::string log = s.dir() + "/node.err";
+  auto n = logging_demo_node("flood-a", s, log, {"--log-level", "info"});
+  auto me = tester("flood-tester", s, n->endpoint);
+  // Casts the counter cannot apply (each one a warning), as fast as one client sends them.
+  auto flood = abuse(*n, s, "casts", "counter@flood-a", "8");
+  std::uint64_t max_rss = 0;
+  std::optional<std::string> done;
+  while (!(done = flood->read_line(100ms))) max_rss = std::max(max_rss, rss_bytes(n->proc->pid()));
+  INFO(*done << "; max RSS " << max_rss / (1 << 20) << " MiB");
+  CHECK(max_rss < (std::uint64_t{1} << 30));
+  check_still_serving(*n, s, *me);
+  // A line a second at most for the counter's drops (and the mailbox's), not one per cast.
+  std::size_t counter_lines = 0;
+  for (const auto& l : lines_of(log)) counter_lines += has(l, "counter@flood-a") ? 1 : 0;
+  CHECK(counter_lines < 40);
+}
+
+TEST_CASE("the mailbox limit flag and config key are checked and 0 means unlimited") {
+  scratch s;
+  const std::string conf = s.dir() + "/node.toml";
+  std::ofstream(conf) << "mailbox_limit = 0\n";
+  auto help = run_capturing({"--help"}, s);
+  CHECK(has(help.out, "--mailbox-limit"));
+  CHECK(has(help.out, "mailbox_limit"));
+  auto bad =
+      run_capturing({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--mailbox-limit", "-1"}, s);
+  CHECK(bad.code == 2);
+  std::ofstream(s.dir() + "/bad.toml") << "mailbox_limit = \"many\"\n";
+  auto bad_file = run_capturing(
+      {"--name", "x", "--listen", "tcp://127.0.0.1:0", "--config", s.dir() + "/bad.toml"}, s);
+  CHECK(bad_file.code == 2);
+  CHECK(has(bad_file.err, "'mailbox_limit' must be an integer"));
+  auto n = start_node_process({"--name", "limit-a", "--listen", "tcp://127.0.0.1:0",
+                               "--secret-file", s.secret(), "--config", conf});
+  CHECK(otterctl(*n, s, {"ping", "limit-a"}).code == 0);
+}
+
+TEST_CASE("a call over the frame limit fails at once and the calls in flight are unaffected") {
+  scratch s;
+  auto n = demo_node("big-a", s);
+  auto me = tester("big-tester", s, n->endpoint);
+  std::atomic<int> ok{0}, failed{0};
+  std::thread others([&] {
+    otter::scoped_process q(me->rt());
+    for (int i = 0; i < 2000; ++i) {
+      auto r = q.await(otter::call<otter::dynamic>("counter@big-a", req("incr"), 20s));
+      (r ? ok : failed) += 1;
+    }
+  });
+  otter::scoped_process p(me->rt());
+  const std::string big(65 << 20, 'x');
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = p.await(otter::call<otter::dynamic>("echo@big-a", otter::dynamic::of(big), 30s));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  others.join();
+  REQUIRE_FALSE(r);
+  INFO(r.err().message);
+  CHECK(r.code() == otter::errc::badarg);
+  CHECK(has(r.err().message, "exceeds the frame limit of 67108864 bytes"));
+  CHECK(took < 10s);  // not the call's timeout
+  CHECK(ok == 2000);
+  CHECK(failed == 0);
+  check_still_serving(*n, s, *me);
+}
+
+TEST_CASE("a clean stop sends what was sent before it: no cast is lost") {
+  scratch s;
+  auto n = demo_node("drain-a", s);
+  // 40 MB of casts: more than the sockets take at once, so that some still wait at the stop.
+  constexpr int casts = 20000;
+  const std::string value(2000, 'v');
+  {
+    auto sender = tester("drain-sender", s, n->endpoint);
+    otter::scoped_process p(sender->rt());
+    const auto kv = otter::whereis_global(sender->rt(), "kv@drain-a");
+    REQUIRE(kv);
+    for (int i = 0; i < casts; ++i) {
+      REQUIRE(p.cast(*kv, otter::dynamic::of(std::make_tuple(std::string("put"),
+                                                             "k" + std::to_string(i), value))));
+    }
+    sender->shutdown();  // at once: what is still queued must reach kv
+  }
+  auto keys = otterctl(*n, s, {"--json", "call", "kv@drain-a", "[\"keys\"]"});
+  REQUIRE(keys.code == 0);
+  CHECK(nlohmann::json::parse(keys.out).at("reply").size() == casts);
+}
+
+TEST_CASE("1100 idle connections under a soft limit of 1024 descriptors do not lock otterctl out") {
+  // This process holds the 1,100 connections.
+  rlimit mine{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &mine) == 0);
+  if (mine.rlim_max < 2048) {
+    WARN("skipped: the hard open file limit is below 2048");
+    return;
+  }
+  mine.rlim_cur = mine.rlim_max;
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &mine) == 0);
+  scratch s;
+  // As on most hosts: a soft limit of 1,024, a higher hard one.
+  auto n = std::make_unique<node_process>();
+  n->proc = std::make_unique<child>(std::vector<std::string>{
+      "/usr/bin/prlimit", "--nofile=1024:4096", "--", OTTER_NODE_BIN, "--name", "fd-a", "--listen",
+      "tcp://127.0.0.1:0", "--secret-file", s.secret(), "--workers", "2", "--log-level", "warn"});
+  auto ready = n->proc->read_line(30s);
+  REQUIRE(ready);
+  std::istringstream in(*ready);
+  std::string word;
+  in >> word >> n->name >> n->endpoint;
+  REQUIRE(word == "READY");
+  const int port = std::stoi(n->endpoint.substr(n->endpoint.rfind(':') + 1));
+
+  std::vector<int> fds;
+  for (int i = 0; i < 1100; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+      ::close(fd);
+      break;
+    }
+    fds.push_back(fd);
+  }
+  CHECK(fds.size() == 1100);
+  // Once (otterctl waits 5 s to connect): a node out of descriptors never accepts it.
+  CHECK(otterctl(*n, s, {"ping", "fd-a"}).code == 0);
+  for (int fd : fds) ::close(fd);
 }

@@ -16,9 +16,9 @@ namespace {
 constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
-constexpr std::array<std::string_view, 12> config_keys = {
-    "name", "listen",    "advertise",  "seeds",   "seeds_file", "secret_file",
-    "demo", "log_level", "log_format", "workers", "insecure",   "metrics"};
+constexpr std::array<std::string_view, 13> config_keys = {
+    "name",      "listen",     "advertise", "seeds",    "seeds_file", "secret_file",  "demo",
+    "log_level", "log_format", "workers",   "insecure", "metrics",    "mailbox_limit"};
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:
@@ -28,6 +28,7 @@ The config file (TOML) takes the same settings:
   demo = true                        log_level = "info"
   log_format = "text"                workers = 0
   insecure = false                   metrics = "tcp://0.0.0.0:9100"
+  mailbox_limit = 100000
 A flag given on the command line wins over the file.
 
 Addresses: the node binds --listen and tells the others --advertise (they differ behind NAT or
@@ -57,6 +58,9 @@ the data is not replicated).
 --metrics tcp://HOST:PORT serves the node's metrics in Prometheus' text format at
 http://HOST:PORT/metrics (GET only; port 0 picks a free one, logged). A port that cannot be
 bound stops the node from starting (exit 1).)";
+
+// The largest mailbox limit (the next value means "unlimited" to the runtime).
+constexpr std::int64_t max_mailbox_limit = std::int64_t{otter::defaults::unlimited_mailbox} - 1;
 
 struct usage_error {
   std::string message;
@@ -93,7 +97,8 @@ void read_config_file(const std::string& path, node_config& c,
     if (std::find(config_keys.begin(), config_keys.end(), key.str()) == config_keys.end()) {
       throw usage_error{path + ": unknown setting '" + std::string(key.str()) +
                         "' (known: name, listen, advertise, seeds, seeds_file, "
-                        "secret_file, demo, log_level, log_format, workers, insecure, metrics)"};
+                        "secret_file, demo, log_level, log_format, workers, insecure, metrics, "
+                        "mailbox_limit)"};
     }
   }
   const auto text = [&](std::string_view key, std::string& out) {
@@ -124,6 +129,13 @@ void read_config_file(const std::string& path, node_config& c,
       throw bad("workers", "an integer from 0 to 4096");
     }
     if (!given("workers")) c.workers = static_cast<unsigned>(*v);
+  }
+  if (t.contains("mailbox_limit")) {
+    auto v = t["mailbox_limit"].value<std::int64_t>();
+    if (!v || !t["mailbox_limit"].is_integer() || *v < 0 || *v > max_mailbox_limit) {
+      throw bad("mailbox_limit", "an integer from 0 (unlimited) to 4294967294");
+    }
+    if (!given("mailbox_limit")) c.mailbox_limit = static_cast<std::uint32_t>(*v);
   }
   if (t.contains("seeds")) {
     const toml::array* a = t["seeds"].as_array();
@@ -234,6 +246,12 @@ parse_outcome parse_command_line(int argc, char** argv) {
   app.add_option("--workers", c.workers,
                  "Scheduler worker threads, 0 to 4096 (default 0: one per hardware thread)")
       ->check(CLI::Range(0, 4096).description(""))
+      ->type_name("N");
+  app.add_option("--mailbox-limit", c.mailbox_limit,
+                 "Messages a process's mailbox holds at most; the newest beyond it are dropped "
+                 "(a call fails with mailbox_full), counted and logged at most once a second "
+                 "per process. 0: unlimited (default 100000)")
+      ->check(CLI::Range(std::int64_t{0}, max_mailbox_limit).description(""))
       ->type_name("N");
   app.add_flag("--insecure", c.insecure,
                "No encryption or authentication (plaintext; for benchmarks, logged loudly)");

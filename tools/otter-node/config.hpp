@@ -15,6 +15,7 @@
 //   insecure = false
 //   metrics = "tcp://0.0.0.0:9100"   # Prometheus text at http://HOST:PORT/metrics; "" (default):
 //   off
+//   mailbox_limit = 100000 # messages a process's mailbox holds at most; 0: unlimited
 //
 // Parsing never exits the process and never prints: it says what to print and the exit code
 // (0 after --help/--version, 2 for a bad argument or config file), and main does it.
@@ -73,6 +74,8 @@ struct node_config {
   std::string log_format = node_tool_defaults::log_format;  // text or json
   unsigned workers = 0;                                     // 0: one per hardware thread
   std::string metrics;  // tcp://HOST:PORT to serve /metrics on, or "" (metrics_server.hpp)
+  // Messages a process's mailbox holds at most (node_options::mailbox_limit); 0: unlimited.
+  std::uint32_t mailbox_limit = otter::defaults::mailbox_limit;
 };
 
 // HOST and PORT of tcp://HOST:PORT (HOST may be [an IPv6 address]), or nothing when `endpoint`

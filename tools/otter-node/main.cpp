@@ -13,17 +13,22 @@
 //   is ignored: a log reader that goes away costs the logs, not the node.
 // - --metrics tcp://HOST:PORT: GET http://HOST:PORT/metrics answers otter::metrics_text (from
 //   the node's start until its stop); a port that cannot be bound is a node that cannot start.
+// - The soft open file limit is raised to the hard one at startup (logged): every connection
+//   holds a descriptor.
 // - Exit code 2 for bad arguments, 1 for a node that cannot start; one line on stderr says why.
 //   Cannot start: the secret file, the listen address or the metrics address; every seed refused
 //   our secret; a seed said a live member holds our name, still after name_in_use_patience.
 //   With --log-format json that line is a JSON log line (level error) like the others; a bad
 //   argument's stays plain (the log is not set up yet).
 #include <signal.h>
+#include <sys/resource.h>
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -161,7 +166,28 @@ std::optional<std::string> cannot_join(const otter::node& n) {
   return "refused by every seed: " + why;
 }
 
+// Each connection holds a descriptor, and the usual soft limit (1024) is below what a node with
+// many clients needs: raised to the hard limit, which only root can raise further.
+void raise_open_file_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0) return;
+  const rlim_t was = r.rlim_cur;
+  // An unlimited hard limit still stops at the kernel's nr_open (1 Mi by default).
+  const rlim_t want = r.rlim_max == RLIM_INFINITY ? rlim_t{1} << 20 : r.rlim_max;
+  if (was != RLIM_INFINITY && was < want) {
+    r.rlim_cur = want;
+    if (::setrlimit(RLIMIT_NOFILE, &r) == 0) {
+      spdlog::info("otter-node: open file limit raised from {} to {} (one per connection)", was,
+                   want);
+      return;
+    }
+    spdlog::warn("otter-node: cannot raise the open file limit from {} to {}: {}", was, want,
+                 std::strerror(errno));
+  }
+}
+
 int run(const node_config& c, stop_signals& stop) {
+  raise_open_file_limit();
   otter::node_options o;
   o.name = c.name;
   o.listen = c.listen;
@@ -174,6 +200,7 @@ int run(const node_config& c, stop_signals& stop) {
   o.secret_file = c.secret_file;
   o.insecure = c.insecure;
   o.workers = c.workers;
+  o.mailbox_limit = c.mailbox_limit;              // 0: unlimited
   o.join_timeout = std::chrono::milliseconds{0};  // joining is waited for below, interruptibly
   auto started = otter::start_node(o);
   if (!started) {

@@ -676,7 +676,8 @@ int cmd_stats(session& s, bool as_json) {
                    {"messages_out", net.envelopes_out},
                    {"bytes_in", net.bytes_in},
                    {"bytes_out", net.bytes_out},
-                   {"rejected", net.rejected}});
+                   {"rejected", net.rejected},
+                   {"shed", net.shed}});
     rows.push_back({n, duration_text(rt.uptime_ms), std::to_string(rt.processes),
                     std::to_string(rt.messages_handled), std::to_string(rt.calls_handled),
                     std::to_string(rt.restarts), std::to_string(net.envelopes_in),

@@ -41,6 +41,20 @@ inline constexpr int network_flush_every = 256;
 // shorter: every wake-up of an idle node costs CPU, times every node of a large cluster.
 inline constexpr std::chrono::milliseconds io_wait_max{1000};
 
+// Messages (not signals) a process's mailbox holds at most on a node with a network
+// (node_options::mailbox_limit); beyond it the newest are dropped, counted and logged (a call
+// fails at once with mailbox_full). Other nodes can send faster than a process handles: a
+// flood of casts must cost a bounded amount of memory (a queued message is a few hundred
+// bytes: 100,000 of them, tens of MB), and a process that falls 100,000 messages behind is
+// not catching up. A runtime without a network keeps Erlang's default, unlimited.
+inline constexpr std::uint32_t mailbox_limit = 100000;
+// start_options::mailbox_limit for a process whose mailbox has no limit on any runtime.
+inline constexpr std::uint32_t unlimited_mailbox = 0xFFFFFFFF;
+
+// At most one log line per period per process (or peer) about the messages it made us drop,
+// with the count since the last: a flood must not become a flood of log lines.
+inline constexpr std::chrono::milliseconds drop_log_period{1000};
+
 // Name of a node that has not been given one.
 inline constexpr const char* node_name = "nonode";
 

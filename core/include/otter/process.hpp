@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "otter/detail/envelope.hpp"
+#include "otter/detail/log_limiter.hpp"
 #include "otter/detail/mailbox.hpp"
 #include "otter/introspection.hpp"
 #include "otter/task.hpp"
@@ -247,6 +248,7 @@ class process {
   bool exit_on_overflow_ = false;
   std::atomic<bool> overflowed_{false};
   std::atomic<std::uint64_t> dropped_{0};
+  detail::log_limiter drop_log_, unhandled_log_;  // what it dropped: a line per period
 
  protected:
   // For blocking (scoped) processes: ingestion without the scheduler.

@@ -36,6 +36,9 @@ struct runtime_options {
   std::string node_name = defaults::node_name;
   unsigned workers = 0;        // 0: one per hardware thread
   std::uint32_t creation = 0;  // 0: derived from the clock, so it changes on every start
+  // The mailbox limit of processes started without one (start_options::mailbox_limit 0);
+  // 0 is unlimited, as in Erlang. A node sets defaults::mailbox_limit (node_options).
+  std::uint32_t mailbox_limit = 0;
 };
 
 // What a full mailbox does to the next message (start_options::mailbox_limit).
@@ -48,8 +51,9 @@ enum class overflow_policy : std::uint8_t {
 struct start_options {
   std::string name;   // registered locally before init runs, if not empty
   bool link = false;  // link to the calling process (start_link)
-  // Messages (not signals) queued at most; 0 is unlimited, as in Erlang. Signals (exits,
-  // monitors, replies) are never refused.
+  // Messages (not signals) queued at most; 0 is the runtime's default
+  // (runtime_options::mailbox_limit), defaults::unlimited_mailbox no limit whatever the
+  // runtime's. Signals (exits, monitors, replies) are never refused.
   std::uint32_t mailbox_limit = 0;
   overflow_policy on_overflow = overflow_policy::drop_newest;
 };

@@ -63,10 +63,26 @@ inline constexpr std::size_t watch_neighbours = 2;
 inline constexpr std::int64_t max_message_bytes = std::int64_t{64} << 20;
 // Envelopes batched into one frame when a queue has backed up, up to this many bytes.
 inline constexpr std::size_t batch_bytes = 64 * 1024;
-// ZeroMQ high-water mark per connection, in frames (each up to batch_bytes).
-inline constexpr int high_water_mark = 10000;
-// Bytes queued for the network above which senders wait (back-pressure, never loss).
+// ZeroMQ high-water mark per connection, in frames (each up to batch_bytes): what ZeroMQ
+// holds for a peer that does not read is at most this times 64 KiB (64 MiB), before the
+// transport's own max_peer_queued_bytes.
+inline constexpr int high_water_mark = 1000;
+// Bytes queued for the network, all peers together, above which senders wait: the I/O thread
+// is behind (a slow peer cannot cause this: max_peer_queued_bytes).
 inline constexpr std::size_t max_outbound_bytes = std::size_t{256} << 20;
+// Bytes waiting to be sent to one peer (beyond what its socket holds at its high-water mark)
+// above which that peer is taken not to read: its messages and replies are dropped, and a call
+// to it fails at once with mailbox_full. Per peer, so that one client that stops reading never
+// stalls the others; 32 MiB is seconds of traffic for a peer that reads.
+inline constexpr std::size_t max_peer_queued_bytes = std::size_t{32} << 20;
+
+// Longest a clean stop spends putting what was sent before it on the wire (queued frames, then
+// the sockets' own queues) before its goodbye and close: what is not out by then is dropped.
+inline constexpr std::chrono::milliseconds shutdown_drain{2000};
+// A connection to a node's endpoint that has not completed ZeroMQ's handshake (and CURVE's)
+// within this is closed (ZMQ_HANDSHAKE_IVL; ZeroMQ's default is 30 s): idle or foreign
+// connections must not hold the descriptors peers need. A real handshake takes milliseconds.
+inline constexpr std::chrono::milliseconds handshake_timeout{10000};
 // How long otter::start_node waits to join its seeds and sync the registry (node_options).
 inline constexpr std::chrono::milliseconds join_timeout{10000};
 // dns: seeds are resolved again this often, for as long as the node runs (pods restart at new
@@ -96,6 +112,9 @@ struct node_options {
   // one of them and its registry holds every member's names; it fails (and stops the node)
   // when that does not happen in time. 0: return at once and join in the background.
   std::chrono::milliseconds join_timeout = net_defaults::join_timeout;
+  // The mailbox limit of processes started without one (runtime_options::mailbox_limit): other
+  // nodes can send faster than a process handles. 0: unlimited.
+  std::uint32_t mailbox_limit = defaults::mailbox_limit;
 };
 
 struct node_info {
@@ -125,7 +144,9 @@ struct net_stats {
   std::uint64_t envelopes_in = 0, envelopes_out = 0;
   std::uint64_t bytes_in = 0, bytes_out = 0;
   std::uint64_t rejected = 0;  // refused handshakes and protocol violations
-  MSGPACK_DEFINE(frames_in, frames_out, envelopes_in, envelopes_out, bytes_in, bytes_out, rejected);
+  std::uint64_t shed = 0;      // messages dropped for peers that do not take theirs
+  MSGPACK_DEFINE(frames_in, frames_out, envelopes_in, envelopes_out, bytes_in, bytes_out, rejected,
+                 shed);
 };
 
 // What otter::metrics_text (otter/metrics.hpp) reads beyond net_stats (never on the wire).

@@ -26,12 +26,17 @@ noreply_t counter::handle_call(const dynamic& request, from& caller) {
 void counter::handle_cast(const dynamic& request) {
   auto r = detail::split(request);
   if (!r || r->command != "incr") {
-    spdlog::warn("{}: dropped a cast it cannot apply (casts take {}): {}", name_,
-                 R"(["incr"] or ["incr", n])", detail::to_text(request.get()));
+    if (std::uint64_t more = 0; dropped_log_.allow(more)) {
+      spdlog::warn("{}: dropped a cast it cannot apply (casts take {}): {}{}", name_,
+                   R"(["incr"] or ["incr", n])", detail::to_text(request.get()),
+                   detail::more_since(more));
+    }
     return;
   }
   if (auto done = handle(request); !done) {
-    spdlog::warn("{}: dropped a cast: {}", name_, done.err().message);
+    if (std::uint64_t more = 0; dropped_log_.allow(more)) {
+      spdlog::warn("{}: dropped a cast: {}{}", name_, done.err().message, detail::more_since(more));
+    }
   }
 }
 

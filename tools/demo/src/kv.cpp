@@ -24,12 +24,16 @@ noreply_t kv::handle_call(const dynamic& request, from& caller) {
 void kv::handle_cast(const dynamic& request) {
   auto r = detail::split(request);
   if (!r || (r->command != "put" && r->command != "delete")) {
-    spdlog::warn("{}: dropped a cast it cannot apply (casts take put and delete): {}", name_,
-                 detail::to_text(request.get()));
+    if (std::uint64_t more = 0; dropped_log_.allow(more)) {
+      spdlog::warn("{}: dropped a cast it cannot apply (casts take put and delete): {}{}", name_,
+                   detail::to_text(request.get()), detail::more_since(more));
+    }
     return;
   }
   if (auto done = handle(request); !done) {
-    spdlog::warn("{}: dropped a cast: {}", name_, done.err().message);
+    if (std::uint64_t more = 0; dropped_log_.allow(more)) {
+      spdlog::warn("{}: dropped a cast: {}{}", name_, done.err().message, detail::more_since(more));
+    }
   }
 }
 

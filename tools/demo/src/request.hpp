@@ -54,4 +54,10 @@ inline void answer(from& caller, result<dynamic> r) {
   }
 }
 
+// For a rate-limited log line (otter::detail::log_limiter): the lines not written since.
+inline std::string more_since(std::uint64_t more) {
+  return more == 0 ? std::string()
+                   : " (and " + std::to_string(more) + " more since the last such line)";
+}
+
 }  // namespace otter::demo::detail

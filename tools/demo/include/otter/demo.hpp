@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include <otter/detail/log_limiter.hpp>
 #include <otter/otter.hpp>
 
 namespace otter::demo {
@@ -87,6 +88,7 @@ class counter : public gen_server<counter> {
   result<dynamic> handle(const dynamic& request);
   std::string name_;  // for error messages
   std::int64_t value_ = 0;
+  otter::detail::log_limiter dropped_log_;  // casts it could not apply: a line a second
 };
 
 // Sent by a kv server to itself: (try to) take the global name `kv`. init cannot await a
@@ -128,6 +130,7 @@ class kv : public gen_server<kv> {
   std::string name_;         // kv@NODE, for logs and error messages
   std::string global_name_;  // the contested name: `kv`
   std::map<std::string, dynamic> data_;
+  otter::detail::log_limiter dropped_log_;  // casts it could not apply: a line a second
   bool holder_ = false;
   pid watched_;  // the holder this standby monitors (nil: none)
   monitor_ref watch_ = 0;
