@@ -4,8 +4,8 @@
 //   watch_neighbours nearest members on each side of a ring of the members up ordered by node
 //   id, every hidden peer, and every member it has business with (calls, monitors or links
 //   open, frames of process envelopes sent that it has not confirmed yet). A watched peer is
-//   sent a heartbeat when nothing else went to it for half the failure timeout (750 ms).
-//   Any envelope counts as liveness. One
+//   sent a heartbeat when nothing else went to it for a third of the failure timeout
+//   (checked every heartbeat_interval). Any envelope counts as liveness. One
 //   silent for failure_timeout since we heard it (or began watching it) is declared down, and
 //   the other members are told (gone).
 // - A heartbeat says whether its sender watches the receiver; a node keeps heartbeating a
@@ -17,23 +17,18 @@
 //   two did not watch each other), and the link is declared down, so that both resynchronise
 //   as after any nodedown. The count received is the confirmation that ends watching.
 // - Probes: a member reported down by another is probed (a heartbeat answered at once) and
-//   declared down unless something arrives from it within probe_wait() (300 ms: one frame
-//   lost and resent by TCP must not kill a live member). Who can still
+//   declared down unless something arrives from it within a heartbeat period. Who can still
 //   reach it keeps it (a partial partition does not spread); who cannot learns of the death
 //   within failure_timeout + 2 heartbeat periods.
-// - A ring neighbour lost (down, not by its bye) makes the next member on that side a
-//   neighbour; it is probed at once, and declared down (and the others told) if it does not
-//   answer: a partition, or a crash of several nodes in a row on the ring, is found a probe
-//   at a time past the first silent neighbours instead of a failure timeout at a time.
-// - Gossip: the member list goes to one member in turn, every heartbeat interval while members
-//   come and go (for 2 failure timeouts after the last change), else every gossip_every
-//   intervals (5 s); one that receives a list lacking members it knows sends its own back
-//   (push-pull). So a mesh that concurrent joins through one seed (or several) left open
-//   closes within a few ticks.
-// - Ticks come at deadlines, not on a fixed period: the earliest of a beat due, a watched
-//   peer's silence, a probe's verdict, a hello to resend, the gossip. Beats due within half a
-//   beat period go out with the one that is due, so an idle node wakes about once per beat
-//   period to send, plus once per beat it receives.
+// - A ring neighbour lost (down, not by its bye) makes the next member on that side a neighbour; it
+// is probed
+//   at once, and declared down (and the others told) if it does not answer: a partition, or a
+//   crash of several nodes in a row on the ring, is found a probe at a time past the first
+//   silent neighbours instead of a failure timeout at a time.
+// - Gossip: the member list goes to one member in turn, every tick while members come and go
+//   (for 2 failure timeouts after the last change), else every gossip_every ticks (5 s); one that
+//   receives a list lacking members it knows sends its own back (push-pull). So a mesh that
+//   concurrent joins through one seed (or several) left open closes within a few ticks.
 #include <algorithm>
 #include <utility>
 
@@ -46,7 +41,7 @@ using net_detail::link_event;
 using net_detail::link_state;
 
 namespace {
-constexpr int gossip_every = 25;  // heartbeat intervals: every 5 s by default
+constexpr std::uint64_t gossip_every = 25;  // ticks: every 5 s by default
 }  // namespace
 
 bool transport::should_watch(const peer& p) const {
@@ -137,21 +132,13 @@ void transport::probe(const io_token& t, peer& p, const std::string& reason, boo
   p.probe_reason = reason;
   p.probe_tells = tell_others;
   send_heartbeat(t, p, wire::beat_probe | (p.watched ? wire::beat_watching : 0));
-  members_.tick_by(at + probe_wait());  // the verdict, on time
+  members_.tick_by(at + opts_.heartbeat_interval);  // the verdict, on time
 }
 
 void transport::tick(const io_token& t) {
   const auto at = now();
-  members_.ticked();
-  // The next tick comes at the earliest deadline found below (a beat due, a watched peer's
-  // silence, a probe's verdict, a hello to resend, the gossip), not on a fixed period: an idle
-  // node wakes only when it has something to do.
-  auto next = clock::time_point::max();
-  const auto due = [&](clock::time_point when) { next = std::min(next, when); };
-  const auto hb = opts_.heartbeat_interval;
-  // A tick that sends one beat sends those due soon too, so a node's beats go out together
-  // (one wake per beat period, not one per watched peer).
-  const auto beat_early = beat_every() / 2;
+  members_.ticked(at);
+  ++ticks_;
   std::vector<peer*> silent, stuck, unanswered;
   for (auto& entry : peers_) {
     peer& p = *entry.second;
@@ -159,36 +146,23 @@ void transport::tick(const io_token& t) {
       const bool watch = should_watch(p);
       if (watch && !p.watched) p.watch_since = at;
       p.watched = watch;
-      if (p.probe_sent != clock::time_point{}) {
-        if (at - p.probe_sent >= probe_wait()) {
-          if (p.last_heard < p.probe_sent) {
-            unanswered.push_back(&p);
-            continue;
-          }
-          p.probe_sent = {};  // it answered: the report was about a link of someone else's
-          p.probe_tells = false;
-        } else {
-          due(p.probe_sent + probe_wait());
+      if (p.probe_sent != clock::time_point{} && at - p.probe_sent >= opts_.heartbeat_interval) {
+        if (p.last_heard < p.probe_sent) {
+          unanswered.push_back(&p);
+          continue;
         }
+        p.probe_sent = {};  // it answered: the report was about a link of someone else's
+        p.probe_tells = false;
       }
-      const auto heard = std::max(p.last_heard, p.watch_since);
-      if (watch && members_.silent(heard, at)) {
+      if (watch && members_.silent(std::max(p.last_heard, p.watch_since), at)) {
         silent.push_back(&p);
-        continue;
+      } else if ((watch || at < p.watches_us_until) && at - p.last_sent >= beat_every() &&
+                 !blocked(p.name)) {
+        send_heartbeat(t, p, watch ? wire::beat_watching : 0);
       }
-      if (watch) due(heard + members_.failure_timeout() + std::chrono::milliseconds(1));
-      if ((watch || at < p.watches_us_until) && !blocked(p.name)) {
-        if (at - p.last_sent >= beat_every() - beat_early) {
-          send_heartbeat(t, p, watch ? wire::beat_watching : 0);
-        }
-        due(std::max(p.last_sent + beat_every(), at + hb));  // a refused beat: again later
-      }
-    } else if (net_detail::holds_messages(p.state)) {
-      if (at - p.state_since > members_.failure_timeout()) {
-        stuck.push_back(&p);  // still shaking hands after the failure bound: give up
-      } else {
-        due(p.state_since + members_.failure_timeout() + std::chrono::milliseconds(1));
-      }
+    } else if (net_detail::holds_messages(p.state) &&
+               at - p.state_since > members_.failure_timeout()) {
+      stuck.push_back(&p);  // still shaking hands after the failure bound: give up
     }
   }
   for (peer* p : silent) {
@@ -225,10 +199,8 @@ void transport::tick(const io_token& t) {
       continue;
     }
     ++it;
-    if (!in_use && !c.seed) due(c.last_useful + forget_after + 1ms);
     if (p != nullptr && (net_detail::out_done(p->state) || blocked(p->name))) continue;
-    if (at - c.last_hello >= hb) send_hello(t, c);
-    due(c.last_hello + hb);  // send_hello() sets it, sent or not
+    if (at - c.last_hello >= opts_.heartbeat_interval) send_hello(t, c);
   }
   // Hidden peers (tools) are forgotten once gone: a new run is a new name.
   std::erase_if(peers_, [&](const auto& kv) {
@@ -239,17 +211,8 @@ void transport::tick(const io_token& t) {
     }
     return true;
   });
-  // The member list goes out every tick while members come and go, else every gossip period.
-  const bool changing = at - last_change_ < 2 * opts_.failure_timeout;
-  if (changing || at >= next_gossip_) {
-    gossip(t);
-    next_gossip_ = at + gossip_every * hb;
-  }
-  due(changing ? at + hb : next_gossip_);
+  if (ticks_ % gossip_every == 0 || at - last_change_ < 2 * opts_.failure_timeout) gossip(t);
   if (view_dirty_) publish(t);
-  // Not sooner than a few milliseconds from now, so that deadlines close together share a
-  // wake.
-  members_.tick_by(std::max(next, at + hb / 16));
 }
 
 void transport::gossip(const io_token& t) {

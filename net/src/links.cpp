@@ -37,10 +37,7 @@ void transport::link_event(const io_token& t, peer& p, net_detail::link_event e,
     went_down(t, p, from == link_state::up, reason, tell_others && e != link_event::left);
   }
   view_dirty_ = true;
-  if (!p.hidden && (to == link_state::up || from == link_state::up)) {
-    last_change_ = p.state_since;
-    members_.tick_by(now() + opts_.heartbeat_interval);  // gossip, and watch a new neighbour
-  }
+  if (!p.hidden && (to == link_state::up || from == link_state::up)) last_change_ = p.state_since;
 }
 
 void transport::went_up(const io_token& t, peer& p) {

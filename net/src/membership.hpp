@@ -53,9 +53,7 @@ class membership {
   // Failure detection: is a tick due, and when is the next one.
   bool tick_due(clock::time_point now) const noexcept { return now >= next_tick_; }
   clock::time_point next_tick() const noexcept { return next_tick_; }
-  // A tick ran: none is due until tick_by() asks for one (the tick asks for its own next
-  // deadline before it ends).
-  void ticked() noexcept { next_tick_ = clock::time_point::max(); }
+  void ticked(clock::time_point now) noexcept { next_tick_ = now + heartbeat_interval_; }
   // A tick no later than `at` (a probe's verdict).
   void tick_by(clock::time_point at) noexcept { next_tick_ = std::min(next_tick_, at); }
   bool silent(clock::time_point last_heard, clock::time_point now) const noexcept {

@@ -158,8 +158,6 @@ net_detail::send_status transport::send_frame(const io_token& t, peer& p, std::s
       ++p.frames_sent;
       if (!control) p.last_data_frame = p.frames_sent;
     }
-    // Business with a peer we do not watch yet: the next tick starts watching it.
-    if (!control && !p.watched) members_.tick_by(p.last_sent + opts_.heartbeat_interval);
   }
   // unreachable: the connection is gone; the failure detector will say so.
   return r;

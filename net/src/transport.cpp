@@ -63,7 +63,7 @@ void transport::start() {
     c.seed = true;
     send_hello(t, c);
   }
-  members_.tick_by(now());
+  members_.ticked(now());
   publish(t);
 }
 

@@ -215,16 +215,12 @@ class transport final : public detail::remote_router,
   std::set<std::uint64_t> ring_;                  // the members up (not hidden), by node id
   bool neighbour_lost_ = false;  // a ring neighbour went down (silent, or confirmed silent)
   int joining_ = 0;              // members (not hidden) we are shaking hands with (holds_messages)
-  clock::time_point next_gossip_{};  // the member list's next round (detector.cpp)
-  // A watched peer gets a heartbeat when nothing was sent to it for this long: 2/5 of the
-  // failure timeout (600 ms by default), so two beats in a row can be lost before its silence
-  // counts.
+  std::uint64_t ticks_ = 0;      // for the gossip period
+  // A watched peer gets a heartbeat when nothing was sent to it for this long (checked each
+  // tick): a third of the failure timeout, so in practice every 3 ticks (600 ms by default).
   std::chrono::milliseconds beat_every() const noexcept {
-    return std::max(opts_.heartbeat_interval, opts_.failure_timeout / 2);
+    return std::max(opts_.heartbeat_interval, opts_.failure_timeout / 3);
   }
-  // How long a probed peer has to answer: one and a half heartbeat intervals (300 ms), so
-  // that one frame lost and resent by TCP (200 ms later) does not make a live peer dead.
-  std::chrono::milliseconds probe_wait() const noexcept { return opts_.heartbeat_interval * 3 / 2; }
   std::uint64_t gossiped_to_ = 0;    // the node id of the last gossip's receiver
   clock::time_point last_change_{};  // a member last came up or went down
   std::uint64_t sessions_ = 0;       // numbers our handshake sessions (peer::our_session)

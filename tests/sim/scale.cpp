@@ -138,15 +138,12 @@ class scale_run {
   void idle() {
     w_.run_until(w_.now() + 10s);  // the join's gossip and syncs die down
     const auto sent = w_.net().frames_sent();
-    const auto runs = w_.io_runs();
     const auto window = 10s;
     w_.run_until(w_.now() + window);
-    const double per_node_s =
-        static_cast<double>(live().size()) * std::chrono::duration<double>(window).count();
-    figure("sim_scale_idle_frames_per_node_s",
-           static_cast<double>(w_.net().frames_sent() - sent) / per_node_s, "frames/s");
-    figure("sim_scale_idle_wakes_per_node_s", static_cast<double>(w_.io_runs() - runs) / per_node_s,
-           "wakes/s");
+    const double per_node = static_cast<double>(w_.net().frames_sent() - sent) /
+                            static_cast<double>(live().size()) /
+                            std::chrono::duration<double>(window).count();
+    figure("sim_scale_idle_frames_per_node_s", per_node, "frames/s");
     progress("idle");
   }
 

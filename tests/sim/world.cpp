@@ -250,10 +250,7 @@ void world::execute(const candidate& c) {
   acting_ = c.k == kind::deliver ? -1 : c.slot;
   switch (c.k) {
     case kind::run: detail::manual_executor_of(slots_[c.slot].n->rt()).step(c.index); break;
-    case kind::io:
-      ++io_runs_;
-      detail::manual_executor_of(slots_[c.slot].n->rt()).service_io();
-      break;
+    case kind::io: detail::manual_executor_of(slots_[c.slot].n->rt()).service_io(); break;
     case kind::timers: detail::manual_timers_of(slots_[c.slot].n->rt()).fire_due(clock_.now); break;
     case kind::deliver: {
       const int to = c.frame.forward ? c.frame.p->to : c.frame.p->from;

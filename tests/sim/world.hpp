@@ -78,8 +78,6 @@ class world {
   // Moves the clock forward by `d` at once (a paused VM): every deadline in between is late.
   void jump(std::chrono::milliseconds d);
   std::uint64_t events() const { return events_; }
-  // How many times a node served its network (a wake of its I/O owner, in a real node).
-  std::uint64_t io_runs() const { return io_runs_; }
   // How far the clock jumped between `from` and `to` (jump()s).
   std::chrono::milliseconds jumped(sim_clock::time_point from, sim_clock::time_point to) const;
   std::mt19937_64& rng() { return rng_; }
@@ -129,7 +127,6 @@ class world {
   std::vector<sim_clock::time_point> wake_of_;
   std::map<std::pair<int, int>, sim_clock::time_point> cut_since_;
   std::uint64_t events_ = 0;
-  std::uint64_t io_runs_ = 0;
   int acting_ = -1;
   sim_clock::time_point last_now_{};
   std::uint64_t events_at_now_ = 0;
