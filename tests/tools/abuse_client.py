@@ -6,25 +6,17 @@ usage: abuse_client.py MODE ENDPOINT SECRET_FILE TARGET [SECONDS]
   casts   casts to TARGET as fast as it can for SECONDS, then prints `casts_sent N` and exits
 Prints `WELCOMED` once the node took its hello, before the abuse starts.
 """
-import hashlib
 import os
 import sys
 import time
 
 import msgpack
 import zmq
-import zmq.utils.z85 as z85
 
-
-def node_id(name):  # 64-bit FNV-1a; 0 becomes 1
-    h = 14695981039346656037
-    for b in name.encode():
-        h = ((h ^ b) * 1099511628211) & 0xFFFFFFFFFFFFFFFF
-    return h or 1
-
-
-def blake(data, key=None):
-    return hashlib.blake2b(data, key=key or b"", digest_size=32).digest()
+# The node id and the key derivation as docs/PROTOCOL.md gives them, from its example client.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../docs/examples"))
+from otter_client import blake, node_id  # noqa: E402
+import zmq.utils.z85 as z85  # noqa: E402
 
 
 def connect(endpoint, secret_file):
