@@ -1,7 +1,9 @@
 // The `net` group: remote call round trip and cast throughput between two node processes on
 // loopback, plaintext and with CURVE, beside raw cppzmq doing the same (DEALER->ROUTER echo,
-// PUSH->PULL) in the same run. otter-bench starts its peer processes itself (hidden modes
-// `net-peer`, `zmq-echo`, `zmq-pull`).
+// PUSH->PULL) in the same run; plaintext also a 64 KiB round trip (beside raw ZeroMQ's) and
+// 100 callers calling one remote server at once (bench/README.md; Erlang's counterparts come
+// from bench/erlang/remote_bench.erl, bench/remote_baseline.sh runs both). otter-bench starts its
+// peer processes itself (hidden modes `net-peer`, `zmq-echo`, `zmq-pull`).
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -62,9 +64,17 @@ class echo_srv : public otter::gen_server<echo_srv> {
 struct call_run {
   otter::pid target;
   std::int64_t millis = 0;
-  MSGPACK_DEFINE(target, millis);
+  std::int64_t body = 80;  // bytes of the request's body (the reply echoes it)
+  MSGPACK_DEFINE(target, millis, body);
 };
 OTTER_MESSAGE(call_run);
+// Calls in a loop for `millis`, without timing each call (many callers at once).
+struct burst_run {
+  otter::pid target;
+  std::int64_t millis = 0;
+  MSGPACK_DEFINE(target, millis);
+};
+OTTER_MESSAGE(burst_run);
 struct cast_run {
   otter::pid target;
   std::int64_t n = 0;
@@ -79,23 +89,36 @@ struct samples {
 };
 OTTER_MESSAGE(samples);
 
-req payload(std::int64_t seq) {
-  return req{"bench", seq, std::string(80, 'x')};
+req payload(std::int64_t seq, std::int64_t body = 80) {
+  return req{"bench", seq, std::string(static_cast<std::size_t>(body), 'x')};
 }
 
 class driver : public otter::gen_server<driver> {
  public:
-  using calls = otter::msgs<call_run, cast_run>;
+  using calls = otter::msgs<call_run, cast_run, burst_run>;
   otter::task<samples> handle_call(const call_run& c, otter::from&) {
-    for (int i = 0; i < 2000; ++i) (void)co_await otter::call<req>(c.target, payload(i));
+    const int warm = c.body > 1024 ? 200 : 2000;
+    for (int i = 0; i < warm; ++i) (void)co_await otter::call<req>(c.target, payload(i, c.body));
     samples s;
     const auto t0 = clock::now();
     const auto until = t0 + std::chrono::milliseconds(c.millis);
     while (clock::now() < until) {
       const auto a = clock::now();
-      auto r = co_await otter::call<req>(c.target, payload(s.ops));
+      auto r = co_await otter::call<req>(c.target, payload(s.ops, c.body));
       if (!r) throw std::runtime_error("remote call failed: " + r.err().message);
       s.us.push_back(std::chrono::duration<double, std::micro>(clock::now() - a).count());
+      ++s.ops;
+    }
+    s.seconds = seconds_since(t0);
+    co_return s;
+  }
+  otter::task<samples> handle_call(const burst_run& b, otter::from&) {
+    samples s;
+    const auto t0 = clock::now();
+    const auto until = t0 + std::chrono::milliseconds(b.millis);
+    while (clock::now() < until) {
+      auto r = co_await otter::call<req>(b.target, payload(s.ops), 60s);
+      if (!r) throw std::runtime_error("remote call failed: " + r.err().message);
       ++s.ops;
     }
     s.seconds = seconds_since(t0);
@@ -157,8 +180,28 @@ class peer_process {
 };
 
 struct figures {
-  double call_us = 0, call_p99_us = 0, cast_per_s = 0;
+  double call_us = 0, call_p99_us = 0, call_p999_us = 0, cast_per_s = 0;
+  double call_64k_us = 0, concurrent_per_s = 0;  // plaintext only
 };
+
+constexpr int concurrent_callers = 100;
+
+// `callers` each call `target` in a loop for `millis` at once; the calls of all per second.
+otter::task<double> concurrent(std::vector<otter::pid> callers, otter::pid target,
+                               std::int64_t millis) {
+  std::vector<otter::request_id<samples>> ids;
+  for (const auto& c : callers)
+    ids.push_back(otter::send_request<samples>(c, burst_run{target, millis}));
+  std::int64_t ops = 0;
+  double seconds = 0;
+  for (auto& id : ids) {
+    auto r = co_await otter::receive_response(id, 120s);
+    if (!r) throw std::runtime_error("a concurrent caller failed: " + r.err().message);
+    ops += r->ops;
+    seconds = std::max(seconds, r->seconds);
+  }
+  co_return static_cast<double>(ops) / seconds;
+}
 
 figures measure_otter(const std::string& secret, bool curve) {
   std::vector<std::string> argv = {"otter-bench", "net-peer", secret};
@@ -186,16 +229,30 @@ figures measure_otter(const std::string& secret, bool curve) {
   if (!calls) throw std::runtime_error(calls.err().message);
   auto casts = me.await(otter::call<samples>(*drv, cast_run{*target, 300000}, 300s));
   if (!casts) throw std::runtime_error(casts.err().message);
+  figures f;
+  if (!curve) {
+    auto big = me.await(otter::call<samples>(*drv, call_run{*target, 1000, 64 * 1024}, 120s));
+    if (!big) throw std::runtime_error(big.err().message);
+    f.call_64k_us = big->seconds * 1e6 / static_cast<double>(big->ops);
+    std::vector<otter::pid> callers;
+    for (int i = 0; i < concurrent_callers; ++i) {
+      auto c = (*n)->rt().start<driver>();
+      if (!c) throw std::runtime_error(c.err().message);
+      callers.push_back(*c);
+    }
+    (void)me.await(concurrent(callers, *target, 300));  // warm-up
+    f.concurrent_per_s = me.await(concurrent(callers, *target, 2000));
+  }
   if (std::getenv("OTTER_BENCH_DEBUG")) {
     auto st = (*n)->stats();
     std::fprintf(stderr, "client: frames_out %llu envelopes_out %llu frames_in %llu env_in %llu\n",
                  (unsigned long long)st.frames_out, (unsigned long long)st.envelopes_out,
                  (unsigned long long)st.frames_in, (unsigned long long)st.envelopes_in);
   }
-  figures f;
   f.call_us = calls->seconds * 1e6 / static_cast<double>(calls->ops);
   std::sort(calls->us.begin(), calls->us.end());
   f.call_p99_us = calls->us[calls->us.size() * 99 / 100];
+  f.call_p999_us = calls->us[calls->us.size() * 999 / 1000];
   f.cast_per_s = static_cast<double>(casts->ops) / casts->seconds;
   return f;
 }
@@ -232,13 +289,13 @@ void curve_client(zmq::socket_t& s) {
   s.set(zmq::sockopt::curve_secretkey, client.secret_key);
 }
 
-std::string packed(std::int64_t seq) {
+std::string packed(std::int64_t seq, std::int64_t body = 80) {
   msgpack::sbuffer b;
-  msgpack::pack(b, payload(seq));
+  msgpack::pack(b, payload(seq, body));
   return std::string(b.data(), b.size());
 }
 
-double raw_rtt_us(bool curve) {
+double raw_rtt_us(bool curve, std::int64_t body = 80) {
   std::vector<std::string> argv = {"otter-bench", "zmq-echo"};
   if (curve) argv.push_back("--curve");
   peer_process server(argv);
@@ -249,17 +306,17 @@ double raw_rtt_us(bool curve) {
   if (curve) curve_client(s);
   s.connect(ep);
   auto round = [&](std::int64_t i) {
-    const std::string m = packed(i);
+    const std::string m = packed(i, body);
     s.send(zmq::buffer(m), zmq::send_flags::none);
     zmq::message_t r;
     (void)s.recv(r);
     auto oh = msgpack::unpack(static_cast<const char*>(r.data()), r.size());
     if (oh.get().as<req>().seq != i) throw std::runtime_error("echo mismatch");
   };
-  for (int i = 0; i < 2000; ++i) round(i);
+  for (int i = 0, warm = body > 1024 ? 200 : 2000; i < warm; ++i) round(i);
   const auto t0 = clock::now();
   std::int64_t n = 0;
-  while (clock::now() - t0 < 2s) round(n++);
+  while (clock::now() - t0 < (body > 1024 ? 1s : 2s)) round(n++);
   return seconds_since(t0) * 1e6 / static_cast<double>(n);
 }
 
@@ -362,11 +419,16 @@ int run_net(std::string_view only) {
       throw std::runtime_error(s.err().message);
     if (want("raw_zmq_rtt_us")) report("raw_zmq_rtt_us", raw_rtt_us(false), "us");
     if (want("raw_zmq_push_per_s")) report("raw_zmq_push_per_s", raw_push_per_s(false), "msgs/s");
+    if (want("raw_zmq_rtt_64k_us"))
+      report("raw_zmq_rtt_64k_us", raw_rtt_us(false, 64 * 1024), "us");
     if (want("otter_remote") && (only.empty() || only.find("curve") == only.npos)) {
       auto f = measure_otter(secret, false);
       report("otter_remote_call_us", f.call_us, "us");
       report("otter_remote_call_p99_us", f.call_p99_us, "us");
+      report("otter_remote_call_p999_us", f.call_p999_us, "us");
       report("otter_remote_cast_per_s", f.cast_per_s, "msgs/s");
+      report("otter_remote_call_64k_us", f.call_64k_us, "us");
+      report("otter_remote_call_concurrent_per_s", f.concurrent_per_s, "calls/s");
     }
     if (want("raw_zmq_rtt_curve_us")) report("raw_zmq_rtt_curve_us", raw_rtt_us(true), "us");
     if (want("raw_zmq_push_curve_per_s")) {
