@@ -113,6 +113,9 @@ std::string metrics_text(const node& n) {
   e.one("hidden_peers_up", "gauge", "Hidden peers (tools) connected.", peers.size() - visible);
   e.one("handshakes_rejected_total", "counter", "Refused handshakes and protocol violations.",
         ns.rejected);
+  e.one("shed_total", "counter",
+        "Messages dropped for peers that do not take what is sent to them (back-pressure).",
+        ns.shed);
   e.one("failure_detector_suspicions_total", "counter",
         "Members found silent for the failure timeout, or probed after a report or a loss.",
         nm.suspicions);

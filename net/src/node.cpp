@@ -184,6 +184,7 @@ result<std::unique_ptr<node>> detail::node_internals::assemble(
   n->factories_ = std::make_shared<node::factory_table>();
   start_options so;
   so.name = spawner_name;
+  so.mailbox_limit = defaults::unlimited_mailbox;  // system servers: the node's limit is for users
   if (auto s = n->rt_->start_with<spawner>(so, n->factories_); !s) return s.err();
   so.name = agent_name;
   if (auto a = n->rt_->start_with<node_agent>(so, *n); !a) return a.err();

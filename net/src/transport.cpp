@@ -89,8 +89,11 @@ void transport::stop(bool goodbye) {
       }
     }
     if (outq_.wants_service()) {
-      detail::log().warn("shutdown: {} bytes for other nodes not sent within {} ms; dropped",
-                         outq_.bytes(), net_defaults::shutdown_drain.count());
+      // Queued for the I/O thread, and refused by peers' sockets (counted per peer).
+      std::size_t left = outq_.bytes();
+      for (const auto& [id, p] : peers_) left += p->out.queued_bytes();
+      detail::log().warn("shutdown: {} bytes for other nodes not sent within {} ms; dropped", left,
+                         net_defaults::shutdown_drain.count());
     }
   }
   msgpack::sbuffer bye;

@@ -45,6 +45,9 @@ result<std::shared_ptr<global_registry>> global_registry::start(node& n) {
   if (!g->s_->members) return error{errc::badarg, "node " + n.name() + " has no membership"};
   start_options so;
   so.name = global_server_name;
+  // The node's mailbox limit is for user processes: a dropped registry message would leave
+  // the replicas apart.
+  so.mailbox_limit = defaults::unlimited_mailbox;
   auto p = rt.start_with<registry_detail::global_server>(so, g->s_->members, g->s_.get());
   if (!p) return p.err();
   // Kept by the runtime until it stops; the resolver and the registrar go with it.

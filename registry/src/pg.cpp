@@ -414,6 +414,7 @@ result<void> start_scope(node& n, std::string scope) {
   }
   start_options so;
   so.name = server_name(scope);
+  so.mailbox_limit = defaults::unlimited_mailbox;  // a system server: never drops (pg views)
   auto p = rt.start_with<scope_server>(so, scope, members, view);
   if (!p) {
     std::lock_guard<std::mutex> l(all->mutex);

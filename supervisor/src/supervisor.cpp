@@ -68,6 +68,8 @@ result<pid> start_supervisor(runtime& rt, bool link, std::string name, std::stri
   start_options o;
   o.link = link;
   o.name = std::move(name);
+  // A supervisor must see every exit of its children, whatever the node's mailbox limit.
+  o.mailbox_limit = defaults::unlimited_mailbox;
   return rt.start_with<detail::supervisor_process>(o, std::move(label),
                                                    std::forward<Args>(args)...);
 }

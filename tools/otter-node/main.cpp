@@ -56,7 +56,8 @@ namespace defaults = otter::node_tool::node_tool_defaults;
 bool json_log = false;
 
 void say_why(const std::string& why) {
-  if (json_log) {
+  // (Even with --log-level off: a node that cannot start always says why.)
+  if (json_log && spdlog::should_log(spdlog::level::err)) {
     spdlog::error("otter-node: {}", why);
     spdlog::default_logger()->flush();
   } else {

@@ -22,12 +22,14 @@ result<std::unique_ptr<metrics_server>> metrics_server::start(const node& n, con
     res.set_content(otter::metrics_text(n), otter::metrics_content_type);
   });
   const std::string where = "tcp://" + at.host + ":" + std::to_string(at.port);
+  // ZeroMQ's wildcard, as --listen takes it: every IPv4 interface.
+  const std::string host = at.host == "*" ? std::string("0.0.0.0") : at.host;
   if (at.port == 0) {
-    const int port = http.bind_to_any_port(at.host);
+    const int port = http.bind_to_any_port(host);
     if (port <= 0) return error{errc::badarg, "cannot serve metrics at " + where};
     s->port_ = static_cast<std::uint16_t>(port);
   } else {
-    if (!http.bind_to_port(at.host, at.port)) {
+    if (!http.bind_to_port(host, at.port)) {
       return error{errc::badarg,
                    "cannot serve metrics at " + where + ": address in use or not available"};
     }
