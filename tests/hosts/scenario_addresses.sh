@@ -6,7 +6,8 @@
 # own, which it skips, and one nobody answers on, like a headless service listing a pod not
 # ready): it joins, and logs no refusal (it did not knock at itself). Then every
 # member but host 4 is killed and started again: host 4, alone, finds them again through the
-# name and the cluster is whole.
+# name and the cluster is whole. Last, a second node named h2 and a node with another secret
+# each exit 1 with a line saying why, never READY.
 source "$(dirname "$0")/harness.sh"
 hosts_skip_unless_able
 hosts_up 4
@@ -46,4 +47,27 @@ t0=$(now_ms)
 for i in 1 2 3; do node_start "$i" || fail "host $i did not restart"; done
 for i in 1 4; do wait_until 30 up_is $i 4 || fail "host $i does not see 4 nodes after the restart"; done
 report hosts_rejoined_after_losing_all_ms $(($(now_ms) - t0)) ms
+
+# Misconfigured nodes fail loudly (exit 1, a line that says why, never READY): host 4 starts a
+# second node under h2's name, then one whose secret is not the cluster's.
+misconfigured() {  # misconfigured NAME SECRET_FILE LOG: its exit code; stdout in $WORK/$NAME.out
+  local code=0
+  on 4 timeout 60 "$OTTER_NODE_BIN" --name "$1" --secret-file "$2" --listen tcp://0.0.0.0:7001 \
+    --advertise "tcp://$(host_ip 4):7001" --seed "tcp://$(host_ip 1):7000" \
+    >"$WORK/$1.out" 2>"$3" || code=$?
+  echo "$code"
+}
+t0=$(now_ms)
+code=$(misconfigured h2 "$SECRET" "$WORK/dup.err")
+report hosts_duplicate_name_exit_ms $(($(now_ms) - t0)) ms
+[[ $code == 1 ]] || fail "a second node named h2 exited $code, not 1: $(cat "$WORK/dup.err")"
+! grep -q READY "$WORK/h2.out" || fail "a second node named h2 printed READY"
+grep -q "already in use" "$WORK/dup.err" || fail "no 'already in use' line: $(cat "$WORK/dup.err")"
+t0=$(now_ms)
+code=$(misconfigured h5 "$WORK/another-secret" "$WORK/wrong.err")  # created: another secret
+report hosts_wrong_secret_exit_ms $(($(now_ms) - t0)) ms
+[[ $code == 1 ]] || fail "a node with another secret exited $code, not 1: $(cat "$WORK/wrong.err")"
+! grep -q READY "$WORK/h5.out" || fail "a node with another secret printed READY"
+grep -q "wrong secret" "$WORK/wrong.err" || fail "no 'wrong secret' line: $(cat "$WORK/wrong.err")"
+wait_until 10 up_is 1 4 || fail "the cluster is not whole after the misconfigured nodes"
 echo "PASS"
