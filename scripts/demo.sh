@@ -78,6 +78,10 @@ start node-b node-a
 start node-c node-a
 wait_ready node-b
 wait_ready node-c
+# READY means joined through the seed; b and c meet each other a moment later (the seed tells
+# each of the other): the demo calls node-c's servers through node-b.
+wait_log node-b "member node node-c is up" 10
+wait_log node-c "member node node-b is up" 10
 holder=$(grep -l "holds the global name 'kv'" "$dir"/*.log | head -n 1 | xargs -r basename | sed 's/\.log$//')
 [[ -n $holder ]] || fail "no node holds kv"
 other=node-b

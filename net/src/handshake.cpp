@@ -190,7 +190,12 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   if (*agreed >= 2) w.software = OTTER_VERSION;
   // The members, unless the hello says it knows of as many as we are up with (joins of many
   // nodes at once would otherwise send N lists of N members to each: gossip closes any gap).
-  if (!d.hi.known || *d.hi.known < ring_.size()) w.members = member_list();
+  if (!d.hi.known || *d.hi.known < ring_.size()) {
+    w.members = member_list();
+    p.members_told = w.members.size();
+  } else {
+    p.members_told = static_cast<std::size_t>(*d.hi.known);
+  }
   msgpack::sbuffer buf;
   wire::encode_welcome(buf, w);
   (void)io_->reply(t, routing_id, std::string_view(buf.data(), buf.size()));

@@ -57,8 +57,11 @@ void transport::went_up(const io_token& t, peer& p) {
   auto held = p.out.take_held();
   for (auto& item : held) take_outbound(t, std::move(item));
   flush(t, p);
-  // No member list here: the welcome carried one each way, and the periodic gossip
-  // (detector.cpp) closes the mesh when two nodes join through different seeds at once.
+  // The welcome carried the member list each way. Members that came up here between our
+  // welcome and now (nodes joining through us at once) are told to it now, so that joiners
+  // through one seed find each other at once rather than at the next gossip (detector.cpp),
+  // which still closes the mesh when two nodes join through different seeds at once.
+  if (!p.hidden && !opts_.hidden && ring_.size() - 1 > p.members_told) send_members(t, p);
   publish(t);  // before the news: a process told of it reads the view
   if (!p.hidden) members_.announce(t, p.name, true, "");
 }

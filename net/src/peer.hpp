@@ -43,6 +43,9 @@ struct peer {
   clock::time_point watch_since{}, watches_us_until{}, probe_sent{}, list_sent{};
   clock::time_point last_sent{};  // any frame on our way to it (heartbeats are skipped then)
   std::string probe_reason;
+  // How many members our last welcome to it told of (or, when it listed none, how many its
+  // hello said it knew): more members up by the time the link is up are sent to it then.
+  std::size_t members_told = 0;
   bool probe_tells = false;  // a probe of our own (not after a report): its failure is told
   // The link session's frame counts (full peers, frames on our connection to it and on its
   // to us): sent (and how many of those it has confirmed, and where the last frame of process
