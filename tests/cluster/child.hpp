@@ -88,6 +88,21 @@ class child {
   void signal(int sig) {
     if (pid_ > 0) ::kill(pid_, sig);
   }
+  // SIGSTOP, returning once it is stopped (kill() returns before every thread has stopped: a
+  // request arriving meanwhile could still be answered).
+  void stop() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGSTOP);
+    int st = 0;
+    while (::waitpid(pid_, &st, WUNTRACED) == pid_) {
+      if (WIFSTOPPED(st)) return;
+      if (WIFEXITED(st) || WIFSIGNALED(st)) {  // it died meanwhile
+        pid_ = -1;
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        return;
+      }
+    }
+  }
   // Waits for it to exit; its exit status, or -1.
   int wait_exit() {
     if (pid_ <= 0) return status_;

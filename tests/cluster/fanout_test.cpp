@@ -36,7 +36,7 @@ TEST_CASE("multi_call: replies from live servers; dead server, dead and suspende
   // mc-c loses its server, mc-d dies, mc-e stops answering (SIGSTOP: connected, silent).
   CHECK(p.await(otter::call<pong>(n[2]->probe, crash{"gone"})).code() == errc::exited);
   n[3]->proc->kill_now();
-  n[4]->proc->signal(SIGSTOP);
+  n[4]->proc->stop();
 
   const auto t0 = std::chrono::steady_clock::now();
   auto r = p.await(otter::multi_call<pong>(all, "probe", ping{4}, 100ms));

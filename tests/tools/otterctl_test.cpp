@@ -292,7 +292,7 @@ TEST_CASE("otterctl nodes, stats and ps show a member that does not answer inste
   // must show it as not answering, within its 1 s deadline.
   const auto with_b_stopped = [&](std::vector<std::string> args, bool as_json) {
     REQUIRE(eventually(both_up));
-    c.b->proc->signal(SIGSTOP);
+    c.b->proc->stop();
     args.insert(args.begin(), {"--timeout", "1000"});
     auto r = c.ctl(args, as_json);
     c.b->proc->signal(SIGCONT);
