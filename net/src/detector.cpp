@@ -2,12 +2,14 @@
 // size of the cluster (docs/PROTOCOL.md, "Heartbeats"):
 // - Watching: a node heartbeats, and checks the silence of, only the peers it watches: its
 //   watch_neighbours nearest members on each side of a ring of the members up ordered by node
-//   id, every hidden peer, and every member it has business with (calls, monitors or links
-//   open, frames of process envelopes sent that it has not confirmed yet). A watched peer is
-//   sent a heartbeat when nothing else went to it for a third of the failure timeout
-//   (checked every heartbeat_interval). Any envelope counts as liveness. One
-//   silent for failure_timeout since we heard it (or began watching it) is declared down, and
-//   the other members are told (gone).
+//   id, every hidden peer, and every member it is waiting on (calls open, frames of process
+//   envelopes sent that it has not confirmed yet). Monitors and links alone do not make a node
+//   watch: a member that many monitor (a global name's holder) would be beaten by all of
+//   them, N beats where the ring needs 4; its death reaches them through the ring's `gone`. A
+//   watched peer is sent a heartbeat when nothing else went to it for a third of the failure
+//   timeout (checked every heartbeat_interval). Any envelope counts as liveness. One silent for
+//   failure_timeout since we heard it (or began watching it) is declared down, and the other
+//   members are told (gone).
 // - A heartbeat says whether its sender watches the receiver; a node keeps heartbeating a
 //   peer that watches it (for three beat periods after that peer's last such beat) even
 //   when it does not watch that peer: the two need not agree on the ring.
@@ -46,7 +48,7 @@ constexpr std::uint64_t gossip_every = 25;  // ticks: every 5 s by default
 
 bool transport::should_watch(const peer& p) const {
   return opts_.hidden || p.hidden || opts_.watch_neighbours == 0 || neighbours_.count(p.id) > 0 ||
-         !p.book.empty() || p.frames_confirmed < p.last_data_frame;
+         p.book.calls_open() || p.frames_confirmed < p.last_data_frame;
 }
 
 void transport::choose_neighbours(const io_token& t) {

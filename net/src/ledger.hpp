@@ -27,6 +27,8 @@ class ledger {
   // The peer `peer_name` is down: answers everything open and forgets it.
   void settle(runtime& rt, const std::string& peer_name, const std::string& reason);
   bool empty() const noexcept;
+  // Calls of local processes waiting for the peer's answer.
+  bool calls_open() const noexcept { return !calls_.empty(); }
   std::size_t size() const noexcept;
 
  private:

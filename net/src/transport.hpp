@@ -143,7 +143,8 @@ class transport final : public detail::remote_router,
 
   // ---- failure detection and gossip (detector.cpp) ----
   void tick(const io_token& t);
-  // Whether we watch p now: a ring neighbour, a hidden peer, or one we have business with.
+  // Whether we watch p now: a ring neighbour, a hidden peer, or one we are waiting on (calls
+  // open, frames not confirmed).
   bool should_watch(const peer& p) const;
   // Our ring neighbours among the members up (node ids in order; publish() calls it).
   void choose_neighbours(const io_token& t);

@@ -16,8 +16,8 @@
 //   incarnation of a node is dead (`noproc`).
 // - A peer silent for failure_timeout is declared down (default: heartbeats every 200 ms,
 //   down after 1.5 s). Each node heartbeats only a few peers: its `watch_neighbours` nearest
-//   on a ring of the members on each side, and those it has business with (calls, monitors
-//   and links open, traffic sent in the last failure_timeout); a node that declares a member
+//   on a ring of the members on each side, and those it waits on (calls open, traffic it sent
+//   not yet confirmed; monitors and links alone do not count); a node that declares a member
 //   down tells the others, who each probe it and declare it down unless it answers at once
 //   (down everywhere within about 1.9 s). A peer that comes back is reconnected, as a new
 //   incarnation if it restarted.
