@@ -273,6 +273,13 @@ TEST_CASE("bad arguments exit 2 without starting a node") {
       2);
   std::ofstream(bad) << "name = \"x\"\nlisten = \"tcp://127.0.0.1:0\"\nlog_format = \"yaml\"\n";
   CHECK(run_to_exit({"--config", bad}).second == 2);
+  // Seeds: a port of 0, none, or not a number, and no host (these exited 1 at start before).
+  for (const char* seed : {"tcp://127.0.0.1:0", "dns:otter-seeds:0", "tcp://127.0.0.1:",
+                           "dns:otter-seeds:x", "tcp://:7001", "dns::7001", "tcp://h:70001"}) {
+    INFO(seed);
+    CHECK(run_to_exit({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--seed", seed}).second ==
+          2);
+  }
 }
 
 TEST_CASE("a node that cannot start exits 1") {

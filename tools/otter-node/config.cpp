@@ -163,8 +163,13 @@ void validate(const node_config& c) {
     throw usage_error{"--advertise '" + c.advertise + "' is not of the form tcp://HOST:PORT"};
   }
   for (const auto& s : c.seeds) {
-    if (!is_tcp_endpoint(s) && !is_dns_seed(s)) {
-      throw usage_error{"--seed '" + s + "' is not of the form tcp://HOST:PORT or dns:NAME:PORT"};
+    // A seed is knocked at, so its port must be one a node can listen on (1-65535).
+    const auto hp =
+        is_dns_seed(s) ? split_tcp_endpoint("tcp://" + s.substr(4)) : split_tcp_endpoint(s);
+    if (!hp || hp->host.empty() || hp->port == 0) {
+      throw usage_error{"--seed '" + s +
+                        "' is not of the form tcp://HOST:PORT or dns:NAME:PORT (PORT from 1 to "
+                        "65535)"};
     }
   }
   if (!c.metrics.empty() && !split_tcp_endpoint(c.metrics)) {
