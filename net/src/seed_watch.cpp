@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 
 #include "endpoint.hpp"
 #include "otter/log.hpp"
@@ -35,6 +36,38 @@ result<std::vector<std::string>> seed_watch::parse_file(const std::string& path)
   return seeds;
 }
 
+struct seed_watch::state {
+  state(std::vector<std::string> seeds, std::string file, apply_fn apply)
+      : given(std::move(seeds)), file(std::move(file)), apply(std::move(apply)) {}
+
+  void run();
+  bool reread_file();  // true when the file changed (and was read)
+  // The seed endpoints now (dns: seeds resolved again when `resolve`); nothing when stopped
+  // while resolving.
+  std::optional<std::vector<std::string>> endpoints(bool resolve);
+  bool stopped() {
+    std::lock_guard<std::mutex> l(mutex);
+    return stop;
+  }
+
+  const std::vector<std::string> given;
+  const std::string file;
+  const apply_fn apply;
+  // The watcher thread's own.
+  std::vector<std::string> from_file;
+  std::timespec file_mtime{};
+  long long file_size = -1;
+  std::string file_problem;                                  // the last one logged
+  std::map<std::string, std::vector<std::string>> resolved;  // by dns: seed
+  std::map<std::string, std::string> resolve_problem;        // the last one logged, by seed
+  std::vector<std::string> applied;
+
+  std::mutex mutex;  // protects stop, resolving
+  std::condition_variable changed;
+  bool stop = false;
+  bool resolving = false;  // in getaddrinfo, which may block for the resolver's timeout
+};
+
 result<std::unique_ptr<seed_watch>> seed_watch::start(std::vector<std::string> seeds,
                                                       std::string file, apply_fn apply) {
   for (const auto& s : seeds) {
@@ -43,61 +76,69 @@ result<std::unique_ptr<seed_watch>> seed_watch::start(std::vector<std::string> s
   if (!file.empty()) {
     if (auto first = parse_file(file); !first) return first.err();
   }
-  std::unique_ptr<seed_watch> w(
-      new seed_watch(std::move(seeds), std::move(file), std::move(apply)));
+  auto st = std::make_shared<state>(std::move(seeds), std::move(file), std::move(apply));
   // The first set before returning: whoever starts the node sees its seeds at once.
-  w->reread_file();
-  w->applied_ = w->endpoints(true);
-  w->apply_(w->applied_);
-  w->thread_ = std::thread([p = w.get()] { p->run(); });
+  st->reread_file();
+  st->applied = *st->endpoints(true);
+  st->apply(st->applied);
+  std::unique_ptr<seed_watch> w(new seed_watch(st));
+  w->thread_ = std::thread([st] { st->run(); });
   return w;
 }
 
-seed_watch::seed_watch(std::vector<std::string> seeds, std::string file, apply_fn apply)
-    : given_(std::move(seeds)), file_(std::move(file)), apply_(std::move(apply)) {}
+seed_watch::seed_watch(std::shared_ptr<state> s) : s_(std::move(s)) {}
 
 seed_watch::~seed_watch() {
+  bool resolving = false;
   {
-    std::lock_guard<std::mutex> l(mutex_);
-    stop_ = true;
+    std::lock_guard<std::mutex> l(s_->mutex);
+    s_->stop = true;
+    resolving = s_->resolving;
   }
-  changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  s_->changed.notify_all();
+  if (!thread_.joinable()) return;
+  // Waiting on DNS: it finds `stop` set when getaddrinfo returns, and ends without a word.
+  // Otherwise it is waiting for its next round, or busy with a file or with `apply`: short.
+  if (resolving) {
+    thread_.detach();
+  } else {
+    thread_.join();
+  }
 }
 
-bool seed_watch::reread_file() {
-  if (file_.empty()) return false;
+bool seed_watch::state::reread_file() {
+  if (file.empty()) return false;
   struct stat st {};
-  if (::stat(file_.c_str(), &st) != 0) {
-    const std::string problem = std::string("cannot read seeds file ") + file_ + ": " +
+  if (::stat(file.c_str(), &st) != 0) {
+    const std::string problem = std::string("cannot read seeds file ") + file + ": " +
                                 std::strerror(errno) + "; keeping its last seeds";
-    if (problem != file_problem_) detail::log().warn("{}", problem);
-    file_problem_ = problem;
-    file_size_ = -1;  // read again when it comes back
+    if (problem != file_problem) detail::log().warn("{}", problem);
+    file_problem = problem;
+    file_size = -1;  // read again when it comes back
     return false;
   }
-  if (st.st_mtim.tv_sec == file_mtime_.tv_sec && st.st_mtim.tv_nsec == file_mtime_.tv_nsec &&
-      st.st_size == file_size_) {
+  if (st.st_mtim.tv_sec == file_mtime.tv_sec && st.st_mtim.tv_nsec == file_mtime.tv_nsec &&
+      st.st_size == file_size) {
     return false;
   }
-  file_mtime_ = st.st_mtim;
-  file_size_ = st.st_size;
-  auto seeds = parse_file(file_);
+  file_mtime = st.st_mtim;
+  file_size = st.st_size;
+  auto seeds = parse_file(file);
   if (!seeds) {
-    if (seeds.err().message != file_problem_) {
+    if (seeds.err().message != file_problem) {
       detail::log().warn("{}; keeping its last seeds", seeds.err().message);
     }
-    file_problem_ = seeds.err().message;
+    file_problem = seeds.err().message;
     return false;
   }
-  file_problem_.clear();
-  from_file_ = std::move(*seeds);
+  file_problem.clear();
+  from_file = std::move(*seeds);
   return true;
 }
 
-std::vector<std::string> seed_watch::endpoints(bool resolve) {
-  std::vector<std::string> all = given_;
-  all.insert(all.end(), from_file_.begin(), from_file_.end());
+std::optional<std::vector<std::string>> seed_watch::state::endpoints(bool resolve) {
+  std::vector<std::string> all = given;
+  all.insert(all.end(), from_file.begin(), from_file.end());
   std::vector<std::string> out;
   for (const auto& s : all) {
     const auto d = parse_dns_seed(s);
@@ -105,23 +146,33 @@ std::vector<std::string> seed_watch::endpoints(bool resolve) {
       out.push_back(s);
       continue;
     }
-    if (resolve || resolved_.count(s) == 0) {
+    if (resolve || resolved.count(s) == 0) {
+      {
+        std::lock_guard<std::mutex> l(mutex);
+        if (stop) return std::nullopt;
+        resolving = true;
+      }
       auto r = resolve_all(*d);
-      std::string& told = resolve_problem_[s];
+      {
+        std::lock_guard<std::mutex> l(mutex);
+        resolving = false;
+        if (stop) return std::nullopt;  // the owner may be gone: no log, no apply
+      }
+      std::string& told = resolve_problem[s];
       if (r) {
         if (!told.empty()) detail::log().info("seed {} resolves again", s);
         told.clear();
-        resolved_[s] = std::move(*r);
+        resolved[s] = std::move(*r);
       } else {
         if (r.err().message != told) {
           detail::log().warn("seed {}: {}; trying again every {} ms", s, r.err().message,
                              net_defaults::dns_reseed_interval.count());
         }
         told = r.err().message;
-        resolved_.try_emplace(s);  // keeps the addresses it had
+        resolved.try_emplace(s);  // keeps the addresses it had
       }
     }
-    const auto& addrs = resolved_[s];
+    const auto& addrs = resolved[s];
     out.insert(out.end(), addrs.begin(), addrs.end());
   }
   std::sort(out.begin(), out.end());
@@ -129,28 +180,32 @@ std::vector<std::string> seed_watch::endpoints(bool resolve) {
   return out;
 }
 
-void seed_watch::run() {
+void seed_watch::state::run() {
   using clock = std::chrono::steady_clock;
   auto next_resolve = clock::now() + net_defaults::dns_reseed_interval;
   const auto period =
-      file_.empty() ? net_defaults::dns_reseed_interval
-                    : std::min(net_defaults::seeds_file_poll, net_defaults::dns_reseed_interval);
+      file.empty() ? net_defaults::dns_reseed_interval
+                   : std::min(net_defaults::seeds_file_poll, net_defaults::dns_reseed_interval);
   for (;;) {
     {
-      std::unique_lock<std::mutex> l(mutex_);
-      if (changed_.wait_for(l, period, [&] { return stop_; })) return;
+      std::unique_lock<std::mutex> l(mutex);
+      if (changed.wait_for(l, period, [&] { return stop; })) return;
     }
     const bool file_changed = reread_file();
-    const bool resolve = clock::now() >= next_resolve;
-    if (resolve) next_resolve = clock::now() + net_defaults::dns_reseed_interval;
-    if (!file_changed && !resolve) continue;
-    auto now_seeds = endpoints(resolve);
-    if (now_seeds == applied_) continue;
+    const bool again = clock::now() >= next_resolve;
+    if (again) next_resolve = clock::now() + net_defaults::dns_reseed_interval;
+    if (!file_changed && !again) continue;
+    auto now_seeds = endpoints(again);
+    if (!now_seeds) return;  // stopped while resolving
+    if (*now_seeds == applied) continue;
     std::string list;
-    for (const auto& e : now_seeds) list += (list.empty() ? "" : " ") + e;
+    for (const auto& e : *now_seeds) list += (list.empty() ? "" : " ") + e;
     detail::log().info("seeds are now: {}", list.empty() ? "none" : list);
-    applied_ = now_seeds;
-    apply_(std::move(now_seeds));
+    applied = *now_seeds;
+    // Not resolving: the owner's destructor joins rather than detaches, so `apply` is never
+    // called after it returns.
+    if (stopped()) return;
+    apply(std::move(*now_seeds));
   }
 }
 

@@ -33,31 +33,19 @@ class seed_watch {
   // Lines of a seeds file: one seed a line, '#' to the end of a line a comment. An error
   // names the first bad line.
   static result<std::vector<std::string>> parse_file(const std::string& path);
-  ~seed_watch();  // stops the thread
+  // Stops the watcher at once, even while it waits on DNS (a resolver that does not answer
+  // holds getaddrinfo for its timeout, ~10 s, which a clean stop must not wait out): the
+  // thread is then left to finish its lookup alone, touching only the state it shares, and
+  // never applies anything again. `apply` is not called once this returns.
+  ~seed_watch();
   seed_watch(const seed_watch&) = delete;
   seed_watch& operator=(const seed_watch&) = delete;
 
  private:
-  seed_watch(std::vector<std::string> seeds, std::string file, apply_fn apply);
-  void run();
-  bool reread_file();  // true when the file changed (and was read)
-  std::vector<std::string> endpoints(bool resolve);
+  struct state;  // what the watcher thread uses: shared with it, as it may outlive this object
+  explicit seed_watch(std::shared_ptr<state> s);
 
-  const std::vector<std::string> given_;
-  const std::string file_;
-  const apply_fn apply_;
-  // The watcher thread's own state.
-  std::vector<std::string> from_file_;
-  std::timespec file_mtime_{};
-  long long file_size_ = -1;
-  std::string file_problem_;                                  // the last one logged
-  std::map<std::string, std::vector<std::string>> resolved_;  // by dns: seed
-  std::map<std::string, std::string> resolve_problem_;        // the last one logged, by seed
-  std::vector<std::string> applied_;
-
-  std::mutex mutex_;  // protects stop_
-  std::condition_variable changed_;
-  bool stop_ = false;
+  std::shared_ptr<state> s_;
   std::thread thread_;
 };
 

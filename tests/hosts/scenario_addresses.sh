@@ -7,7 +7,8 @@
 # ready): it joins, and logs no refusal (it did not knock at itself). Then every
 # member but host 4 is killed and started again: host 4, alone, finds them again through the
 # name and the cluster is whole. Last, a second node named h2 and a node with another secret
-# each exit 1 with a line saying why, never READY.
+# each exit 1 with a line saying why, never READY. Last, a node stops at once on SIGTERM while
+# its dns: seed's lookup waits on a resolver that does not answer.
 source "$(dirname "$0")/harness.sh"
 hosts_skip_unless_able
 hosts_up 4
@@ -70,4 +71,40 @@ report hosts_wrong_secret_exit_ms $(($(now_ms) - t0)) ms
 ! grep -q READY "$WORK/h5.out" || fail "a node with another secret printed READY"
 grep -q "wrong secret" "$WORK/wrong.err" || fail "no 'wrong secret' line: $(cat "$WORK/wrong.err")"
 wait_until 10 up_is 1 4 || fail "the cluster is not whole after the misconfigured nodes"
+
+# A clean stop does not wait on DNS. h6 (in host 4) joins through dns:otter-slow:7000, in the
+# hosts file at first; then the name leaves the file and the node's periodic lookup goes to
+# the resolver, a UDP socket in host 4 that logs each query and never answers (each lookup
+# would wait 3 x 10 s). Once it has a query, SIGTERM must stop h6 within its drain bound.
+hosts_entry "$(host_ip 1)" otter-slow
+printf 'nameserver %s\noptions timeout:10 attempts:3\n' "$(host_ip 4)" >"/etc/netns/$H-4/resolv.conf"
+: >"$WORK/dns-queries"
+on 4 /usr/bin/python3 -c "
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('$(host_ip 4)', 53))
+while True:
+    s.recvfrom(4096)
+    with open(sys.argv[1], 'a') as f: f.write('query\n')
+" "$WORK/dns-queries" &
+exec {h6_out}< <(exec ip netns exec "$H-4" "$OTTER_NODE_BIN" --name h6 --secret-file "$SECRET" \
+  --listen tcp://0.0.0.0:7002 --advertise "tcp://$(host_ip 4):7002" --seed dns:otter-slow:7000 \
+  2>>"$WORK/h6.log")
+h6_pid=$!
+read -r -t 40 -u "$h6_out" line || fail "h6 printed no READY line: $(tail -n 5 "$WORK/h6.log")"
+[[ $line == READY* ]] || fail "h6: unexpected: $line"
+hosts4=/etc/netns/$H-4/hosts
+grep -v ' otter-slow$' "$hosts4" >"$WORK/hosts4"
+cat "$WORK/hosts4" >"$hosts4"  # in place: the file ip netns exec bind-mounted
+wait_until 30 test -s "$WORK/dns-queries" || fail "h6 never asked the resolver for otter-slow"
+t0=$(now_ms)
+kill -TERM "$h6_pid"
+timeout 60 tail --pid="$h6_pid" -f /dev/null || fail "h6 did not stop within 60 s"
+stop_ms=$(($(now_ms) - t0))
+code=0
+wait "$h6_pid" 2>/dev/null || code=$?
+report hosts_stop_while_resolving_ms "$stop_ms" ms
+[[ $code == 0 ]] || fail "h6 exited $code on SIGTERM, not 0"
+# The bound: a 2 s drain and the goodbye; the lookup it left behind would take 30 s.
+((stop_ms < 8000)) || fail "h6 took $stop_ms ms to stop: it waited for its DNS lookup"
 echo "PASS"
