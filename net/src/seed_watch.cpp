@@ -41,10 +41,11 @@ struct seed_watch::state {
       : given(std::move(seeds)), file(std::move(file)), apply(std::move(apply)) {}
 
   void run();
-  bool reread_file();  // true when the file changed (and was read)
-  // The seed endpoints now (dns: seeds resolved again when `resolve`); nothing when stopped
-  // while resolving.
-  std::optional<std::vector<std::string>> endpoints(bool resolve);
+  bool round(bool again);  // a look at the file and (when `again`) DNS; false once stopped
+  bool reread_file();      // true when the file changed (and was read)
+  // The seed endpoints now (dns: seeds resolved again when `resolve`, left out until resolved
+  // when not `lookups`); nothing when stopped while resolving.
+  std::optional<std::vector<std::string>> endpoints(bool resolve, bool lookups = true);
   bool stopped() {
     std::lock_guard<std::mutex> l(mutex);
     return stop;
@@ -62,8 +63,10 @@ struct seed_watch::state {
   std::map<std::string, std::string> resolve_problem;        // the last one logged, by seed
   std::vector<std::string> applied;
 
-  std::mutex mutex;  // protects stop, resolving
+  std::mutex mutex;  // protects stop, resolving, first_done
   std::condition_variable changed;
+  std::condition_variable first;  // the first round (the first lookups) is done
+  bool first_done = false;
   bool stop = false;
   bool resolving = false;  // in getaddrinfo, which may block for the resolver's timeout
 };
@@ -77,12 +80,16 @@ result<std::unique_ptr<seed_watch>> seed_watch::start(std::vector<std::string> s
     if (auto first = parse_file(file); !first) return first.err();
   }
   auto st = std::make_shared<state>(std::move(seeds), std::move(file), std::move(apply));
-  // The first set before returning: whoever starts the node sees its seeds at once.
+  // The first set before returning: whoever starts the node sees its seeds at once. dns:
+  // seeds are looked up on the thread, waited for here for at most dns_first_lookup_wait: a
+  // resolver that does not answer delays a start (and a signal during it) no longer than that.
   st->reread_file();
-  st->applied = *st->endpoints(true);
+  st->applied = *st->endpoints(false, false);
   st->apply(st->applied);
   std::unique_ptr<seed_watch> w(new seed_watch(st));
   w->thread_ = std::thread([st] { st->run(); });
+  std::unique_lock<std::mutex> l(st->mutex);
+  st->first.wait_for(l, net_defaults::dns_first_lookup_wait, [&] { return st->first_done; });
   return w;
 }
 
@@ -136,7 +143,7 @@ bool seed_watch::state::reread_file() {
   return true;
 }
 
-std::optional<std::vector<std::string>> seed_watch::state::endpoints(bool resolve) {
+std::optional<std::vector<std::string>> seed_watch::state::endpoints(bool resolve, bool lookups) {
   std::vector<std::string> all = given;
   all.insert(all.end(), from_file.begin(), from_file.end());
   std::vector<std::string> out;
@@ -146,7 +153,7 @@ std::optional<std::vector<std::string>> seed_watch::state::endpoints(bool resolv
       out.push_back(s);
       continue;
     }
-    if (resolve || resolved.count(s) == 0) {
+    if (lookups && (resolve || resolved.count(s) == 0)) {
       {
         std::lock_guard<std::mutex> l(mutex);
         if (stop) return std::nullopt;
@@ -172,8 +179,9 @@ std::optional<std::vector<std::string>> seed_watch::state::endpoints(bool resolv
         resolved.try_emplace(s);  // keeps the addresses it had
       }
     }
-    const auto& addrs = resolved[s];
-    out.insert(out.end(), addrs.begin(), addrs.end());
+    if (auto it = resolved.find(s); it != resolved.end()) {
+      out.insert(out.end(), it->second.begin(), it->second.end());
+    }
   }
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -182,31 +190,44 @@ std::optional<std::vector<std::string>> seed_watch::state::endpoints(bool resolv
 
 void seed_watch::state::run() {
   using clock = std::chrono::steady_clock;
-  auto next_resolve = clock::now() + net_defaults::dns_reseed_interval;
+  auto next_resolve = clock::now();  // the first lookups at once (start() made none)
   const auto period =
       file.empty() ? net_defaults::dns_reseed_interval
                    : std::min(net_defaults::seeds_file_poll, net_defaults::dns_reseed_interval);
-  for (;;) {
-    {
+  for (bool first_round = true;; first_round = false) {
+    if (!first_round) {
       std::unique_lock<std::mutex> l(mutex);
       if (changed.wait_for(l, period, [&] { return stop; })) return;
     }
-    const bool file_changed = reread_file();
     const bool again = clock::now() >= next_resolve;
     if (again) next_resolve = clock::now() + net_defaults::dns_reseed_interval;
-    if (!file_changed && !again) continue;
-    auto now_seeds = endpoints(again);
-    if (!now_seeds) return;  // stopped while resolving
-    if (*now_seeds == applied) continue;
-    std::string list;
-    for (const auto& e : *now_seeds) list += (list.empty() ? "" : " ") + e;
-    detail::log().info("seeds are now: {}", list.empty() ? "none" : list);
-    applied = *now_seeds;
-    // Not resolving: the owner's destructor joins rather than detaches, so `apply` is never
-    // called after it returns.
-    if (stopped()) return;
-    apply(std::move(*now_seeds));
+    const bool going_on = round(again);
+    if (first_round) {
+      {
+        std::lock_guard<std::mutex> l(mutex);
+        first_done = true;
+      }
+      first.notify_all();
+    }
+    if (!going_on) return;
   }
+}
+
+bool seed_watch::state::round(bool again) {
+  const bool file_changed = reread_file();
+  if (!file_changed && !again) return true;
+  auto now_seeds = endpoints(again);
+  if (!now_seeds) return false;  // stopped while resolving
+  if (*now_seeds == applied) return true;
+  std::string list;
+  for (const auto& e : *now_seeds) list += (list.empty() ? "" : " ") + e;
+  detail::log().info("seeds are now: {}", list.empty() ? "none" : list);
+  applied = *now_seeds;
+  // Not resolving: the owner's destructor joins rather than detaches, so `apply` is never
+  // called after it returns.
+  if (stopped()) return false;
+  apply(std::move(*now_seeds));
+  return true;
 }
 
 }  // namespace otter::net_detail

@@ -7,8 +7,8 @@
 # ready): it joins, and logs no refusal (it did not knock at itself). Then every
 # member but host 4 is killed and started again: host 4, alone, finds them again through the
 # name and the cluster is whole. Last, a second node named h2 and a node with another secret
-# each exit 1 with a line saying why, never READY. Last, a node stops at once on SIGTERM while
-# its dns: seed's lookup waits on a resolver that does not answer.
+# each exit 1 with a line saying why, never READY. Last, a resolver that does not answer holds
+# neither a node's stop nor its start (2 s at most) when its dns: seed's lookup waits on it.
 source "$(dirname "$0")/harness.sh"
 hosts_skip_unless_able
 hosts_up 4
@@ -107,4 +107,27 @@ report hosts_stop_while_resolving_ms "$stop_ms" ms
 [[ $code == 0 ]] || fail "h6 exited $code on SIGTERM, not 0"
 # The bound: a 2 s drain and the goodbye; the lookup it left behind would take 30 s.
 ((stop_ms < 8000)) || fail "h6 took $stop_ms ms to stop: it waited for its DNS lookup"
+# Nor does a start: h7's only seed is a name the resolver never answers for (each lookup would
+# take 30 s). It waits for the lookup at most 2 s, starts alone (READY), would join when the
+# name resolves, and SIGTERM stops it at once: exit 0.
+queries=$(wc -l <"$WORK/dns-queries")
+t0=$(now_ms)
+exec {h7_out}< <(exec ip netns exec "$H-4" "$OTTER_NODE_BIN" --name h7 --secret-file "$SECRET" \
+  --listen tcp://0.0.0.0:7003 --advertise "tcp://$(host_ip 4):7003" --seed dns:otter-nowhere:7000 \
+  2>>"$WORK/h7.log")
+h7_pid=$!
+read -r -t 20 -u "$h7_out" line || fail "h7 printed no READY line in 20 s: it waited for DNS"
+[[ $line == READY* ]] || fail "h7: unexpected: $line"
+report hosts_ready_while_resolving_ms $(($(now_ms) - t0)) ms
+more_queries() { (($(wc -l <"$WORK/dns-queries") > queries)); }
+wait_until 30 more_queries || fail "h7 never asked the resolver for otter-nowhere"
+t0=$(now_ms)
+kill -TERM "$h7_pid"
+timeout 60 tail --pid="$h7_pid" -f /dev/null || fail "h7 did not stop within 60 s"
+stop_ms=$(($(now_ms) - t0))
+code=0
+wait "$h7_pid" 2>/dev/null || code=$?
+report hosts_stop_while_starting_resolving_ms "$stop_ms" ms
+[[ $code == 0 ]] || fail "h7 exited $code on SIGTERM, not 0"
+((stop_ms < 8000)) || fail "h7 took $stop_ms ms to stop: it waited for its DNS lookup"
 echo "PASS"

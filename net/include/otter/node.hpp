@@ -86,6 +86,10 @@ inline constexpr std::chrono::milliseconds join_timeout{10000};
 // dns: seeds are resolved again this often, for as long as the node runs (pods restart at new
 // addresses); a query every 5 s per node is nothing for a caching resolver.
 inline constexpr std::chrono::milliseconds dns_reseed_interval{5000};
+// How long node::start waits for the first lookups of its dns: seeds (on their own thread):
+// a resolver that does not answer delays a start no longer than this; the seeds come when the
+// lookup does.
+inline constexpr std::chrono::milliseconds dns_first_lookup_wait{2000};
 // A seeds file's mtime and size are looked at this often (a stat: cheap), read again on change.
 inline constexpr std::chrono::milliseconds seeds_file_poll{1000};
 }  // namespace net_defaults
