@@ -87,47 +87,43 @@ while True:
     s.recvfrom(4096)
     with open(sys.argv[1], 'a') as f: f.write('query\n')
 " "$WORK/dns-queries" &
-exec {h6_out}< <(exec ip netns exec "$H-4" "$OTTER_NODE_BIN" --name h6 --secret-file "$SECRET" \
-  --listen tcp://0.0.0.0:7002 --advertise "tcp://$(host_ip 4):7002" --seed dns:otter-slow:7000 \
-  2>>"$WORK/h6.log")
-h6_pid=$!
-read -r -t 40 -u "$h6_out" line || fail "h6 printed no READY line: $(tail -n 5 "$WORK/h6.log")"
+# in_host_4 NAME PORT SEED: starts otter-node NAME in host 4; its pid in $pid, stdout on $out.
+in_host_4() {
+  exec {out}< <(exec ip netns exec "$H-4" "$OTTER_NODE_BIN" --name "$1" --secret-file "$SECRET" \
+    --listen "tcp://0.0.0.0:$2" --advertise "tcp://$(host_ip 4):$2" --seed "$3" 2>>"$WORK/$1.log")
+  pid=$!
+}
+# stops_at_once NAME PID FIGURE: SIGTERM stops it with exit 0 well within the drain bound (a 2 s
+# drain and the goodbye; the DNS lookup it left behind would take 30 s).
+stops_at_once() {
+  local t0 stop_ms code=0
+  t0=$(now_ms)
+  kill -TERM "$2"
+  timeout 60 tail --pid="$2" -f /dev/null || fail "$1 did not stop within 60 s"
+  stop_ms=$(($(now_ms) - t0))
+  wait "$2" 2>/dev/null || code=$?
+  report "$3" "$stop_ms" ms
+  [[ $code == 0 ]] || fail "$1 exited $code on SIGTERM, not 0"
+  ((stop_ms < 8000)) || fail "$1 took $stop_ms ms to stop: it waited for its DNS lookup"
+}
+in_host_4 h6 7002 dns:otter-slow:7000
+read -r -t 40 -u "$out" line || fail "h6 printed no READY line: $(tail -n 5 "$WORK/h6.log")"
 [[ $line == READY* ]] || fail "h6: unexpected: $line"
 hosts4=/etc/netns/$H-4/hosts
 grep -v ' otter-slow$' "$hosts4" >"$WORK/hosts4"
 cat "$WORK/hosts4" >"$hosts4"  # in place: the file ip netns exec bind-mounted
 wait_until 30 test -s "$WORK/dns-queries" || fail "h6 never asked the resolver for otter-slow"
-t0=$(now_ms)
-kill -TERM "$h6_pid"
-timeout 60 tail --pid="$h6_pid" -f /dev/null || fail "h6 did not stop within 60 s"
-stop_ms=$(($(now_ms) - t0))
-code=0
-wait "$h6_pid" 2>/dev/null || code=$?
-report hosts_stop_while_resolving_ms "$stop_ms" ms
-[[ $code == 0 ]] || fail "h6 exited $code on SIGTERM, not 0"
-# The bound: a 2 s drain and the goodbye; the lookup it left behind would take 30 s.
-((stop_ms < 8000)) || fail "h6 took $stop_ms ms to stop: it waited for its DNS lookup"
+stops_at_once h6 "$pid" hosts_stop_while_resolving_ms
 # Nor does a start: h7's only seed is a name the resolver never answers for (each lookup would
 # take 30 s). It waits for the lookup at most 2 s, starts alone (READY), would join when the
 # name resolves, and SIGTERM stops it at once: exit 0.
 queries=$(wc -l <"$WORK/dns-queries")
 t0=$(now_ms)
-exec {h7_out}< <(exec ip netns exec "$H-4" "$OTTER_NODE_BIN" --name h7 --secret-file "$SECRET" \
-  --listen tcp://0.0.0.0:7003 --advertise "tcp://$(host_ip 4):7003" --seed dns:otter-nowhere:7000 \
-  2>>"$WORK/h7.log")
-h7_pid=$!
-read -r -t 20 -u "$h7_out" line || fail "h7 printed no READY line in 20 s: it waited for DNS"
+in_host_4 h7 7003 dns:otter-nowhere:7000
+read -r -t 20 -u "$out" line || fail "h7 printed no READY line in 20 s: it waited for DNS"
 [[ $line == READY* ]] || fail "h7: unexpected: $line"
 report hosts_ready_while_resolving_ms $(($(now_ms) - t0)) ms
 more_queries() { (($(wc -l <"$WORK/dns-queries") > queries)); }
 wait_until 30 more_queries || fail "h7 never asked the resolver for otter-nowhere"
-t0=$(now_ms)
-kill -TERM "$h7_pid"
-timeout 60 tail --pid="$h7_pid" -f /dev/null || fail "h7 did not stop within 60 s"
-stop_ms=$(($(now_ms) - t0))
-code=0
-wait "$h7_pid" 2>/dev/null || code=$?
-report hosts_stop_while_starting_resolving_ms "$stop_ms" ms
-[[ $code == 0 ]] || fail "h7 exited $code on SIGTERM, not 0"
-((stop_ms < 8000)) || fail "h7 took $stop_ms ms to stop: it waited for its DNS lookup"
+stops_at_once h7 "$pid" hosts_stop_while_starting_resolving_ms
 echo "PASS"
