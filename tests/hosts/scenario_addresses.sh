@@ -99,7 +99,7 @@ stops_at_once() {
   local t0 stop_ms code=0
   t0=$(now_ms)
   kill -TERM "$2"
-  timeout 60 tail --pid="$2" -f /dev/null || fail "$1 did not stop within 60 s"
+  timeout 60 tail --pid="$2" -s 0.05 -f /dev/null || fail "$1 did not stop within 60 s"
   stop_ms=$(($(now_ms) - t0))
   wait "$2" 2>/dev/null || code=$?
   report "$3" "$stop_ms" ms
