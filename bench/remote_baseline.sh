@@ -6,21 +6,8 @@
 # Prints every sample as `name value unit`, then the medians and the ratios issue 17 asks for.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bench=${1:-build/release/bench/otter-bench}
-reps=${REPS:-3}
-[[ -x $bench ]] || { echo "remote_baseline: $bench is not built (cmake --build ... --target otter-bench)" >&2; exit 2; }
-command -v erlc >/dev/null || { echo "remote_baseline: needs Erlang (apt-get install erlang-base)" >&2; exit 2; }
-work=$(mktemp -d /tmp/otter-remote-baseline.XXXXXX)
-trap 'rm -rf "$work"' EXIT
-erlc -o "$work" bench/erlang/remote_bench.erl
-export ERL_EPMD_ADDRESS=127.0.0.1
-epmd -names >/dev/null 2>&1 || epmd -daemon -address 127.0.0.1
-for ((r = 1; r <= reps; r++)); do
-  timeout 300 "$bench" net 2>/dev/null | tee -a "$work/samples"
-  timeout 300 erl -noshell -sname "remotebench$$_$r@localhost" -setcookie otterbench \
-    -kernel inet_dist_use_interface '{127,0,0,1}' -pa "$work" -s remote_bench main | tee -a "$work/samples"
-done
-median() { grep "^$1 " "$work/samples" | awk '{print $2}' | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+source bench/erlang/interleave.sh
+interleave remote_baseline "${1:-build/release/bench/otter-bench}" net remote_bench
 echo "# medians of $reps"
 for name in $(awk '{print $1}' "$work/samples" | sort -u); do
   echo "$name $(median "$name") $(grep -m1 "^$name " "$work/samples" | awk '{print $3}')"
