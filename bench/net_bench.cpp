@@ -219,18 +219,26 @@ figures measure_otter(const std::string& secret, bool curve) {
   o.secret_file = secret;
   o.insecure = !curve;
   if (const char* w = std::getenv("OTTER_BENCH_WORKERS")) o.workers = unsigned(std::atoi(w));
+  if (const char* b = std::getenv("OTTER_BENCH_BUSY_POLL_US")) {
+    o.busy_poll = std::chrono::microseconds(std::atoi(b));
+  }
   o.seeds = {ep};
   auto n = otter::node::start(o);
   if (!n) throw std::runtime_error(n.err().message);
   if (!(*n)->wait_for_nodes(1, 20s)) throw std::runtime_error("could not join net-peer");
   otter::scoped_process me((*n)->rt());
   auto drv = (*n)->rt().start<driver>();
-  auto calls = me.await(otter::call<samples>(*drv, call_run{*target, 2000}, 120s));
+  // OTTER_BENCH_PROFILE=calls or casts: only 2 s of calls or 600,000 casts (for profiling).
+  const char* prof = std::getenv("OTTER_BENCH_PROFILE");
+  const bool only_calls = prof != nullptr && std::string(prof) == "calls";
+  const bool only_casts = prof != nullptr && std::string(prof) == "casts";
+  auto calls = me.await(otter::call<samples>(*drv, call_run{*target, only_casts ? 1 : 2000}, 120s));
   if (!calls) throw std::runtime_error(calls.err().message);
-  auto casts = me.await(otter::call<samples>(*drv, cast_run{*target, 300000}, 300s));
+  auto casts = me.await(otter::call<samples>(
+      *drv, cast_run{*target, only_casts ? 600000 : only_calls ? 1 : 300000}, 300s));
   if (!casts) throw std::runtime_error(casts.err().message);
   figures f;
-  if (!curve) {
+  if (!curve && prof == nullptr) {
     auto big = me.await(otter::call<samples>(*drv, call_run{*target, 1000, 64 * 1024}, 120s));
     if (!big) throw std::runtime_error(big.err().message);
     f.call_64k_us = big->seconds * 1e6 / static_cast<double>(big->ops);
@@ -354,6 +362,9 @@ int run_net_peer(int argc, char** argv) {
   o.secret_file = argc > 2 ? argv[2] : "";
   o.insecure = argc > 3 && std::string(argv[3]) == "--insecure";
   if (const char* w = std::getenv("OTTER_BENCH_WORKERS")) o.workers = unsigned(std::atoi(w));
+  if (const char* b = std::getenv("OTTER_BENCH_BUSY_POLL_US")) {
+    o.busy_poll = std::chrono::microseconds(std::atoi(b));
+  }
   auto n = otter::node::start(o);
   if (!n) {
     std::fprintf(stderr, "net-peer: %s\n", n.err().message.c_str());

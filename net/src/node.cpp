@@ -151,6 +151,7 @@ result<std::unique_ptr<node>> node::start(node_options options) {
         zo.keys = keys;
         zo.max_message_bytes = net_defaults::max_message_bytes;
         zo.high_water_mark = net_defaults::high_water_mark;
+        zo.busy_poll = o.busy_poll;
         return std::make_unique<net_detail::zmq_io>(std::move(zo));
       });
   if (!n || !watch) return n;

@@ -35,6 +35,8 @@ struct zmq_options {
   cluster_keys keys;
   std::int64_t max_message_bytes = 0;
   int high_water_mark = 0;
+  // node_options::busy_poll: how long a wait polls before it sleeps, when traffic is dense.
+  std::chrono::microseconds busy_poll{0};
 };
 
 class zmq_io final : public link_io {
@@ -100,6 +102,10 @@ class zmq_io final : public link_io {
   std::set<std::uint64_t> check_;  // keys whose ZMQ_EVENTS the next poll asks
   int wake_fd_ = -1;
   bool shut_ = false;
+  // Blocking waits in a row that something ended within busy_window: from two on, traffic is
+  // dense and the next wait polls for busy_poll before it sleeps.
+  int short_waits_ = 0;
+  static constexpr std::chrono::microseconds busy_window{500};
   std::unordered_map<std::string, std::pair<std::chrono::steady_clock::time_point, int>>
       refusal_log_;
 };

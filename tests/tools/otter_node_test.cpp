@@ -238,7 +238,8 @@ TEST_CASE("otter-node --help exits 0 and documents every flag") {
        {"--name",       "--listen",      "--advertise", "--seed",    "--seeds-file",
         "dns:",         "--secret-file", "--config",    "--demo",    "--log-level",
         "--log-format", "--workers",     "--insecure",  "--metrics", "--mailbox-limit",
-        "--help",       "--version",     "READY",       "SIGHUP",    "Exit codes"}) {
+        "--busy-poll-us", "--help",      "--version",   "READY",     "SIGHUP",
+        "Exit codes"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
   }
@@ -1174,6 +1175,42 @@ TEST_CASE("the mailbox limit flag and config key are checked and 0 means unlimit
   auto n = start_node_process({"--name", "limit-a", "--listen", "tcp://127.0.0.1:0",
                                "--secret-file", s.secret(), "--config", conf});
   CHECK(otterctl(*n, s, {"ping", "limit-a"}).code == 0);
+}
+
+TEST_CASE("the busy-poll flag and config key are checked; nodes polling or not answer every call") {
+  scratch s;
+  for (const char* v : {"-1", "100001", "x"}) {
+    INFO(v);
+    CHECK(run_capturing({"--name", "x", "--listen", "tcp://127.0.0.1:0", "--busy-poll-us", v}, s)
+              .code == 2);
+  }
+  std::ofstream(s.dir() + "/bad.toml") << "busy_poll_us = 1.5\n";
+  auto bad_file = run_capturing(
+      {"--name", "x", "--listen", "tcp://127.0.0.1:0", "--config", s.dir() + "/bad.toml"}, s);
+  CHECK(bad_file.code == 2);
+  CHECK(has(bad_file.err, "'busy_poll_us' must be an integer from 0 (never) to 100000"));
+  // One node never polls (from its config file), the other polls up to 2 ms: a run of calls in
+  // a row (dense traffic, so the polling one polls) gets every answer from both, in order.
+  const std::string conf = s.dir() + "/node.toml";
+  std::ofstream(conf) << "busy_poll_us = 0\n";
+  auto a = start_node_process({"--name", "poll-a", "--listen", "tcp://127.0.0.1:0",
+                               "--secret-file", s.secret(), "--demo", "--config", conf});
+  auto b = start_node_process({"--name", "poll-b", "--listen", "tcp://127.0.0.1:0",
+                               "--secret-file", s.secret(), "--demo", "--busy-poll-us", "2000",
+                               "--seed", a->endpoint});
+  auto me = tester("poll-tester", s, a->endpoint);
+  otter::scoped_process p(me->rt());
+  for (const char* node : {"poll-a", "poll-b"}) {
+    const std::string counter = std::string("counter@") + node;
+    std::int64_t last = 0;
+    for (int i = 0; i < 2000; ++i) {
+      auto r = p.await(otter::call<otter::dynamic>(counter, req("incr"), 20s));
+      REQUIRE(r);
+      last = r->as<std::int64_t>();
+      REQUIRE(last == i + 1);
+    }
+    CHECK(last == 2000);
+  }
 }
 
 TEST_CASE("a call over the frame limit fails at once and the calls in flight are unaffected") {

@@ -16,9 +16,10 @@ namespace {
 constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info",
                                                         "warn",  "error", "off"};
 constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
-constexpr std::array<std::string_view, 13> config_keys = {
-    "name",      "listen",     "advertise", "seeds",    "seeds_file", "secret_file",  "demo",
-    "log_level", "log_format", "workers",   "insecure", "metrics",    "mailbox_limit"};
+constexpr std::array<std::string_view, 14> config_keys = {
+    "name",      "listen",     "advertise", "seeds",    "seeds_file",    "secret_file",  "demo",
+    "log_level", "log_format", "workers",   "insecure", "metrics",       "mailbox_limit",
+    "busy_poll_us"};
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:
@@ -28,7 +29,7 @@ The config file (TOML) takes the same settings:
   demo = true                        log_level = "info"
   log_format = "text"                workers = 0
   insecure = false                   metrics = "tcp://0.0.0.0:9100"
-  mailbox_limit = 100000
+  mailbox_limit = 100000             busy_poll_us = 50
 A flag given on the command line wins over the file.
 
 Addresses: the node binds --listen and tells the others --advertise (they differ behind NAT or
@@ -60,6 +61,7 @@ http://HOST:PORT/metrics (GET only; port 0 picks a free one, logged). A port tha
 bound stops the node from starting (exit 1).)";
 
 // The largest mailbox limit (the next value means "unlimited" to the runtime).
+constexpr std::int64_t max_busy_poll_us = 100000;
 constexpr std::int64_t max_mailbox_limit = std::int64_t{otter::defaults::unlimited_mailbox} - 1;
 
 struct usage_error {
@@ -98,7 +100,7 @@ void read_config_file(const std::string& path, node_config& c,
       throw usage_error{path + ": unknown setting '" + std::string(key.str()) +
                         "' (known: name, listen, advertise, seeds, seeds_file, "
                         "secret_file, demo, log_level, log_format, workers, insecure, metrics, "
-                        "mailbox_limit)"};
+                        "mailbox_limit, busy_poll_us)"};
     }
   }
   const auto text = [&](std::string_view key, std::string& out) {
@@ -136,6 +138,13 @@ void read_config_file(const std::string& path, node_config& c,
       throw bad("mailbox_limit", "an integer from 0 (unlimited) to 4294967294");
     }
     if (!given("mailbox_limit")) c.mailbox_limit = static_cast<std::uint32_t>(*v);
+  }
+  if (t.contains("busy_poll_us")) {
+    auto v = t["busy_poll_us"].value<std::int64_t>();
+    if (!v || !t["busy_poll_us"].is_integer() || *v < 0 || *v > max_busy_poll_us) {
+      throw bad("busy_poll_us", "an integer from 0 (never) to 100000");
+    }
+    if (!given("busy_poll_us")) c.busy_poll_us = static_cast<unsigned>(*v);
   }
   if (t.contains("seeds")) {
     const toml::array* a = t["seeds"].as_array();
@@ -258,6 +267,12 @@ parse_outcome parse_command_line(int argc, char** argv) {
                  "per process. 0: unlimited (default 100000)")
       ->check(CLI::Range(std::int64_t{0}, max_mailbox_limit).description(""))
       ->type_name("N");
+  app.add_option("--busy-poll-us", c.busy_poll_us,
+                 "While messages come densely, poll the sockets this many microseconds before "
+                 "sleeping: lower remote latency for CPU while traffic flows; an idle node never "
+                 "polls. 0: never (default 50)")
+      ->check(CLI::Range(std::int64_t{0}, max_busy_poll_us).description(""))
+      ->type_name("US");
   app.add_flag("--insecure", c.insecure,
                "No encryption or authentication (plaintext; for benchmarks, logged loudly)");
   app.add_option("--metrics", c.metrics,

@@ -16,6 +16,7 @@
 //   metrics = "tcp://0.0.0.0:9100"   # Prometheus text at http://HOST:PORT/metrics; "" (default):
 //   off
 //   mailbox_limit = 100000 # messages a process's mailbox holds at most; 0: unlimited
+//   busy_poll_us = 50      # polling before sleeping while traffic is dense; 0: never
 //
 // Parsing never exits the process and never prints: it says what to print and the exit code
 // (0 after --help/--version, 2 for a bad argument or config file), and main does it.
@@ -76,6 +77,9 @@ struct node_config {
   std::string metrics;  // tcp://HOST:PORT to serve /metrics on, or "" (metrics_server.hpp)
   // Messages a process's mailbox holds at most (node_options::mailbox_limit); 0: unlimited.
   std::uint32_t mailbox_limit = otter::defaults::mailbox_limit;
+  // Microseconds the sockets are polled before sleeping while traffic is dense
+  // (node_options::busy_poll); 0: never.
+  unsigned busy_poll_us = static_cast<unsigned>(otter::net_defaults::busy_poll.count());
 };
 
 // HOST and PORT of tcp://HOST:PORT (HOST may be [an IPv6 address]), or nothing when `endpoint`
