@@ -234,8 +234,11 @@ figures measure_otter(const std::string& secret, bool curve) {
   const bool only_casts = prof != nullptr && std::string(prof) == "casts";
   auto calls = me.await(otter::call<samples>(*drv, call_run{*target, only_casts ? 1 : 2000}, 120s));
   if (!calls) throw std::runtime_error(calls.err().message);
-  auto casts = me.await(otter::call<samples>(
-      *drv, cast_run{*target, only_casts ? 600000 : only_calls ? 1 : 300000}, 300s));
+  auto casts = me.await(otter::call<samples>(*drv,
+                                             cast_run{*target, only_casts   ? 600000
+                                                               : only_calls ? 1
+                                                                            : 300000},
+                                             300s));
   if (!casts) throw std::runtime_error(casts.err().message);
   figures f;
   if (!curve && prof == nullptr) {

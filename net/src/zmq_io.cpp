@@ -1,8 +1,8 @@
 #include "zmq_io.hpp"
 
+#include <sched.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>

@@ -235,10 +235,10 @@ TEST_CASE("otter-node --help exits 0 and documents every flag") {
   auto [out, code] = run_to_exit({"--help"});
   CHECK(code == 0);
   for (const char* flag :
-       {"--name",       "--listen",      "--advertise", "--seed",    "--seeds-file",
-        "dns:",         "--secret-file", "--config",    "--demo",    "--log-level",
-        "--log-format", "--workers",     "--insecure",  "--metrics", "--mailbox-limit",
-        "--busy-poll-us", "--help",      "--version",   "READY",     "SIGHUP",
+       {"--name",         "--listen",      "--advertise", "--seed",    "--seeds-file",
+        "dns:",           "--secret-file", "--config",    "--demo",    "--log-level",
+        "--log-format",   "--workers",     "--insecure",  "--metrics", "--mailbox-limit",
+        "--busy-poll-us", "--help",        "--version",   "READY",     "SIGHUP",
         "Exit codes"}) {
     INFO(flag);
     CHECK(out.find(flag) != std::string::npos);
@@ -1193,11 +1193,11 @@ TEST_CASE("the busy-poll flag and config key are checked; nodes polling or not a
   // a row (dense traffic, so the polling one polls) gets every answer from both, in order.
   const std::string conf = s.dir() + "/node.toml";
   std::ofstream(conf) << "busy_poll_us = 0\n";
-  auto a = start_node_process({"--name", "poll-a", "--listen", "tcp://127.0.0.1:0",
-                               "--secret-file", s.secret(), "--demo", "--config", conf});
-  auto b = start_node_process({"--name", "poll-b", "--listen", "tcp://127.0.0.1:0",
-                               "--secret-file", s.secret(), "--demo", "--busy-poll-us", "2000",
-                               "--seed", a->endpoint});
+  auto a = start_node_process({"--name", "poll-a", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                               s.secret(), "--demo", "--config", conf});
+  auto b =
+      start_node_process({"--name", "poll-b", "--listen", "tcp://127.0.0.1:0", "--secret-file",
+                          s.secret(), "--demo", "--busy-poll-us", "2000", "--seed", a->endpoint});
   auto me = tester("poll-tester", s, a->endpoint);
   otter::scoped_process p(me->rt());
   for (const char* node : {"poll-a", "poll-b"}) {

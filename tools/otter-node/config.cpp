@@ -17,9 +17,9 @@ constexpr std::array<std::string_view, 6> log_levels = {"trace", "debug", "info"
                                                         "warn",  "error", "off"};
 constexpr std::array<std::string_view, 2> log_formats = {"text", "json"};
 constexpr std::array<std::string_view, 14> config_keys = {
-    "name",      "listen",     "advertise", "seeds",    "seeds_file",    "secret_file",  "demo",
-    "log_level", "log_format", "workers",   "insecure", "metrics",       "mailbox_limit",
-    "busy_poll_us"};
+    "name",        "listen",  "advertise",     "seeds",       "seeds_file",
+    "secret_file", "demo",    "log_level",     "log_format",  "workers",
+    "insecure",    "metrics", "mailbox_limit", "busy_poll_us"};
 
 constexpr const char* footer = R"(
 The config file (TOML) takes the same settings:

@@ -201,7 +201,7 @@ int run(const node_config& c, stop_signals& stop) {
   o.secret_file = c.secret_file;
   o.insecure = c.insecure;
   o.workers = c.workers;
-  o.mailbox_limit = c.mailbox_limit;              // 0: unlimited
+  o.mailbox_limit = c.mailbox_limit;  // 0: unlimited
   o.busy_poll = std::chrono::microseconds(c.busy_poll_us);
   o.join_timeout = std::chrono::milliseconds{0};  // joining is waited for below, interruptibly
   auto started = otter::start_node(o);
