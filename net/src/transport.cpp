@@ -248,6 +248,8 @@ void transport::handle_frame(const io_token& t, std::string_view frame, const st
                                      : nullptr;
   bool ignore_rest = false;  // a goodbye, a protocol violation, a connection we do not take
   bool counted = false;      // this frame, in from->frames_received (peer.hpp)
+  // Read once per frame (a frame may hold hundreds of envelopes).
+  std::optional<clock::time_point> heard_at;
   auto decoded = wire::for_each_envelope(frame.data(), frame.size(), {}, [&](wire::decoded& d) {
     if (ignore_rest) return;
     env_in_.fetch_add(1, std::memory_order_relaxed);
@@ -286,7 +288,8 @@ void transport::handle_frame(const io_token& t, std::string_view frame, const st
       ignore_rest = true;
       return;
     }
-    from->last_heard = now();
+    if (!heard_at) heard_at = now();
+    from->last_heard = *heard_at;
     if (!counted && routing_id != nullptr && !from->hidden && !opts_.hidden) {
       ++from->frames_received;
       counted = true;

@@ -87,11 +87,12 @@ std::vector<departed> as_departed(const msgpack::object& o) {
   return out;
 }
 
-decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zone>& zone) {
+// Fills `d` (freshly made: one per envelope, never assigned a second one).
+void decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zone>& zone,
+                decoded& d) {
   if (arr.type != msgpack::type::ARRAY || arr.via.array.size == 0) {
     throw bad_input{"an envelope is not a non-empty array"};
   }
-  decoded d;
   const std::uint64_t raw_kind = as_uint(arr.via.array.ptr[0], "kind");
   if (raw_kind > 255 || to_string(static_cast<kind>(raw_kind)) == "unknown") {
     throw bad_input{"unknown envelope kind " + std::to_string(raw_kind)};
@@ -114,7 +115,7 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       if (arr.via.array.size >= 10) {
         d.hi.max_version = as_u32(field(arr, 9, "max_version"), "max_version");
       }
-      return d;
+      return;
     }
     case kind::welcome: {
       if (arr.via.array.size < 6) throw bad_input{"welcome must have 6 fields"};
@@ -125,7 +126,7 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       d.wel.endpoint = as_str(field(arr, 4, "endpoint"), "endpoint");
       d.wel.members = as_members(field(arr, 5, "members"));
       if (arr.via.array.size >= 7) d.wel.software = as_str(field(arr, 6, "software"), "software");
-      return d;
+      return;
     }
     case kind::refuse: {
       d.refuse_reason = as_str(field(arr, 1, "reason"), "reason");
@@ -135,7 +136,7 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
                        ? static_cast<refuse_code>(c)
                        : refuse_code::unspecified;
       }
-      return d;
+      return;
     }
     case kind::heartbeat: {  // [4], [4, flags] or [4, flags, sent, received]
       // Fields of another type (a later revision's) read as absent.
@@ -147,11 +148,11 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
       d.beat = is_uint(1) ? static_cast<unsigned>(f[1].via.u64 & 3u) : beat_watching;
       d.has_counts = is_uint(1) && is_uint(2) && is_uint(3);
       if (d.has_counts) d.counts = {f[2].via.u64, f[3].via.u64};
-      return d;
+      return;
     }
-    case kind::bye: return d;
-    case kind::members: d.members = as_members(field(arr, 1, "members")); return d;
-    case kind::gone: d.gone = as_departed(field(arr, 1, "gone")); return d;
+    case kind::bye: return;
+    case kind::members: d.members = as_members(field(arr, 1, "members")); return;
+    case kind::gone: d.gone = as_departed(field(arr, 1, "gone")); return;
     default: break;
   }
   // Process envelope: [kind, to, from, ref, tag, body]
@@ -207,7 +208,6 @@ decoded decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zo
   }
   d.env->from = from;
   d.env->ref = ref;
-  return d;
 }
 
 }  // namespace
@@ -230,7 +230,7 @@ result<std::size_t> for_each_envelope(const char* data, std::size_t size, const 
     decoded d;
     try {
       msgpack::object obj = msgpack::unpack(*zone, data, size, offset, nullptr, nullptr, ul);
-      d = decode_one(obj, zone);
+      decode_one(obj, zone, d);
     } catch (const bad_input& b) {
       return error{errc::badarg,
                    "malformed envelope at byte " + std::to_string(at) + ": " + b.what};
