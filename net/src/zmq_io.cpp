@@ -297,7 +297,11 @@ void zmq_io::poll(const io_token& t, link_events& events, std::chrono::milliseco
 }
 
 void zmq_io::read_router(const io_token& t, link_events& events) {
-  for (int n = 0; n < 64; ++n) {  // bounded: heartbeats and other peers get their turn
+  // Bounded in frames and in bytes: the processes that what was read made runnable (a tool's
+  // call among a flood's) run before the next read, and heartbeats and other peers get their
+  // turn. A full 64 KiB frame of small messages takes about a millisecond to decode.
+  std::size_t bytes = 0;
+  for (int n = 0; n < max_read_frames && bytes < max_read_bytes; ++n) {
     zmq::message_t id, body;
     if (!router_->recv(id, zmq::recv_flags::dontwait)) return;
     if (!id.more()) continue;
@@ -307,6 +311,7 @@ void zmq_io::read_router(const io_token& t, link_events& events) {
       (void)router_->recv(extra, zmq::recv_flags::none);
       body.move(extra);
     }
+    bytes += body.size();
     events.on_inbound(t, id.to_string(), peer_address(body),
                       std::string_view(static_cast<const char*>(body.data()), body.size()));
     if (shut_ || !router_) return;
@@ -314,11 +319,13 @@ void zmq_io::read_router(const io_token& t, link_events& events) {
 }
 
 void zmq_io::read_dealer(const io_token& t, link_events& events, conn_id c) {
-  for (int n = 0; n < 64; ++n) {  // bounded: heartbeats and other peers get their turn
+  std::size_t bytes = 0;  // bounded as read_router
+  for (int n = 0; n < max_read_frames && bytes < max_read_bytes; ++n) {
     auto it = dealers_.find(c);
     if (it == dealers_.end()) return;
     zmq::message_t body;
     if (!it->second.socket->recv(body, zmq::recv_flags::dontwait)) return;
+    bytes += body.size();
     events.on_outbound(t, c, std::string_view(static_cast<const char*>(body.data()), body.size()));
   }
 }

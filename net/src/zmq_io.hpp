@@ -105,6 +105,10 @@ class zmq_io final : public link_io {
   // Blocking waits in a row that something ended within busy_window: from two on, traffic is
   // dense and the next wait polls for busy_poll before it sleeps.
   int short_waits_ = 0;
+  // What one poll reads from one socket at most (then the next poll, after the worker has run
+  // what this one made runnable): 64 frames or 256 KiB, whichever comes first.
+  static constexpr int max_read_frames = 64;
+  static constexpr std::size_t max_read_bytes = 64 * 1024;
   static constexpr std::chrono::microseconds busy_window{500};
   std::unordered_map<std::string, std::pair<std::chrono::steady_clock::time_point, int>>
       refusal_log_;
