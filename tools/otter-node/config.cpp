@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <string_view>
+#include <type_traits>
 
 #include <toml++/toml.h>
 #include <CLI/CLI.hpp>
@@ -125,27 +126,17 @@ void read_config_file(const std::string& path, node_config& c,
   text("metrics", c.metrics);
   flag("demo", c.demo);
   flag("insecure", c.insecure);
-  if (t.contains("workers")) {
-    auto v = t["workers"].value<std::int64_t>();
-    if (!v || !t["workers"].is_integer() || *v < 0 || *v > 4096) {
-      throw bad("workers", "an integer from 0 to 4096");
-    }
-    if (!given("workers")) c.workers = static_cast<unsigned>(*v);
-  }
-  if (t.contains("mailbox_limit")) {
-    auto v = t["mailbox_limit"].value<std::int64_t>();
-    if (!v || !t["mailbox_limit"].is_integer() || *v < 0 || *v > max_mailbox_limit) {
-      throw bad("mailbox_limit", "an integer from 0 (unlimited) to 4294967294");
-    }
-    if (!given("mailbox_limit")) c.mailbox_limit = static_cast<std::uint32_t>(*v);
-  }
-  if (t.contains("busy_poll_us")) {
-    auto v = t["busy_poll_us"].value<std::int64_t>();
-    if (!v || !t["busy_poll_us"].is_integer() || *v < 0 || *v > max_busy_poll_us) {
-      throw bad("busy_poll_us", "an integer from 0 (never) to 100000");
-    }
-    if (!given("busy_poll_us")) c.busy_poll_us = static_cast<unsigned>(*v);
-  }
+  // A whole number from 0 to `most`.
+  const auto count = [&](std::string_view key, std::int64_t most, const char* what, auto& out) {
+    if (!t.contains(key)) return;
+    auto v = t[key].value<std::int64_t>();
+    if (!v || !t[key].is_integer() || *v < 0 || *v > most) throw bad(key, what);
+    if (!given(key)) out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
+  };
+  count("workers", 4096, "an integer from 0 to 4096", c.workers);
+  count("mailbox_limit", max_mailbox_limit, "an integer from 0 (unlimited) to 4294967294",
+        c.mailbox_limit);
+  count("busy_poll_us", max_busy_poll_us, "an integer from 0 (never) to 100000", c.busy_poll_us);
   if (t.contains("seeds")) {
     const toml::array* a = t["seeds"].as_array();
     if (a == nullptr || !a->is_homogeneous(toml::node_type::string)) {
