@@ -2,12 +2,13 @@
 # How a node answers an operator while a client abuses it (issue 16's acceptance): a demo node
 # (`otter-node --demo`), tests/tools/abuse_client.py MODE against it for SECS seconds (noread: a
 # client calling `echo` as fast as it can and never reading a reply; casts: casts to `counter`
-# as fast as it can), and `otterctl ping` every 0.25 s meanwhile. Prints `name value unit`:
+# as fast as it can; big: a 65 MiB call to `echo` twice a second, over the 64 MiB frame limit),
+# and `otterctl ping` every 0.25 s meanwhile. Prints `name value unit`:
 #   otter_abuse_MODE_ping_max_ms   the slowest round trip otterctl reports (its own start
 #                                  excluded), otter_abuse_MODE_ping_p50_ms the median
 #   otter_abuse_MODE_ping_failed   pings that got no answer
 #   otter_abuse_MODE_rss_max_mib   the node's largest resident size seen
-# Usage: bench/abuse.sh [BUILD_DIR] (default build/release; MODES="noread casts", SECS=10);
+# Usage: bench/abuse.sh [BUILD_DIR] (default build/release; MODES="noread casts big", SECS=10);
 # needs /usr/bin/python3 with python3-zmq and python3-msgpack. Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for mode in ${MODES:-noread casts}; do
+for mode in ${MODES:-noread casts big}; do
   "$node" --name abuse-node --listen tcp://127.0.0.1:0 --secret-file "$work/secret" --demo \
     --log-level warn >"$work/out" 2>"$work/err" &
   np=$!
@@ -36,7 +37,7 @@ for mode in ${MODES:-noread casts}; do
   ep=$(awk '/^READY/ {print $3}' "$work/out")
   [[ -n $ep ]] || { echo "abuse.sh: the node did not start: $(cat "$work/err")" >&2; exit 1; }
   case $mode in
-    noread) target=echo@abuse-node ;;
+    noread | big) target=echo@abuse-node ;;
     casts) target=counter@abuse-node ;;
     *) echo "abuse.sh: unknown mode $mode" >&2; exit 2 ;;
   esac

@@ -4,6 +4,8 @@
 usage: abuse_client.py MODE ENDPOINT SECRET_FILE TARGET [SECONDS]
   noread  calls TARGET in a loop as fast as it can and never reads a reply (until killed)
   casts   casts to TARGET as fast as it can for SECONDS, then prints `casts_sent N` and exits
+  big     calls TARGET with a 65 MiB body (over the node's 64 MiB frame limit) twice a second
+          for SECONDS, then prints `big_sent N` and exits
 Prints `WELCOMED` once the node took its hello, before the abuse starts.
 """
 import os
@@ -70,6 +72,17 @@ def main(argv):
             sock.send(frame)
             sent += 100
         print(f"casts_sent {sent}", flush=True)
+    elif mode == "big":
+        # Over ZMQ_MAXMSGSIZE: the node's ZeroMQ drops the connection at each one (the DEALER
+        # connects again by itself), and nothing of it reaches the node's own code.
+        until = time.time() + float(argv[5])
+        frame = msgpack.packb([12, target, me, 1, "", ["echo", "x" * (65 << 20)]])
+        sent = 0
+        while time.time() < until:
+            sock.send(frame)
+            sent += 1
+            time.sleep(0.5)
+        print(f"big_sent {sent}", flush=True)
     else:
         sys.exit(f"unknown mode {mode}")
     return 0

@@ -91,9 +91,9 @@ inline constexpr std::chrono::milliseconds dns_reseed_interval{5000};
 // lookup does.
 inline constexpr std::chrono::milliseconds dns_first_lookup_wait{2000};
 // How long the thread serving the sockets keeps polling them before it sleeps, while messages
-// come densely (its last wait ended within 1 ms): a sleeping thread takes 10-20 us to wake on a
-// VM, and a remote round trip wakes several. It costs CPU only while traffic flows; an idle
-// node never polls (node_options::busy_poll; 0: never).
+// come densely (its last two waits each ended within 0.5 ms): a sleeping thread takes 10-20 us
+// to wake on a VM, and a remote round trip wakes several. It costs CPU only while traffic
+// flows; an idle node never polls (node_options::busy_poll; 0: never).
 inline constexpr std::chrono::microseconds busy_poll{50};
 // A seeds file's mtime and size are looked at this often (a stat: cheap), read again on change.
 inline constexpr std::chrono::milliseconds seeds_file_poll{1000};
