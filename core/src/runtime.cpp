@@ -241,7 +241,9 @@ void arm_call_timer(runtime& rt, timer_node& n) {
   st(rt).timers->arm(n);
 }
 void disarm_call_timer(runtime& rt, timer_node& n) noexcept {
-  if (n.armed()) st(rt).timers->disarm(n);
+  // Under the timers' lock even when it looks disarmed: the timer thread may have just taken it
+  // from its heap, and the next await rewrites the node (ThreadSanitizer saw the race).
+  st(rt).timers->disarm(n);
 }
 executor& scheduler_of(runtime& rt) noexcept {
   return *st(rt).sched;

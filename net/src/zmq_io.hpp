@@ -106,9 +106,11 @@ class zmq_io final : public link_io {
   // dense and the next wait polls for busy_poll before it sleeps.
   int short_waits_ = 0;
   // What one poll reads from one socket at most (then the next poll, after the worker has run
-  // what this one made runnable): 64 frames or 64 KiB, whichever comes first.
+  // what this one made runnable): 64 frames or 256 KiB, whichever comes first. Less slows
+  // what a worker that also runs the receivers takes in (a clean stop's drain under a
+  // sanitizer lost casts at 64 KiB); more delays a tool's call behind a flood.
   static constexpr int max_read_frames = 64;
-  static constexpr std::size_t max_read_bytes = 64 * 1024;
+  static constexpr std::size_t max_read_bytes = 256 * 1024;
   static constexpr std::chrono::microseconds busy_window{500};
   std::unordered_map<std::string, std::pair<std::chrono::steady_clock::time_point, int>>
       refusal_log_;
