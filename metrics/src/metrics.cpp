@@ -119,6 +119,8 @@ std::string metrics_text(const node& n) {
   e.one("failure_detector_suspicions_total", "counter",
         "Members found silent for the failure timeout, or probed after a report or a loss.",
         nm.suspicions);
+  e.one("failure_detector_health", "gauge",
+        "Local health: 0 healthy; the failure timeout is multiplied by 1 + this.", nm.health);
   registry_stats reg;
   if (auto g = global_registry::of(rt)) reg = g->stats();
   e.one("registry_names", "gauge", "Global names in this node's replica.", reg.names);

@@ -134,7 +134,7 @@ void transport::probe(const io_token& t, peer& p, const std::string& reason, boo
   p.probe_reason = reason;
   p.probe_tells = tell_others;
   send_heartbeat(t, p, wire::beat_probe | (p.watched ? wire::beat_watching : 0));
-  members_.tick_by(at + opts_.heartbeat_interval);  // the verdict, on time
+  members_.tick_by(at + members_.probe_timeout());  // the verdict, on time
 }
 
 void transport::tick(const io_token& t) {
@@ -148,7 +148,7 @@ void transport::tick(const io_token& t) {
       const bool watch = should_watch(p);
       if (watch && !p.watched) p.watch_since = at;
       p.watched = watch;
-      if (p.probe_sent != clock::time_point{} && at - p.probe_sent >= opts_.heartbeat_interval) {
+      if (p.probe_sent != clock::time_point{} && at - p.probe_sent >= members_.probe_timeout()) {
         if (p.last_heard < p.probe_sent) {
           unanswered.push_back(&p);
           continue;
@@ -182,6 +182,10 @@ void transport::tick(const io_token& t) {
     // A report's author told the others; a new neighbour's silence is our own finding.
     link_event(t, *p, link_event::lost, p->probe_reason, p->probe_tells);
   }
+  // A handshake that takes longer than the failure bound: the peer is gone, or this machine is
+  // too busy to finish handshakes in time (each one given up on is begun again, more work):
+  // health says so for the next ones.
+  if (!stuck.empty()) members_.hurt();
   for (peer* p : stuck) link_event(t, *p, link_event::lost, "handshake timed out");
   // Keep knocking where we are not (or no longer) welcome; close connections nobody has
   // answered on for a while (a peer that restarted elsewhere, a member that left), except

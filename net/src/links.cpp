@@ -22,6 +22,10 @@ void transport::link_event(const io_token& t, peer& p, net_detail::link_event e,
     members_.down(t, p.id);  // the view, before anyone hears the news
     // A ring neighbour lost (not one that said bye): its successor is probed (detector.cpp).
     if (e == link_event::lost && neighbours_.count(p.id) > 0) neighbour_lost_ = true;
+    if (e == link_event::lost && !p.hidden) {
+      p.declared_down = p.state_since;
+      p.declared_creation = p.creation;
+    }
     if (!p.hidden) ring_.erase(p.id);
   }
   if (!p.hidden && to == link_state::up) ring_.insert(p.id);
@@ -42,6 +46,12 @@ void transport::link_event(const io_token& t, peer& p, net_detail::link_event e,
 
 void transport::went_up(const io_token& t, peer& p) {
   p.up_since = p.last_heard = now();
+  if (p.declared_down != clock::time_point{} && p.creation == p.declared_creation &&
+      p.up_since - p.declared_down < 2 * opts_.failure_timeout) {
+    members_.hurt();  // it was alive: our silence bound was too short for now
+    detail::log().debug("{} is back as the same incarnation: health {}", p.name, members_.health());
+  }
+  p.declared_down = {};
   members_.up(t, p.id, node_info{p.name, p.endpoint, p.creation, p.hidden, 0}, p.up_since);
   if (p.hidden) {
     detail::log().debug("hidden node {} is up (creation {})", p.name, p.creation);
@@ -71,10 +81,16 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
   // Its connection to us stays known but ignored until it says hello again (handle_frame);
   // ours to it starts afresh, so that nothing queued for the peer we gave up on arrives after
   // the new handshake.
-  p.our_session = ++sessions_;  // we start over: a new session in our hellos to it
+  // We start over: a new session in our hellos to it, unless it started over itself (it knows
+  // the link is down: a new session would look like a second start to it, and if it was up
+  // with us again by then, it would start over again, and so on: two nodes did that every
+  // 10-20 ms for minutes).
+  if (!std::exchange(p.it_started_over, false)) p.our_session = ++sessions_;
   p.frames_sent = p.frames_confirmed = p.last_data_frame = 0;
   if (connection* c = connection_of(p)) {
-    io_->reset(t, c->id);
+    // A link that never came up carried only hellos (frames wait for up): its connection is
+    // kept, and the encrypted handshake it may be in the middle of with it.
+    if (was_up) io_->reset(t, c->id);
     send_hello(t, *c);
   }
   for (auto& item : p.out.take_held()) fail_item(*item, false);

@@ -6,6 +6,17 @@ membership::membership(runtime& rt, std::chrono::milliseconds heartbeat_interval
                        std::chrono::milliseconds failure_timeout)
     : rt_(rt), heartbeat_interval_(heartbeat_interval), failure_timeout_(failure_timeout) {}
 
+void membership::ticked(clock::time_point now) noexcept {
+  const bool late = next_tick_ != clock::time_point{} && now - next_tick_ > heartbeat_interval_ / 2;
+  if (late) {
+    hurt();
+  } else if (health() > 0 && ++calm_ >= calm_ticks) {
+    health_.store(health() - 1, std::memory_order_relaxed);
+    calm_ = 0;
+  }
+  next_tick_ = now + heartbeat_interval_;
+}
+
 std::vector<node_info> membership::view(bool include_hidden) const {
   std::vector<node_info> out;
   std::lock_guard<std::mutex> l(view_mutex_);

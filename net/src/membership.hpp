@@ -53,20 +53,46 @@ class membership {
   // Failure detection: is a tick due, and when is the next one.
   bool tick_due(clock::time_point now) const noexcept { return now >= next_tick_; }
   clock::time_point next_tick() const noexcept { return next_tick_; }
-  void ticked(clock::time_point now) noexcept { next_tick_ = now + heartbeat_interval_; }
+  void ticked(clock::time_point now) noexcept;
   // A tick no later than `at` (a probe's verdict).
   void tick_by(clock::time_point at) noexcept { next_tick_ = std::min(next_tick_, at); }
   bool silent(clock::time_point last_heard, clock::time_point now) const noexcept {
-    return now - last_heard > failure_timeout_;
+    return now - last_heard > failure_timeout();
   }
   std::chrono::milliseconds heartbeat_interval() const noexcept { return heartbeat_interval_; }
-  std::chrono::milliseconds failure_timeout() const noexcept { return failure_timeout_; }
+  // The bounds as this node applies them now: the configured ones while it is healthy, longer
+  // while it runs late (health, below).
+  std::chrono::milliseconds failure_timeout() const noexcept {
+    return failure_timeout_ * (1 + health());
+  }
+  std::chrono::milliseconds probe_timeout() const noexcept {
+    return heartbeat_interval_ * (1 + health());
+  }
+  // Local health, as Lifeguard's (HashiCorp memberlist) local health multiplier: 0 is healthy,
+  // and the failure timeout and a probe's wait are multiplied by 1 + health. A node adds one
+  // (up to max_health) for each sign that silence no longer means death here: a peer it
+  // declared down came back as the same incarnation (it was alive: a false down, or a
+  // partition that healed), or its own tick ran more than half a period late; each
+  // calm_ticks ticks on time without such a sign take one off. Without it, 100 nodes starting
+  // at once on two cores never settled: each false down (a probe unanswered within 200 ms on
+  // a saturated machine, after a report that reached every member) cost a new handshake and
+  // a registry resynchronisation, which kept the machine saturated.
+  static constexpr int max_health = 8;
+  static constexpr int calm_ticks = 10;
+  // Any thread (metrics); written by the I/O owner only.
+  int health() const noexcept { return health_.load(std::memory_order_relaxed); }
+  void hurt() noexcept {
+    health_.store(std::min(health() + 1, max_health), std::memory_order_relaxed);
+    calm_ = 0;
+  }
 
  private:
   runtime& rt_;
   const std::chrono::milliseconds heartbeat_interval_;
   const std::chrono::milliseconds failure_timeout_;
   clock::time_point next_tick_{};
+  std::atomic<int> health_{0};
+  int calm_ = 0;  // ticks on time since health_ last changed
 
   mutable std::mutex view_mutex_;  // protects view_
   struct view_entry {

@@ -33,8 +33,10 @@ struct peer {
   link_state state = link_state::idle;
   std::string routing_id;  // of its connection to our listening endpoint
   // The handshake sessions: ours (in our hellos to it; new each time our link to it starts
-  // over) and its (from the last hello of its we accepted; 0: it sends none).
+  // over) and its (from the last hello of its we accepted, and that hello's incarnation; 0:
+  // it sends none).
   std::uint64_t our_session = 0, its_session = 0;
+  std::uint32_t its_session_creation = 0;
   clock::time_point last_heard{}, up_since{}, state_since{};
   // Failure detection (detector.cpp): whether we watch it (heartbeat it and check its
   // silence) and since when; until when it watches us (its heartbeats said so); a probe after
@@ -43,10 +45,17 @@ struct peer {
   clock::time_point watch_since{}, watches_us_until{}, probe_sent{}, list_sent{};
   clock::time_point last_sent{};  // any frame on our way to it (heartbeats are skipped then)
   std::string probe_reason;
+  // When we last declared it down while up with it, and its incarnation then: up again as
+  // that incarnation soon after, it was alive (membership's health).
+  clock::time_point declared_down{};
+  std::uint32_t declared_creation = 0;
   // How many members our last welcome to it told of (or, when it listed none, how many its
   // hello said it knew): more members up by the time the link is up are sent to it then.
   std::size_t members_told = 0;
   bool probe_tells = false;  // a probe of our own (not after a report): its failure is told
+  // The link goes down because it started over (a hello of a new session while up): our next
+  // hello keeps our session (handshake.cpp).
+  bool it_started_over = false;
   // The link session's frame counts (full peers, frames on our connection to it and on its
   // to us): sent (and how many of those it has confirmed, and where the last frame of process
   // envelopes stands) and received. A heartbeat saying it sent more than we received

@@ -20,6 +20,7 @@ net_stats transport::stats() const {
 net_metrics transport::metrics() const {
   net_metrics m;
   m.suspicions = suspicions_.load(std::memory_order_relaxed);
+  m.health = members_.health();
   std::lock_guard<std::mutex> l(traffic_mutex_);
   for (const auto& [name, t] : traffic_) {
     if (t->hidden.load(std::memory_order_relaxed)) continue;

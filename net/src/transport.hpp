@@ -115,6 +115,7 @@ class transport final : public detail::remote_router,
   // ---- handshake (handshake.cpp) ----
   wire::hello make_hello() const;
   bool restarted_session(const peer& p, std::uint64_t session, clock::time_point at) const;
+  bool stale_session(const peer& p, const wire::hello& h) const;
   void send_hello(const io_token& t, connection& c);
   void retry_hellos(const io_token& t);  // those still waiting for their connection
   void on_hello(const io_token& t, wire::decoded& d, const std::string& routing_id,

@@ -102,8 +102,8 @@ struct hello {
   bool hidden = false;
   std::string endpoint;  // where this node listens ("" for hidden nodes)
   std::string proof;     // keyed hash of the above with the cluster secret (binary)
-  // The sender's handshake session with the receiver: the same in every retry, new when the
-  // sender starts its link over (0: not sent, an older or simpler client).
+  // The sender's handshake session with the receiver: the same in every retry, higher when
+  // the sender starts its link over (0: not sent, an older or simpler client).
   std::uint64_t session = 0;
   // How many members the sender knows of (up, or shaking hands): a welcome need not list the
   // members to a node that knows as many as the welcomer has (none: not sent; list them).

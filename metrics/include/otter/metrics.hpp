@@ -29,6 +29,7 @@
 //   hidden_peers_up                       gauge: hidden peers (tools such as otterctl)
 //   handshakes_rejected_total             refused handshakes and protocol violations
 //   failure_detector_suspicions_total     net_metrics::suspicions
+//   failure_detector_health               gauge: net_metrics::health (local health, 0-8)
 //   registry_names                        gauge: global names in this node's replica
 //   registry_conflicts_total              name conflicts resolved here
 #pragma once

@@ -20,7 +20,9 @@
 //   not yet confirmed; monitors and links alone do not count); a node that declares a member
 //   down tells the others, who each probe it and declare it down unless it answers at once
 //   (down everywhere within about 1.9 s). A peer that comes back is reconnected, as a new
-//   incarnation if it restarted.
+//   incarnation if it restarted. A node that finds itself declaring live members down, or
+//   running late (an overloaded machine), stretches these bounds up to 9x for a while (local
+//   health, docs/PROTOCOL.md; metric failure_detector_health).
 // - Traffic is encrypted and authenticated with CURVE, keys derived from the cluster secret,
 //   unless `insecure` (for benchmarks) is set.
 // - Addresses: the node binds `listen` and tells its peers `advertise` (its identity on the
@@ -169,6 +171,9 @@ struct net_metrics {
   // The failure detector's suspicions: a watched member silent for failure_timeout, or a probe
   // of a member (reported down by another, or a new ring neighbour after a loss).
   std::uint64_t suspicions = 0;
+  // Local health (docs/PROTOCOL.md, "Heartbeats and watching"): 0 healthy, up to 8; the
+  // failure timeout and a probe's wait are multiplied by 1 + health.
+  int health = 0;
 };
 
 // How a seed answered this node's hello, the latest answer (node::seeds()): a tool fails loudly
