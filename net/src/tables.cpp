@@ -38,11 +38,13 @@ void transport::set_blocked(std::string_view node_name, bool on) {
     } else {
       blocked_.erase(std::string(node_name));
     }
+    any_blocked_.store(!blocked_.empty(), std::memory_order_release);
   }
   detail::wake_io(rt_);
 }
 
 bool transport::blocked(const std::string& name) {
+  if (!any_blocked_.load(std::memory_order_acquire)) return false;
   std::lock_guard<std::mutex> l(blocked_mutex_);
   return !blocked_.empty() && blocked_.count(name) > 0;
 }

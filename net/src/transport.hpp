@@ -241,6 +241,9 @@ class transport final : public detail::remote_router,
   std::vector<seed_status> seeds_;  // one per seed endpoint, made by start()
   std::mutex blocked_mutex_;        // protects blocked_
   std::set<std::string, std::less<>> blocked_;
+  // Whether blocked_ holds any name: the check per envelope received takes no lock unless a
+  // test blocked a peer.
+  std::atomic<bool> any_blocked_{false};
 
   std::atomic<std::uint64_t> frames_in_{0}, frames_out_{0}, env_in_{0}, env_out_{0}, bytes_in_{0},
       bytes_out_{0}, rejected_{0}, shed_{0};
