@@ -6,10 +6,16 @@
 //   envelopes sent that it has not confirmed yet). Monitors and links alone do not make a node
 //   watch: a member that many monitor (a global name's holder) would be beaten by all of
 //   them, N beats where the ring needs 4; its death reaches them through the ring's `gone`. A
-//   watched peer is sent a heartbeat when nothing else went to it for a third of the failure
-//   timeout (checked every heartbeat_interval). Any envelope counts as liveness. One silent for
-//   failure_timeout since we heard it (or began watching it) is declared down, and the other
-//   members are told (gone).
+//   watched peer is sent a heartbeat each round (beat_every(), 600 ms by default, on the
+//   clock's multiples of it) unless a frame went to it in the last quarter round. Any envelope
+//   counts as liveness. One silent for failure_timeout since we heard it (or began watching it)
+//   is declared down, and the other members are told (gone).
+// - Ticks are planned, not periodic (plan_tick): the next round, the earliest silence bound of
+//   a watched peer, a probe's verdict, a stuck handshake's bound, a hello to send again, the
+//   gossip. Idle, a node ticks once a round; the rounds of all the nodes of a host fall
+//   together, so a node's neighbours' heartbeats arrive together and its two I/O threads
+//   (ZeroMQ's and the poller) wake about once for them rather than once each: 64 idle nodes
+//   on two cores wake each about 6 times a second instead of 15-18.
 // - A heartbeat says whether its sender watches the receiver; a node keeps heartbeating a
 //   peer that watches it (for three beat periods after that peer's last such beat) even
 //   when it does not watch that peer: the two need not agree on the ring.
@@ -43,7 +49,9 @@ using net_detail::link_event;
 using net_detail::link_state;
 
 namespace {
-constexpr std::uint64_t gossip_every = 25;  // ticks: every 5 s by default
+using namespace std::chrono_literals;
+constexpr int gossip_every = 25;  // heartbeat intervals (5 s by default) between gossips when calm
+constexpr auto forget_after = 30s;  // an unused connection is closed (not a seed's)
 }  // namespace
 
 bool transport::should_watch(const peer& p) const {
@@ -137,10 +145,21 @@ void transport::probe(const io_token& t, peer& p, const std::string& reason, boo
   members_.tick_by(at + members_.probe_timeout());  // the verdict, on time
 }
 
+transport::clock::time_point transport::next_round_after(clock::time_point at) const noexcept {
+  const auto period = std::chrono::duration_cast<clock::duration>(beat_every());
+  return clock::time_point{(at.time_since_epoch() / period + 1) * period};
+}
+
 void transport::tick(const io_token& t) {
   const auto at = now();
   members_.ticked(at);
-  ++ticks_;
+  // A heartbeat round: due, or near enough that this tick does it rather than wake again for
+  // it. A peer gets a heartbeat in a round unless a frame went to it in the last quarter of a
+  // round (then frames go to it at most 1.25 rounds apart: 750 ms by default, so one lost
+  // heartbeat leaves 1.35 s of silence, within the failure timeout).
+  const auto slack = opts_.heartbeat_interval / 4;
+  const bool round = at + slack >= beat_round_;
+  if (round) beat_round_ = next_round_after(at + slack);
   std::vector<peer*> silent, stuck, unanswered;
   for (auto& entry : peers_) {
     peer& p = *entry.second;
@@ -158,8 +177,8 @@ void transport::tick(const io_token& t) {
       }
       if (watch && members_.silent(std::max(p.last_heard, p.watch_since), at)) {
         silent.push_back(&p);
-      } else if ((watch || at < p.watches_us_until) && at - p.last_sent >= beat_every() &&
-                 !blocked(p.name)) {
+      } else if (round && (watch || at < p.watches_us_until) &&
+                 at - p.last_sent >= beat_every() / 4 && !blocked(p.name)) {
         send_heartbeat(t, p, watch ? wire::beat_watching : 0);
       }
     } else if (net_detail::holds_messages(p.state) &&
@@ -190,8 +209,6 @@ void transport::tick(const io_token& t) {
   // Keep knocking where we are not (or no longer) welcome; close connections nobody has
   // answered on for a while (a peer that restarted elsewhere, a member that left), except
   // the seeds.
-  using namespace std::chrono_literals;
-  constexpr auto forget_after = 30s;
   for (auto it = connections_.begin(); it != connections_.end();) {
     connection& c = it->second;
     peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr;
@@ -217,8 +234,41 @@ void transport::tick(const io_token& t) {
     }
     return true;
   });
-  if (ticks_ % gossip_every == 0 || at - last_change_ < 2 * opts_.failure_timeout) gossip(t);
+  const bool changing = at - last_change_ < 2 * opts_.failure_timeout;
+  if (at - last_gossip_ >= (changing ? 1 : gossip_every) * opts_.heartbeat_interval) {
+    last_gossip_ = at;
+    gossip(t);
+  }
   if (view_dirty_) publish(t);
+  members_.plan(plan_tick(at));
+}
+
+transport::clock::time_point transport::plan_tick(clock::time_point at) {
+  constexpr auto after = 1ms;  // silence is *more* than the failure timeout
+  auto next = beat_round_;
+  const bool changing = at - last_change_ < 2 * opts_.failure_timeout;
+  next = std::min(next, last_gossip_ + (changing ? 1 : gossip_every) * opts_.heartbeat_interval);
+  for (const auto& [id, p] : peers_) {
+    if (p->state == link_state::up) {
+      if (p->probe_sent != clock::time_point{}) {
+        next = std::min(next, p->probe_sent + members_.probe_timeout());
+      }
+      if (p->watched) {
+        next = std::min(
+            next, std::max(p->last_heard, p->watch_since) + members_.failure_timeout() + after);
+      }
+    } else if (net_detail::holds_messages(p->state)) {
+      next = std::min(next, p->state_since + members_.failure_timeout() + after);
+    }
+  }
+  for (auto& [endpoint, c] : connections_) {
+    const peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr;
+    const bool in_use = p != nullptr && p->state == link_state::up && connection_of(*p) == &c;
+    if (!in_use && !c.seed) next = std::min(next, c.last_useful + forget_after);
+    if (p != nullptr && (net_detail::out_done(p->state) || blocked(p->name))) continue;
+    next = std::min(next, std::max(c.last_hello + opts_.heartbeat_interval, c.refused_until));
+  }
+  return std::max(next, at + after);
 }
 
 void transport::gossip(const io_token& t) {

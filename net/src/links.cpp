@@ -42,6 +42,9 @@ void transport::link_event(const io_token& t, peer& p, net_detail::link_event e,
   }
   view_dirty_ = true;
   if (!p.hidden && (to == link_state::up || from == link_state::up)) last_change_ = p.state_since;
+  // The detector plans its ticks by what it waits for (detector.cpp): a link that changed
+  // changes that (a peer to watch, a handshake's bound, gossip while members come and go).
+  members_.tick_by(p.state_since + opts_.heartbeat_interval);
 }
 
 void transport::went_up(const io_token& t, peer& p) {

@@ -8,11 +8,12 @@ membership::membership(runtime& rt, std::chrono::milliseconds heartbeat_interval
 
 void membership::ticked(clock::time_point now) noexcept {
   const bool late = next_tick_ != clock::time_point{} && now - next_tick_ > heartbeat_interval_ / 2;
+  last_tick_ = now;
   if (late) {
     hurt();
-  } else if (health() > 0 && ++calm_ >= calm_ticks) {
+  } else if (health() > 0 && now - calm_since_ >= calm_ticks * heartbeat_interval_) {
     health_.store(health() - 1, std::memory_order_relaxed);
-    calm_ = 0;
+    calm_since_ = now;
   }
   next_tick_ = now + heartbeat_interval_;
 }

@@ -50,11 +50,16 @@ class membership {
   // Tells subscribers and hooks that `node` came up or went down.
   void announce(const io_token& t, const std::string& node, bool up, const std::string& reason);
 
-  // Failure detection: is a tick due, and when is the next one.
+  // Failure detection: is a tick due, and when is the next one. A tick is planned for when
+  // something is due (the detector's plan: a heartbeat round, a watched peer's silence bound,
+  // a probe's verdict, a hello to send again), not every heartbeat_interval: an idle node
+  // wakes about twice a second for it. ticked() plans the next one a heartbeat_interval
+  // later until plan() says when.
   bool tick_due(clock::time_point now) const noexcept { return now >= next_tick_; }
   clock::time_point next_tick() const noexcept { return next_tick_; }
   void ticked(clock::time_point now) noexcept;
-  // A tick no later than `at` (a probe's verdict).
+  void plan(clock::time_point at) noexcept { next_tick_ = at; }
+  // A tick no later than `at` (a probe's verdict, a link that changed).
   void tick_by(clock::time_point at) noexcept { next_tick_ = std::min(next_tick_, at); }
   bool silent(clock::time_point last_heard, clock::time_point now) const noexcept {
     return now - last_heard > failure_timeout();
@@ -72,8 +77,9 @@ class membership {
   // and the failure timeout and a probe's wait are multiplied by 1 + health. A node adds one
   // (up to max_health) for each sign that silence no longer means death here: a peer it
   // declared down came back as the same incarnation (it was alive: a false down, or a
-  // partition that healed), or its own tick ran more than half a period late; each
-  // calm_ticks ticks on time without such a sign take one off. Without it, 100 nodes starting
+  // partition that healed), or its own tick ran more than half a heartbeat interval later than
+  // planned; each calm_ticks heartbeat intervals (2 s by default) without such a sign, ticks
+  // on time, take one off. Without it, 100 nodes starting
   // at once on two cores never settled: each false down (a probe unanswered within 200 ms on
   // a saturated machine, after a report that reached every member) cost a new handshake and
   // a registry resynchronisation, which kept the machine saturated.
@@ -83,7 +89,7 @@ class membership {
   int health() const noexcept { return health_.load(std::memory_order_relaxed); }
   void hurt() noexcept {
     health_.store(std::min(health() + 1, max_health), std::memory_order_relaxed);
-    calm_ = 0;
+    calm_since_ = last_tick_;
   }
 
  private:
@@ -92,7 +98,7 @@ class membership {
   const std::chrono::milliseconds failure_timeout_;
   clock::time_point next_tick_{};
   std::atomic<int> health_{0};
-  int calm_ = 0;  // ticks on time since health_ last changed
+  clock::time_point last_tick_{}, calm_since_{};  // calm since: health_ last changed
 
   mutable std::mutex view_mutex_;  // protects view_
   struct view_entry {

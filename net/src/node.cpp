@@ -80,6 +80,20 @@ error check_name(const node_options& options) {
   return error{};
 }
 
+// The detector's timing (detector.cpp): it ticks by the heartbeat interval and beats a few
+// times per failure timeout.
+error check_timing(const node_options& options) {
+  if (options.heartbeat_interval.count() <= 0 ||
+      options.failure_timeout < 2 * options.heartbeat_interval) {
+    return error{errc::badarg, "heartbeat_interval (" +
+                                   std::to_string(options.heartbeat_interval.count()) +
+                                   " ms) must be positive and failure_timeout (" +
+                                   std::to_string(options.failure_timeout.count()) +
+                                   " ms) at least twice as long"};
+  }
+  return error{};
+}
+
 // The addresses (endpoint.hpp): what can be bound, what peers can be told, seeds of a known
 // form. A host name to listen on is replaced by its address.
 error check_addresses(node_options& options) {
@@ -115,6 +129,7 @@ error check_addresses(node_options& options) {
 
 result<std::unique_ptr<node>> node::start(node_options options) {
   if (auto bad = check_name(options); bad.code != errc{}) return bad;
+  if (auto bad = check_timing(options); bad.code != errc{}) return bad;
   if (auto bad = check_addresses(options); bad.code != errc{}) return bad;
   const std::string path =
       options.secret_file.empty() ? default_secret_path() : options.secret_file;
@@ -196,6 +211,7 @@ result<std::unique_ptr<node>> net_detail::start_simulated_node(node_options opti
                                                                const detail::manual_clock& clock,
                                                                const io_factory& make_io) {
   if (auto bad = check_name(options); bad.code != errc{}) return bad;
+  if (auto bad = check_timing(options); bad.code != errc{}) return bad;
   runtime_options ro;
   ro.node_name = options.name;
   ro.creation = options.creation;

@@ -108,6 +108,7 @@ transport::connection& transport::connect_to(const io_token& t, const std::strin
   c.id = io_->connect(t, endpoint);
   c.last_useful = now();
   connection_ids_[c.id] = endpoint;
+  members_.tick_by(c.last_useful + opts_.heartbeat_interval);  // its hello, again if unanswered
   return connections_.emplace(endpoint, std::move(c)).first->second;
 }
 

@@ -217,12 +217,20 @@ class transport final : public detail::remote_router,
   std::set<std::uint64_t> ring_;                  // the members up (not hidden), by node id
   bool neighbour_lost_ = false;  // a ring neighbour went down (silent, or confirmed silent)
   int joining_ = 0;              // members (not hidden) we are shaking hands with (holds_messages)
-  std::uint64_t ticks_ = 0;      // for the gossip period
-  // A watched peer gets a heartbeat when nothing was sent to it for this long (checked each
-  // tick): a third of the failure timeout, so in practice every 3 ticks (600 ms by default).
+  // Heartbeats go out in rounds, every beat_every() (a third of the failure timeout rounded
+  // up to whole heartbeat intervals: 600 ms by default), on the clock's multiples of it: every
+  // node of a host sends its heartbeats at the same moments, so each receives its neighbours'
+  // at about the same moment too, and wakes once for them rather than once each (detector.cpp).
   std::chrono::milliseconds beat_every() const noexcept {
-    return std::max(opts_.heartbeat_interval, opts_.failure_timeout / 3);
+    const auto hb = opts_.heartbeat_interval;
+    const auto third = opts_.failure_timeout / 3;
+    return std::max(hb, hb * ((third.count() + hb.count() - 1) / hb.count()));
   }
+  clock::time_point beat_round_{};  // the next heartbeat round
+  clock::time_point next_round_after(clock::time_point at) const noexcept;
+  // When the next tick is due: the earliest of what the detector waits for.
+  clock::time_point plan_tick(clock::time_point at);
+  clock::time_point last_gossip_{};
   std::uint64_t gossiped_to_ = 0;    // the node id of the last gossip's receiver
   clock::time_point last_change_{};  // a member last came up or went down
   std::uint64_t sessions_ = 0;       // numbers our handshake sessions (peer::our_session)

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "membership.hpp"
+#include "otter/node.hpp"
 #include "otter/runtime.hpp"
 
 using namespace std::chrono_literals;
@@ -45,4 +46,21 @@ TEST_CASE("local health stretches the failure bounds while a node runs late, the
   for (int i = 0; i < 3 * membership::calm_ticks; ++i) m.ticked(at += 200ms);
   CHECK(m.health() == 0);
   CHECK(m.failure_timeout() == 1500ms);
+}
+
+TEST_CASE("a node refuses a heartbeat interval of 0 or a failure timeout under two intervals") {
+  otter::node_options o;
+  o.name = "timing";
+  o.listen = "tcp://127.0.0.1:0";
+  o.secret_file = "/nonexistent/never-read";  // refused before the secret is read
+  o.heartbeat_interval = 0ms;
+  auto zero = otter::node::start(o);
+  REQUIRE_FALSE(zero);
+  CHECK(zero.code() == otter::errc::badarg);
+  CHECK(zero.err().message.find("heartbeat_interval") != std::string::npos);
+  o.heartbeat_interval = 200ms;
+  o.failure_timeout = 300ms;
+  auto short_timeout = otter::node::start(o);
+  REQUIRE_FALSE(short_timeout);
+  CHECK(short_timeout.code() == otter::errc::badarg);
 }

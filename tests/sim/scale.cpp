@@ -147,7 +147,12 @@ class scale_run {
     progress("idle");
   }
 
+  // Faults strike at a moment of the seed's choosing within a heartbeat round (the rounds fall
+  // on the clock's multiples of 600 ms): a crash just after a round is the slowest to find.
+  void random_phase() { w_.run_until(w_.now() + ms(rand(0, 599))); }
+
   void crash_wave() {
+    random_phase();
     auto l = live();
     std::shuffle(l.begin(), l.end(), w_.rng());
     const std::size_t k = std::max<std::size_t>(1, l.size() / 10);
@@ -180,6 +185,7 @@ class scale_run {
   }
 
   void partition() {
+    random_phase();
     auto l = live();
     std::shuffle(l.begin(), l.end(), w_.rng());
     const std::vector<int> a(l.begin(), l.begin() + static_cast<std::ptrdiff_t>(l.size() / 2));

@@ -14,7 +14,7 @@
 // - Sends never block on connection set-up. Calls to a node that goes down fail at once with
 //   `nodedown`; monitors fire `noconnection`; links propagate it. A Pid of an earlier
 //   incarnation of a node is dead (`noproc`).
-// - A peer silent for failure_timeout is declared down (default: heartbeats every 200 ms,
+// - A peer silent for failure_timeout is declared down (default: heartbeats every 600 ms,
 //   down after 1.5 s). Each node heartbeats only a few peers: its `watch_neighbours` nearest
 //   on a ring of the members on each side, and those it waits on (calls open, traffic it sent
 //   not yet confirmed; monitors and links alone do not count); a node that declares a member
@@ -52,7 +52,9 @@
 namespace otter {
 
 namespace net_defaults {
-// Heartbeat period: a few per failure timeout, so one lost beat is not a failure.
+// The detector's unit: heartbeats go out every failure_timeout / 3 rounded up to whole
+// intervals (600 ms), so one lost beat is not a failure; a probe waits one interval for its
+// answer, and a hello unanswered is sent again after one.
 inline constexpr std::chrono::milliseconds heartbeat_interval{200};
 // Silence after which a peer is declared down; with the heartbeat period the bound on
 // detecting a killed or unreachable peer is about 1.7 s (the brief asks for at most 2 s).
