@@ -137,6 +137,23 @@ std::string ready(child& c, const std::string& name) {
   return endpoint;
 }
 
+// This process as one more member (1 worker), joining through `seed`; null (and a line on
+// stderr) when it cannot start.
+std::unique_ptr<otter::node> start_bench_node(const std::string& name, const std::string& secret,
+                                              const std::string& seed) {
+  otter::node_options o;
+  o.name = name;
+  o.secret_file = secret;
+  o.seeds = {seed};
+  o.workers = 1;
+  auto me = otter::node::start(o);
+  if (!me) {
+    std::fprintf(stderr, "otter-bench scale: %s\n", me.err().message.c_str());
+    return nullptr;
+  }
+  return std::move(*me);
+}
+
 // Links (node, member) that came up less than `within` ago, over all the nodes: after a quiet
 // window as long, the links that went down and up again in it.
 int young_links(otter::scoped_process& p, const std::vector<std::string>& names,
@@ -173,17 +190,9 @@ int settle_one(int n, const std::string& dir) {
   for (std::size_t i = 1; i < nodes.size(); ++i) {
     if (ready(*nodes[i], names[i]).empty()) return 1;
   }
-  otter::node_options o;
-  o.name = prefix + "bench";
-  o.secret_file = secret;
-  o.seeds = {seed};
-  o.workers = 1;
-  auto me = otter::node::start(o);
-  if (!me) {
-    std::fprintf(stderr, "otter-bench scale: %s\n", me.err().message.c_str());
-    return 1;
-  }
-  otter::scoped_process p((*me)->rt());
+  auto me = start_bench_node(prefix + "bench", secret, seed);
+  if (!me) return 1;
+  otter::scoped_process p(me->rt());
   for (;;) {
     const auto seen = members_seen(p, names);
     if (std::all_of(seen.begin(), seen.end(), [&](int s) { return s == n - 1; })) break;
@@ -198,7 +207,7 @@ int settle_one(int n, const std::string& dir) {
   report("otter_scale_settle_s" + sfx, seconds_since(t0), "s");
   std::this_thread::sleep_for(10s);
   report("otter_scale_settle_relinks" + sfx, young_links(p, names, 10s), "links");
-  (*me)->shutdown();
+  me->shutdown();
   for (auto& c : nodes) c->signal(SIGTERM);
   for (auto& c : nodes) c->wait_exit();
   return 0;
@@ -226,22 +235,14 @@ int run_one(int n, const std::string& dir) {
     }
     first += wave;
   }
-  otter::node_options o;
-  o.name = prefix + "bench";
-  o.secret_file = secret;
-  o.seeds = {seed};
-  o.workers = 1;
-  auto me = otter::node::start(o);
-  if (!me) {
-    std::fprintf(stderr, "otter-bench scale: %s\n", me.err().message.c_str());
-    return 1;
-  }
-  auto reg = otter::global_registry::start(**me);
-  otter::scoped_process p((*me)->rt());
+  auto me = start_bench_node(prefix + "bench", secret, seed);
+  if (!me) return 1;
+  auto reg = otter::global_registry::start(*me);
+  otter::scoped_process p(me->rt());
   // Formed: every node (and this one) sees the n - 1 others.
   for (;;) {
     const auto seen = members_seen(p, names);
-    const bool all = (*me)->nodes().size() == static_cast<std::size_t>(n - 1) &&
+    const bool all = me->nodes().size() == static_cast<std::size_t>(n - 1) &&
                      std::all_of(seen.begin(), seen.end(), [&](int s) { return s == n - 1; });
     if (all) break;
     if (seconds_since(t0) > 180) {
@@ -324,7 +325,7 @@ int run_one(int n, const std::string& dir) {
   std::vector<std::uint64_t> sorted = ring;
   std::sort(sorted.begin(), sorted.end());
   const auto after = static_cast<std::size_t>(
-      std::upper_bound(sorted.begin(), sorted.end(), (*me)->id()) - sorted.begin());
+      std::upper_bound(sorted.begin(), sorted.end(), me->id()) - sorted.begin());
   std::vector<std::uint64_t> watched;
   for (std::size_t i = 0; i < otter::net_defaults::watch_neighbours && sorted.size() > 0; ++i) {
     watched.push_back(sorted[(after + i) % sorted.size()]);
@@ -349,7 +350,7 @@ int run_one(int n, const std::string& dir) {
   }
   report("otter_scale_detect_ms" + sfx, seconds_since(k0) * 1e3, "ms");
 
-  (*me)->shutdown();
+  me->shutdown();
   for (auto& c : nodes) c->signal(SIGTERM);
   for (auto& c : nodes) c->wait_exit();
   return 0;
