@@ -110,6 +110,7 @@ class scale_run {
     for (int i = 0; i < o_.nodes; ++i) {
       w_.add_node("s" + std::to_string(i), i == 0 ? -1 : rand(0, std::max(0, i - 1)));
       if (i % 8 == 7) w_.run_until(w_.now() + 100ms);
+      if (i % 128 == 127) progress(std::to_string(i + 1) + " nodes added");
     }
     const auto started = w_.now() - t0;
     progress("nodes started");
