@@ -212,7 +212,9 @@ void transport::tick(const io_token& t) {
   for (auto it = connections_.begin(); it != connections_.end();) {
     connection& c = it->second;
     peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr;
-    const bool in_use = p != nullptr && p->state == link_state::up && connection_of(*p) == &c;
+    // (The peer's own endpoint first: a map lookup a connection would cost O(N log N) a tick.)
+    const bool in_use = p != nullptr && p->state == link_state::up &&
+                        (p->endpoint == it->first || connection_of(*p) == &c);
     if (in_use) c.last_useful = at;
     if (!in_use && !c.seed && at - c.last_useful > forget_after) {
       detail::log().info("closing the unused connection to {}", c.endpoint);
@@ -295,18 +297,27 @@ void transport::send_members(const io_token& t, peer& to) {
   send_control(t, to, buf);
 }
 
+void transport::send_members(const io_token& t, peer& to, const std::vector<wire::member>& some) {
+  to.list_sent = now();
+  msgpack::sbuffer buf;
+  wire::encode_members(buf, some, true);
+  send_control(t, to, buf);
+}
+
 void transport::gossip_back(const io_token& t, peer& from,
                             const std::vector<wire::member>& theirs) {
   if (opts_.hidden || from.hidden || from.state != link_state::up) return;
   if (now() - from.list_sent < opts_.heartbeat_interval) return;  // no ping-pong while joining
+  // Theirs is whole: what it lacks is known, and only that goes back (marked partial, so
+  // that it is not answered in turn).
   std::unordered_set<std::uint64_t> listed{from.id};
   for (const auto& m : theirs) listed.insert(node_id_of(m.name));
+  std::vector<wire::member> lacking;
   for (const auto& [id, p] : peers_) {
-    if (p->state == link_state::up && !p->hidden && listed.count(id) == 0) {
-      send_members(t, from);
-      return;
-    }
+    if (p->state == link_state::up && !p->hidden && listed.count(id) == 0)
+      lacking.push_back({p->name, p->endpoint, p->creation});
   }
+  if (!lacking.empty()) send_members(t, from, lacking);
 }
 
 }  // namespace otter

@@ -212,9 +212,12 @@ void transport::on_hello(const io_token& t, wire::decoded& d, const std::string&
   w.endpoint = advertised_;
   w.version = *agreed;
   if (*agreed >= 2) w.software = OTTER_VERSION;
-  // The members, unless the hello says it knows of as many as we are up with (joins of many
-  // nodes at once would otherwise send N lists of N members to each: gossip closes any gap).
-  if (!d.hi.known || *d.hi.known < ring_.size()) {
+  // The members, unless the hello says it knows of half as many as we are up with or more:
+  // a joiner gets them all; between members, N nodes joining at once would otherwise send
+  // N² lists of up to N members. News after this welcome follows once the link is up
+  // (went_up), and gossip closes any other gap.
+  p.told_at = at;
+  if (!d.hi.known || *d.hi.known * 2 < ring_.size()) {
     w.members = member_list();
     p.members_told = w.members.size();
   } else {

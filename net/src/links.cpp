@@ -56,6 +56,14 @@ void transport::went_up(const io_token& t, peer& p) {
   }
   p.declared_down = {};
   members_.up(t, p.id, node_info{p.name, p.endpoint, p.creation, p.hidden, 0}, p.up_since);
+  if (!p.hidden) {
+    up_log_.emplace_back(p.up_since, p.id);
+    while (up_log_.size() > 1 && (up_log_.size() > 4096 ||
+                                  up_log_.front().first < p.up_since - std::chrono::seconds(30))) {
+      up_log_floor_ = up_log_.front().first;
+      up_log_.pop_front();
+    }
+  }
   if (p.hidden) {
     detail::log().debug("hidden node {} is up (creation {})", p.name, p.creation);
   } else {
@@ -74,7 +82,12 @@ void transport::went_up(const io_token& t, peer& p) {
   // welcome and now (nodes joining through us at once) are told to it now, so that joiners
   // through one seed find each other at once rather than at the next gossip (detector.cpp),
   // which still closes the mesh when two nodes join through different seeds at once.
-  if (!p.hidden && !opts_.hidden && ring_.size() - 1 > p.members_told) send_members(t, p);
+  // Only those (news, not the whole list: N links coming up at once would each carry N).
+  if (!p.hidden && !opts_.hidden && ring_.size() - 1 > p.members_told) {
+    auto news = member_list(p.told_at);
+    std::erase_if(news, [&](const wire::member& m) { return m.name == p.name; });
+    if (!news.empty()) send_members(t, p, news);
+  }
   publish(t);  // before the news: a process told of it reads the view
   if (!p.hidden) members_.announce(t, p.name, true, "");
 }
@@ -129,6 +142,9 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
 void transport::learn_members(const io_token& t, const std::vector<wire::member>& members) {
   if (opts_.hidden) return;
   const auto at = now();
+  // Every new member is counted before the first hello goes: a hello's `known` says how many
+  // we know of, and a welcome lists its members only to a node that knows of fewer than half.
+  std::vector<connection*> hello;
   for (const auto& m : members) {
     if (m.name == rt_.node_name() || m.endpoint.empty() || blocked(m.name)) continue;
     peer& p = peer_for(m.name);
@@ -136,8 +152,11 @@ void transport::learn_members(const io_token& t, const std::vector<wire::member>
     if (p.creation != 0 && m.creation < p.creation) continue;  // news of an older incarnation
     if (p.endpoint.empty()) p.endpoint = m.endpoint;
     connection& c = connect_to(t, m.endpoint, p.id);
-    if (at - c.last_hello > opts_.heartbeat_interval / 2) send_hello(t, c);
+    if (at - c.last_hello > opts_.heartbeat_interval / 2) hello.push_back(&c);
     link_event(t, p, link_event::handshake);
+  }
+  for (connection* c : hello) {
+    if (at - c->last_hello > opts_.heartbeat_interval / 2) send_hello(t, *c);  // once each
   }
 }
 
@@ -165,10 +184,20 @@ void transport::publish(const io_token& t) {
   choose_neighbours(t);
 }
 
-std::vector<wire::member> transport::member_list() const {
+std::vector<wire::member> transport::member_list(std::optional<clock::time_point> since) const {
   std::vector<wire::member> out;
+  if (since && *since > up_log_floor_) {  // the log has every member up since then
+    for (auto it = up_log_.rbegin(); it != up_log_.rend() && it->first >= *since; ++it) {
+      const auto p = peers_.find(it->second);
+      if (p == peers_.end() || p->second->state != link_state::up ||
+          p->second->up_since != it->first)
+        continue;  // down since, or up again later (listed at that later entry)
+      out.push_back({p->second->name, p->second->endpoint, p->second->creation});
+    }
+    return out;
+  }
   for (const auto& [id, p] : peers_) {
-    if (p->state == link_state::up && !p->hidden)
+    if (p->state == link_state::up && !p->hidden && (!since || p->up_since >= *since))
       out.push_back({p->name, p->endpoint, p->creation});
   }
   return out;

@@ -32,6 +32,12 @@ std::vector<node_info> membership::view(bool include_hidden) const {
   return out;
 }
 
+bool membership::visible(std::uint64_t id) const {
+  std::lock_guard<std::mutex> l(view_mutex_);
+  const auto it = view_.find(id);
+  return it != view_.end() && !it->second.info.hidden;
+}
+
 void membership::up(const io_token&, std::uint64_t id, node_info info, clock::time_point since) {
   std::lock_guard<std::mutex> l(view_mutex_);
   view_[id] = view_entry{std::move(info), since};

@@ -34,6 +34,7 @@ class membership {
 
   // ---- any thread ----
   std::vector<node_info> view(bool include_hidden) const;
+  bool visible(std::uint64_t id) const;  // in the view, not hidden
   bool joined() const noexcept { return joined_.load(std::memory_order_acquire); }
   void monitor_nodes(const pid& subscriber, bool on);
   void on_peer_event(hook fn);

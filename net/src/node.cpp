@@ -40,6 +40,10 @@ class node_membership final : public detail::membership_view {
     std::lock_guard<std::mutex> l(mutex_);
     return net_ != nullptr ? net_->peers(false) : std::vector<node_info>{};
   }
+  bool is_member(const std::string& node) const override {
+    std::lock_guard<std::mutex> l(mutex_);
+    return net_ != nullptr && net_->is_member(node);
+  }
   bool joined() const override {
     std::lock_guard<std::mutex> l(mutex_);
     return net_ != nullptr && net_->joined();

@@ -52,7 +52,8 @@ struct peer {
   // How many members our last welcome to it told of (or, when it listed none, how many its
   // hello said it knew): more members up by the time the link is up are sent to it then.
   std::size_t members_told = 0;
-  bool probe_tells = false;  // a probe of our own (not after a report): its failure is told
+  clock::time_point told_at{};  // when our welcome to it listed our members (or did not need to)
+  bool probe_tells = false;     // a probe of our own (not after a report): its failure is told
   // The link goes down because it started over (a hello of a new session while up): our next
   // hello keeps our session (handshake.cpp).
   bool it_started_over = false;

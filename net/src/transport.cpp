@@ -298,7 +298,7 @@ void transport::handle_frame(const io_token& t, std::string_view frame, const st
       case wire::kind::heartbeat: on_heartbeat(t, *from, d, counted); break;
       case wire::kind::members:
         learn_members(t, d.members);
-        gossip_back(t, *from, d.members);
+        if (!d.members_partial) gossip_back(t, *from, d.members);
         break;
       case wire::kind::gone: learn_gone(t, *from, d.gone); break;
       case wire::kind::bye:

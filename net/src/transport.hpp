@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -68,6 +69,7 @@ class transport final : public detail::remote_router,
 
   // Any thread.
   std::vector<node_info> peers(bool include_hidden) const { return members_.view(include_hidden); }
+  bool is_member(const std::string& node) const { return members_.visible(node_id_of(node)); }
   bool joined() const noexcept { return members_.joined(); }
   void monitor_nodes(const pid& subscriber, bool on) { members_.monitor_nodes(subscriber, on); }
   void on_peer_event(net_detail::membership::hook fn) { members_.on_peer_event(std::move(fn)); }
@@ -140,7 +142,9 @@ class transport final : public detail::remote_router,
   void learn_members(const io_token& t, const std::vector<wire::member>& members);
   void learn_gone(const io_token& t, const peer& from, const std::vector<wire::departed>& gone);
   void publish(const io_token& t);
-  std::vector<wire::member> member_list() const;
+  // The visible members up with us; with `since`, those up since then only.
+  std::vector<wire::member> member_list(
+      std::optional<clock::time_point> since = std::nullopt) const;
 
   // ---- failure detection and gossip (detector.cpp) ----
   void tick(const io_token& t);
@@ -159,6 +163,7 @@ class transport final : public detail::remote_router,
   // The member list to one member, in turn: anti-entropy for the full mesh.
   void gossip(const io_token& t);
   void send_members(const io_token& t, peer& to);
+  void send_members(const io_token& t, peer& to, const std::vector<wire::member>& some);
   // Push-pull: `from` sent us its list; ours back if we know members it did not list.
   void gossip_back(const io_token& t, peer& from, const std::vector<wire::member>& theirs);
 
@@ -215,6 +220,10 @@ class transport final : public detail::remote_router,
   bool view_dirty_ = false;
   std::unordered_set<std::uint64_t> neighbours_;  // the members we watch by the ring
   std::set<std::uint64_t> ring_;                  // the members up (not hidden), by node id
+  // Visible members as they came up (up_since, id), the last 30 s or 4,096 of them: the news
+  // since a moment, without a walk over every peer (member_list). Complete after the floor.
+  std::deque<std::pair<clock::time_point, std::uint64_t>> up_log_;
+  clock::time_point up_log_floor_{};
   bool neighbour_lost_ = false;  // a ring neighbour went down (silent, or confirmed silent)
   int joining_ = 0;              // members (not hidden) we are shaking hands with (holds_messages)
   // Heartbeats go out in rounds, every beat_every() (a third of the failure timeout rounded

@@ -217,11 +217,12 @@ void encode_heartbeat(msgpack::sbuffer& out, unsigned flags, const beat_counts* 
   }
 }
 
-void encode_members(msgpack::sbuffer& out, const std::vector<member>& members) {
+void encode_members(msgpack::sbuffer& out, const std::vector<member>& members, bool partial) {
   packer pk(out);
-  pk.pack_array(2);
+  pk.pack_array(partial ? 3 : 2);
   pk.pack(static_cast<int>(kind::members));
   pk.pack(members);
+  if (partial) pk.pack(true);
 }
 
 void encode_bye(msgpack::sbuffer& out) {

@@ -137,6 +137,7 @@ struct decoded {
   std::string refuse_reason;
   refuse_code refuse = refuse_code::unspecified;
   std::vector<member> members;
+  bool members_partial = false;  // a `members` of some of the sender's members only
   std::vector<departed> gone;
   unsigned beat = 0;  // heartbeat flags
   bool has_counts = false;
@@ -163,7 +164,10 @@ void encode_refuse(msgpack::sbuffer& out, refuse_code code, std::string_view rea
 inline constexpr unsigned beat_watching = 1, beat_probe = 2;
 void encode_heartbeat(msgpack::sbuffer& out, unsigned flags = beat_watching,
                       const beat_counts* counts = nullptr);
-void encode_members(msgpack::sbuffer& out, const std::vector<member>& members);
+// `partial`: the list is some of the sender's members (news), not all of them: the receiver
+// does not answer it with the members it lacks.
+void encode_members(msgpack::sbuffer& out, const std::vector<member>& members,
+                    bool partial = false);
 void encode_bye(msgpack::sbuffer& out);
 void encode_gone(msgpack::sbuffer& out, const std::vector<departed>& gone);
 // Appends a process envelope for `e`, addressed to `to`. False for envelopes that never cross

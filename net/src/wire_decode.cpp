@@ -151,7 +151,13 @@ void decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zone>
       return;
     }
     case kind::bye: return;
-    case kind::members: d.members = as_members(field(arr, 1, "members")); return;
+    case kind::members:  // [5, members] or [5, members, partial]
+      d.members = as_members(field(arr, 1, "members"));
+      // Not a bool (a later revision's field): a whole list.
+      d.members_partial = arr.via.array.size > 2 &&
+                          arr.via.array.ptr[2].type == msgpack::type::BOOLEAN &&
+                          arr.via.array.ptr[2].via.boolean;
+      return;
     case kind::gone: d.gone = as_departed(field(arr, 1, "gone")); return;
     default: break;
   }

@@ -564,9 +564,7 @@ void global_server::handle_cast(const greg_confirmed& c) {
 // ---- membership, timers, holders ----
 
 void global_server::handle_info(const nodeup& u) {
-  bool visible = false;
-  for (const auto& m : members_->members()) visible = visible || m.name == u.node;
-  if (!visible || u.node == me_) return;
+  if (u.node == me_ || !members_->is_member(u.node)) return;
   sync_with(u.node, false);
 }
 

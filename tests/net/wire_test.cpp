@@ -308,3 +308,31 @@ TEST_CASE("a departure report round-trips") {
   CHECK((*d)[0].gone[0].creation == 42);
   CHECK((*d)[0].gone[0].reason == "noconnection");
 }
+
+TEST_CASE("a members list says whether it is partial; absent or not a bool, it is whole") {
+  const std::vector<otter::wire::member> some{{"n1", "tcp://10.0.0.1:7001", 5}};
+  msgpack::sbuffer whole, partial, other;
+  otter::wire::encode_members(whole, some);
+  otter::wire::encode_members(partial, some, true);
+  {  // a later revision's third field of another type
+    msgpack::packer<msgpack::sbuffer> pk(other);
+    pk.pack_array(3);
+    pk.pack(static_cast<int>(kind::members));
+    pk.pack(some);
+    pk.pack(7);
+  }
+  auto w = decode_frame(whole.data(), whole.size());
+  auto p = decode_frame(partial.data(), partial.size());
+  auto o = decode_frame(other.data(), other.size());
+  REQUIRE(w);
+  REQUIRE(p);
+  REQUIRE(o);
+  CHECK_FALSE((*w)[0].members_partial);
+  CHECK((*p)[0].members_partial);
+  CHECK_FALSE((*o)[0].members_partial);
+  REQUIRE((*p)[0].members.size() == 1);
+  CHECK((*p)[0].members[0].name == "n1");
+  CHECK((*p)[0].members[0].endpoint == "tcp://10.0.0.1:7001");
+  CHECK((*p)[0].members[0].creation == 5);
+  CHECK(bytes_of(whole).size() + 1 == bytes_of(partial).size());  // [5, m] vs [5, m, true]
+}

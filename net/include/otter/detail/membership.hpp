@@ -17,6 +17,9 @@ class membership_view {
   virtual const std::string& node_name() const noexcept = 0;
   // Connected visible members (not this node, not hidden ones).
   virtual std::vector<node_info> members() const = 0;
+  // Whether `node` is one of them (without copying the list: a nodeup is checked this way, and
+  // N nodes joining at once bring N nodeups to each).
+  virtual bool is_member(const std::string& node) const = 0;
   // No member is still shaking hands: every member this node learnt of is up, was given up on,
   // or was reported down by another member (a node alone has joined its cluster of one).
   virtual bool joined() const = 0;
