@@ -55,6 +55,9 @@ class scale_run {
  private:
   void figure(const std::string& name, double value, const std::string& unit) {
     r_.figures.push_back({name + "_" + std::to_string(o_.nodes), value, unit});
+    // Under --progress each as it is found too: a run of 1,000 nodes takes long.
+    if (o_.progress)
+      std::fprintf(stderr, "%s_%d %g %s\n", name.c_str(), o_.nodes, value, unit.c_str());
   }
   void progress(const std::string& phase) {
     if (!o_.progress) return;
