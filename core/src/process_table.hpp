@@ -10,7 +10,9 @@
 // Worker threads look processes up without taking a reference (peek): memory is reclaimed by
 // quiescent states. The last release retires the process instead of deleting it; it is freed
 // (and its slot recycled) once every worker has begun a new activation since, so no worker can
-// still hold the pointer. Other threads use acquire/release.
+// still hold the pointer. A worker parked, or blocked on the sockets, counts as quiescent; one
+// that found socket activity leaves that state before it delivers (io_activity). Other threads
+// use acquire/release.
 #pragma once
 
 #include <array>

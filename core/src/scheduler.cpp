@@ -221,17 +221,29 @@ bool scheduler::wait_on_io(worker& w) {
   if (!l.owns_lock()) return false;
   io_driver* io = io_.load(std::memory_order_acquire);
   if (io == nullptr) return false;
+  in_io_scope in_io;  // wait() delivers too: a send from there must not try io_mutex_
   io_waiting_.store(true, std::memory_order_seq_cst);
   if (!has_work() && !stop_.load(std::memory_order_relaxed)) {
-    w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);  // quiescent while waiting
+    // Quiescent while blocked; the driver calls io_activity() before it delivers anything.
+    w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);
     io->wait(defaults::io_wait_max);
   }
   io_waiting_.store(false, std::memory_order_seq_cst);
-  in_io_scope in_io;
   // Back in the game: what service() delivers is peeked under this epoch.
   w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
   io->service();
   return true;
+}
+
+void scheduler::leave_quiescence(worker& w) noexcept {
+  if (w.seen.load(std::memory_order_relaxed) != ~std::uint64_t{0}) return;
+  w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+}
+
+void io_activity() noexcept {
+  if (tl_worker.owner == nullptr) return;
+  auto* s = const_cast<scheduler*>(tl_worker.owner);
+  s->leave_quiescence(*static_cast<scheduler::worker*>(tl_worker.self));
 }
 
 void scheduler::notify() {

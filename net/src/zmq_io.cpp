@@ -11,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "otter/detail/runtime_ops.hpp"
 #include "otter/log.hpp"
 #include "otter/node.hpp"
 
@@ -275,6 +276,7 @@ void zmq_io::poll(const io_token& t, link_events& events, std::chrono::milliseco
     }
   }
   if (n < 0 && errno != EINTR) detail::log().warn("epoll_wait failed: {}", std::strerror(errno));
+  if (!ready.empty()) detail::io_activity();  // before the first delivery (see io_driver::wait)
   // In key order: the ZAP handler and the monitor (handshakes), the router, the dealers. A
   // frame handled may close or replace connections: socket_of finds only those left. What is
   // read is looked at again at the next poll (the reads are bounded).

@@ -1,6 +1,10 @@
 // Multi-process tests of the transport: real node processes on loopback, real sockets.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "cluster_fixture.hpp"
 #include "test_hooks.hpp"
 
@@ -133,6 +137,31 @@ TEST_CASE("100,000 casts from one sender arrive at a remote server in order") {
   REQUIRE(log);
   REQUIRE(log->values.size() == n);
   for (int i = 0; i < n; ++i) REQUIRE(log->values[i] == i);
+}
+
+// A reply is delivered by a worker waiting on the sockets; its caller may take it, exit and be
+// freed at once, while that worker is still in the delivery. Under ThreadSanitizer (CI) this
+// caught a worker that delivered while it counted as quiescent, its process freed under it.
+TEST_CASE(
+    "callers that exit right after their remote reply: every reply arrives, none freed early") {
+  scratch s;
+  auto a = spawn_node("brief-a", s);
+  auto me = local_node("brief-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  constexpr int threads = 4, calls = 150;
+  std::atomic<int> answered{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < threads; ++t) {
+    callers.emplace_back([&, t] {
+      for (int i = 0; i < calls; ++i) {
+        otter::scoped_process p(me->rt());
+        auto r = p.await(otter::call<pong>(a->probe, ping{t * calls + i}, 30s));
+        if (r && r->seq == t * calls + i) answered.fetch_add(1);
+      }
+    });
+  }
+  for (auto& c : callers) c.join();
+  CHECK(answered.load() == threads * calls);
 }
 
 TEST_CASE("SIGKILL of a node: calls in flight fail with nodedown, monitors fire noconnection") {

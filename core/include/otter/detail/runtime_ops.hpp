@@ -50,13 +50,20 @@ class io_driver {
   virtual ~io_driver() = default;
   // Non-blocking: take in what arrived, send what is queued, run due timers (heartbeats).
   virtual void service() = 0;
-  // Blocks until socket activity, wake(), or `max` has passed.
+  // Blocks until socket activity, wake(), or `max` has passed, then takes in what arrived.
+  // The worker waits in a quiescent state (see process_table): before it delivers anything it
+  // must call io_activity().
   virtual void wait(std::chrono::milliseconds max) = 0;
   // Any thread: makes a current or next wait() return at once.
   virtual void wake() = 0;
   // Cheap check, any thread: is there something to send?
   virtual bool wants_service() const noexcept = 0;
 };
+
+// Called by an io_driver inside wait(), after the wait and before the first delivery: a
+// worker leaves the quiescent state it waited in, so no process it looks up from here on can
+// be freed under it. Cheap when called again; a no-op off a worker thread.
+void io_activity() noexcept;
 
 // Installed by the registry layer: resolves names that are not registered locally.
 class name_resolver {
