@@ -287,20 +287,14 @@ void transport::gossip(const io_token& t) {
   if (next == nullptr) next = first;
   if (next == nullptr) return;
   gossiped_to_ = next->id;
-  send_members(t, *next);
+  send_members(t, *next, member_list(), false);
 }
 
-void transport::send_members(const io_token& t, peer& to) {
+void transport::send_members(const io_token& t, peer& to, const std::vector<wire::member>& list,
+                             bool partial) {
   to.list_sent = now();
   msgpack::sbuffer buf;
-  wire::encode_members(buf, member_list());
-  send_control(t, to, buf);
-}
-
-void transport::send_members(const io_token& t, peer& to, const std::vector<wire::member>& some) {
-  to.list_sent = now();
-  msgpack::sbuffer buf;
-  wire::encode_members(buf, some, true);
+  wire::encode_members(buf, list, partial);
   send_control(t, to, buf);
 }
 
@@ -317,7 +311,7 @@ void transport::gossip_back(const io_token& t, peer& from,
     if (p->state == link_state::up && !p->hidden && listed.count(id) == 0)
       lacking.push_back({p->name, p->endpoint, p->creation});
   }
-  if (!lacking.empty()) send_members(t, from, lacking);
+  if (!lacking.empty()) send_members(t, from, lacking, true);
 }
 
 }  // namespace otter

@@ -86,7 +86,7 @@ void transport::went_up(const io_token& t, peer& p) {
   if (!p.hidden && !opts_.hidden && ring_.size() - 1 > p.members_told) {
     auto news = member_list(p.told_at);
     std::erase_if(news, [&](const wire::member& m) { return m.name == p.name; });
-    if (!news.empty()) send_members(t, p, news);
+    if (!news.empty()) send_members(t, p, news, true);
   }
   publish(t);  // before the news: a process told of it reads the view
   if (!p.hidden) members_.announce(t, p.name, true, "");

@@ -162,8 +162,9 @@ class transport final : public detail::remote_router,
   void probe(const io_token& t, peer& p, const std::string& reason, bool tell_others = false);
   // The member list to one member, in turn: anti-entropy for the full mesh.
   void gossip(const io_token& t);
-  void send_members(const io_token& t, peer& to);
-  void send_members(const io_token& t, peer& to, const std::vector<wire::member>& some);
+  // A members list to one member: whole (ours) or `partial` (some; never answered back).
+  void send_members(const io_token& t, peer& to, const std::vector<wire::member>& list,
+                    bool partial);
   // Push-pull: `from` sent us its list; ours back if we know members it did not list.
   void gossip_back(const io_token& t, peer& from, const std::vector<wire::member>& theirs);
 
