@@ -48,7 +48,14 @@ void transport::send_hello(const io_token& t, connection& c) {
   c.last_hello = at;
   wire::hello h = make_hello();
   if (const peer* p = c.peer_id != 0 ? find_peer(c.peer_id) : nullptr) h.session = p->our_session;
-  if (!opts_.hidden) h.known = ring_.size() + static_cast<std::uint64_t>(std::max(joining_, 0));
+  if (!opts_.hidden) {
+    h.known = ring_.size() + static_cast<std::uint64_t>(std::max(joining_, 0));
+    // A node that knows of nobody yet and knocks at several seeds at once counts the other
+    // seeds too. A welcome lists the members only to a hello that knows of fewer than half of
+    // them: seeds that are most of the cluster (a static list of every host) then answer
+    // without lists, N of up to N each, since the node says hello to them all anyway.
+    if (ring_.empty() && joining_ <= 0) h.known = *h.known + other_seeds_;
+  }
   msgpack::sbuffer buf;
   wire::encode_hello(buf, h);
   if (io_->send(t, c.id, std::string_view(buf.data(), buf.size())) !=

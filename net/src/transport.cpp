@@ -416,6 +416,7 @@ void transport::set_seeds(std::vector<std::string> endpoints) {
 
 void transport::apply_seeds(const io_token& t, const std::vector<std::string>& endpoints) {
   const std::set<std::string> wanted(endpoints.begin(), endpoints.end());
+  other_seeds_ = wanted.empty() ? 0 : wanted.size() - 1;
   for (auto& [ep, c] : connections_) {
     if (c.seed && wanted.count(ep) == 0) c.seed = false;  // closed once unused (tick)
   }

@@ -226,6 +226,7 @@ class transport final : public detail::remote_router,
   std::deque<std::pair<clock::time_point, std::uint64_t>> up_log_;
   clock::time_point up_log_floor_{};
   bool neighbour_lost_ = false;  // a ring neighbour went down (silent, or confirmed silent)
+  std::size_t other_seeds_ = 0;  // the seeds but one (send_hello: before any member is known)
   int joining_ = 0;              // members (not hidden) we are shaking hands with (holds_messages)
   // Heartbeats go out in rounds, every beat_every() (a third of the failure timeout rounded
   // up to whole heartbeat intervals: 600 ms by default), on the clock's multiples of it: every
