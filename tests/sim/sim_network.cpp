@@ -124,21 +124,48 @@ void sim_network::push(pipe& p, bool forward, std::string bytes) {
 
 void sim_network::unindex(const pipe& p) {
   if (heads_stale_) return;
-  if (!p.forward.empty()) heads_.erase({p.forward.front().at, p.id, true});
-  if (!p.back.empty()) heads_.erase({p.back.front().at, p.id, false});
+  if (!p.forward.empty()) {
+    heads_.erase({p.forward.front().at, p.id, true});
+    ready_.erase({p.id, false});
+  }
+  if (!p.back.empty()) {
+    heads_.erase({p.back.front().at, p.id, false});
+    ready_.erase({p.id, true});
+  }
 }
 
 void sim_network::index(const pipe& p) {
   if (heads_stale_) return;
-  if (!p.forward.empty() && sendable(p, true)) heads_.insert({p.forward.front().at, p.id, true});
-  if (!p.back.empty() && sendable(p, false)) heads_.insert({p.back.front().at, p.id, false});
+  if (!p.forward.empty() && sendable(p, true)) {
+    heads_.insert({p.forward.front().at, p.id, true});
+    if (p.forward.front().at <= now_) ready_.insert({p.id, false});
+  }
+  if (!p.back.empty() && sendable(p, false)) {
+    heads_.insert({p.back.front().at, p.id, false});
+    if (p.back.front().at <= now_) ready_.insert({p.id, true});
+  }
 }
 
 void sim_network::reindex() const {
   if (!heads_stale_) return;
   heads_.clear();
+  ready_.clear();
   heads_stale_ = false;
   for (const auto& [id, p] : pipes_) const_cast<sim_network*>(this)->index(p);
+}
+
+void sim_network::set_now(sim_clock::time_point t) {
+  const auto before = now_;
+  now_ = t;
+  if (heads_stale_ || t <= before) {
+    if (t < before) heads_stale_ = true;  // (the clock never goes back; if it did: rebuild)
+    return;
+  }
+  // The heads that fall due between the two: (before, t].
+  for (auto it = heads_.upper_bound({before, ~std::uint64_t{0}, true});
+       it != heads_.end() && std::get<0>(*it) <= t; ++it) {
+    ready_.insert({std::get<1>(*it), !std::get<2>(*it)});
+  }
 }
 
 sim_clock::time_point sim_network::arrival(int from, int to, const std::deque<frame>& q) {
@@ -210,17 +237,21 @@ bool sim_network::sendable(const pipe& p, bool forward) const {
 std::vector<due_frame> sim_network::due() const {
   reindex();
   // In pipe order, each pipe's forward direction first: the order the world picks from.
-  std::vector<std::pair<std::uint64_t, bool>> ready;
-  for (auto it = heads_.begin(); it != heads_.end() && std::get<0>(*it) <= now_; ++it) {
-    ready.emplace_back(std::get<1>(*it), !std::get<2>(*it));
-  }
-  std::sort(ready.begin(), ready.end());
   std::vector<due_frame> out;
-  out.reserve(ready.size());
-  for (const auto& [id, back] : ready) {
-    out.push_back({&const_cast<pipe&>(pipes_.at(id)), !back});
-  }
+  out.reserve(ready_.size());
+  for (const auto& [id, back] : ready_) out.push_back({&const_cast<pipe&>(pipes_.at(id)), !back});
   return out;
+}
+
+std::size_t sim_network::due_count() const {
+  reindex();
+  return ready_.size();
+}
+
+due_frame sim_network::due_at(std::size_t k) const {
+  reindex();
+  const auto& [id, back] = *ready_.find_by_order(k);
+  return {&const_cast<pipe&>(pipes_.at(id)), !back};
 }
 
 sim_clock::time_point sim_network::next_delivery() const {

@@ -19,6 +19,8 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <ext/pb_ds/assoc_container.hpp>
+#include <ext/pb_ds/tree_policy.hpp>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,9 +86,12 @@ class sim_network {
 
   // Driving (the world).
   sim_clock::time_point now() const { return now_; }
-  void set_now(sim_clock::time_point t) { now_ = t; }
-  // Every pipe direction whose head frame may be delivered now.
+  void set_now(sim_clock::time_point t);
+  // Every pipe direction whose head frame may be delivered now, in pipe order (forward first).
   std::vector<due_frame> due() const;
+  // How many there are, and the k-th of them in due()'s order: O(log n), where due() is O(n).
+  std::size_t due_count() const;
+  due_frame due_at(std::size_t k) const;
   // The earliest delivery time of a frame not held by a cut (max: none).
   sim_clock::time_point next_delivery() const;
   // Moves the head frame of that pipe direction to its receiver.
@@ -143,6 +148,14 @@ class sim_network {
   using head_key = std::tuple<sim_clock::time_point, std::uint64_t, bool>;
   mutable std::set<head_key> heads_;
   mutable bool heads_stale_ = false;
+  // The heads deliverable now (at <= now_), as (pipe id, !forward): due()'s order. An
+  // order-statistic tree, so that the world picks one of n without listing them all (at a
+  // heal, hundreds of thousands fall due at once).
+  using ready_key = std::pair<std::uint64_t, bool>;
+  using ready_set =
+      __gnu_pbds::tree<ready_key, __gnu_pbds::null_type, std::less<ready_key>,
+                       __gnu_pbds::rb_tree_tag, __gnu_pbds::tree_order_statistics_node_update>;
+  mutable ready_set ready_;
 };
 
 // One process's network (link_io), made by sim_network::attach.

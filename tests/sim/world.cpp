@@ -212,6 +212,12 @@ void world::touched() {
 }
 
 std::vector<world::candidate> world::candidates() {
+  auto out = node_candidates();
+  for (const auto& f : net_.due()) out.push_back({kind::deliver, -1, 0, f});
+  return out;
+}
+
+std::vector<world::candidate> world::node_candidates() {
   // The nodes with something due now, in slot order (the order the seeded pick reads).
   std::vector<int> due(busy_.begin(), busy_.end());
   for (auto it = wakes_.begin(); it != wakes_.end() && it->first <= clock_.now; ++it) {
@@ -236,7 +242,6 @@ std::vector<world::candidate> world::candidates() {
       out.push_back({kind::timers, static_cast<int>(i), 0, {}});
     }
   }
-  for (const auto& f : net_.due()) out.push_back({kind::deliver, -1, 0, f});
   return out;
 }
 
@@ -268,22 +273,31 @@ std::string world::acting() const {
 }
 
 bool world::step(sim_clock::time_point limit) {
-  auto c = candidates();
-  if (c.empty()) {
+  // The candidates are the nodes' (listed) and then the frames due (counted, not listed: the
+  // k-th is found in O(log n)); one is picked uniformly, in that order, as candidates() lists.
+  auto c = node_candidates();
+  std::size_t frames = net_.due_count();
+  if (c.empty() && frames == 0) {
     const auto t = next_deadline();
     if (t == sim_clock::time_point::max() || t > limit) return false;
     clock_.now = std::max(clock_.now, t);
     net_.set_now(clock_.now);
-    c = candidates();
-    if (c.empty()) return false;
+    c = node_candidates();
+    frames = net_.due_count();
+    if (c.empty() && frames == 0) return false;
   }
-  const std::size_t pick = std::uniform_int_distribution<std::size_t>(0, c.size() - 1)(rng_);
-  execute(c[pick]);
+  const std::size_t pick =
+      std::uniform_int_distribution<std::size_t>(0, c.size() + frames - 1)(rng_);
+  if (pick < c.size()) {
+    execute(c[pick]);
+  } else {
+    execute({kind::deliver, -1, 0, net_.due_at(pick - c.size())});
+  }
   ++events_;
   if (std::getenv("OTTER_SIM_DEBUG") != nullptr && events_ % 1000 == 0) {
     std::fprintf(stderr, "%llu events at %lld ms, %zu candidates\n",
                  static_cast<unsigned long long>(events_),
-                 static_cast<long long>(elapsed().count()), c.size());
+                 static_cast<long long>(elapsed().count()), c.size() + frames);
   }
   if (clock_.now != last_now_) {
     last_now_ = clock_.now;
@@ -291,7 +305,7 @@ bool world::step(sim_clock::time_point limit) {
   } else if (++events_at_now_ > 1000000) {
     // A livelock: something is due for ever without the clock moving.
     std::string what;
-    for (const auto& x : c) {
+    for (const auto& x : candidates()) {
       static const char* names[] = {"run", "io", "deliver", "timers"};
       what += std::string(" ") + names[static_cast<int>(x.k)] +
               (x.slot >= 0 ? "@" + slots_[x.slot].name : std::string());

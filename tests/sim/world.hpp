@@ -105,7 +105,8 @@ class world {
   };
   // `restarting`: every other node is a seed too (world.cpp says why).
   void start(int slot, int seed_slot, bool restarting = false);
-  std::vector<candidate> candidates();
+  std::vector<candidate> candidates();       // everything that may happen now, in pick order
+  std::vector<candidate> node_candidates();  // the nodes' part of it (the rest: frames due)
   sim_clock::time_point next_deadline() const;
   void execute(const candidate& c);
   // Re-reads what `slot` has due (processes, I/O, arrivals, timers) into the index below.
