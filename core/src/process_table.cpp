@@ -60,7 +60,7 @@ void process_table::add_ref(std::uint64_t id) noexcept {
 void process_table::release(std::uint64_t id) noexcept {
   const std::uint64_t index = id & index_mask;
   slot& s = slot_at(index);
-  const std::uint64_t st = s.state.fetch_sub(1, std::memory_order_acq_rel);
+  const std::uint64_t st = s.state.fetch_sub(1, std::memory_order_seq_cst);  // (see peek)
   if ((st & count_mask) != 1) return;
   // Last reference: nobody can take a new one (the count is zero). Workers may still hold the
   // pointer from a peek: free it once they have all moved on.

@@ -53,7 +53,10 @@ class process_table {
     const std::uint64_t index = id & index_mask;
     if (index >= used_.load(std::memory_order_acquire)) return nullptr;
     const slot& s = slot_at(index);
-    const std::uint64_t st = s.state.load(std::memory_order_acquire);
+    // seq_cst, as release()'s decrement: with the worker's seq_cst store of its epoch before
+    // this, either the reclaimer sees that epoch or this load sees the count it dropped (a
+    // store-load pattern acquire/release alone does not order; free on x86).
+    const std::uint64_t st = s.state.load(std::memory_order_seq_cst);
     if ((st >> count_bits) != (id >> index_bits) || (st & count_mask) == 0) return nullptr;
     return s.proc;
   }

@@ -57,7 +57,9 @@ class link_io {
   virtual send_status reply(const io_token& t, const std::string& routing_id,
                             std::string_view frame) = 0;
   // Takes in what arrived (reporting it to `events`), waiting up to `timeout` for something
-  // to arrive or for wake(). The simulator's never waits: it delivers frames itself.
+  // to arrive or for wake(). The simulator's never waits: it delivers frames itself. One that
+  // waits calls detail::io_activity() after the wait, before its first report (a worker
+  // waits quiescent: see io_driver::wait).
   virtual void poll(const io_token& t, link_events& events, std::chrono::milliseconds timeout) = 0;
   // Any thread: makes a current or next poll() return at once.
   virtual void wake() = 0;
