@@ -28,11 +28,12 @@
 //   declared down unless something arrives from it within a heartbeat period. Who can still
 //   reach it keeps it (a partial partition does not spread); who cannot learns of the death
 //   within failure_timeout + 2 heartbeat periods.
-// - A ring neighbour lost (down, not by its bye) makes the next member on that side a neighbour; it
-// is probed
-//   at once, and declared down (and the others told) if it does not answer: a partition, or a
-//   crash of several nodes in a row on the ring, is found a probe at a time past the first
-//   silent neighbours instead of a failure timeout at a time.
+// - A ring neighbour lost (down, not by its bye) makes the next member on that side a
+//   neighbour; the 3 * watch_neighbours nearest members on each side that were not neighbours
+//   before are probed at once, and each is declared down (and the others told) if it does not
+//   answer: a partition, or a crash of several nodes in a row on the ring, is found a few
+//   members deep per probe past the first silent neighbours instead of a failure timeout at a
+//   time.
 // - Gossip: the member list goes to one member in turn, every tick while members come and go
 //   (for 2 failure timeouts after the last change), else every gossip_every ticks (5 s); one that
 //   receives a list lacking members it knows sends its own back (push-pull). So a mesh that
@@ -61,11 +62,14 @@ bool transport::should_watch(const peer& p) const {
 
 void transport::choose_neighbours(const io_token& t) {
   const auto before = neighbours_;
-  choose_ring();
+  neighbours_ = ring_around(opts_.watch_neighbours);
   const bool lost = std::exchange(neighbour_lost_, false);
   if (neighbours_ == before) return;
   if (lost) {
-    for (const std::uint64_t id : neighbours_) {
+    // The new neighbours, and twice as many past them on each side: a run of silent members
+    // on the ring (a partition into halves leaves runs of ~log2 N at N members) is probed
+    // three neighbourhoods deep at once.
+    for (const std::uint64_t id : ring_around(3 * opts_.watch_neighbours)) {
       peer* p = find_peer(id);
       if (before.count(id) == 0 && p != nullptr && p->state == link_state::up) {
         probe(t, *p, "noconnection", true);
@@ -80,13 +84,12 @@ void transport::choose_neighbours(const io_token& t) {
   detail::log().debug("watching ring neighbours: {}", names.empty() ? "none" : names);
 }
 
-void transport::choose_ring() {
-  neighbours_.clear();
-  if (opts_.hidden || opts_.watch_neighbours == 0) return;
-  const std::size_t k = opts_.watch_neighbours;
+std::unordered_set<std::uint64_t> transport::ring_around(std::size_t k) const {
+  std::unordered_set<std::uint64_t> out;
+  if (opts_.hidden || opts_.watch_neighbours == 0) return out;
   if (ring_.size() <= 2 * k) {  // a small cluster: everyone is a neighbour
-    neighbours_.insert(ring_.begin(), ring_.end());
-    return;
+    out.insert(ring_.begin(), ring_.end());
+    return out;
   }
   // Where we would stand on the ring: before the first member after us.
   const auto after = ring_.upper_bound(rt_.node_id());
@@ -94,10 +97,11 @@ void transport::choose_ring() {
   auto pred = after;
   for (std::size_t i = 0; i < k; ++i) {
     if (succ == ring_.end()) succ = ring_.begin();
-    neighbours_.insert(*succ++);
+    out.insert(*succ++);
     if (pred == ring_.begin()) pred = ring_.end();
-    neighbours_.insert(*--pred);
+    out.insert(*--pred);
   }
+  return out;
 }
 
 void transport::send_heartbeat(const io_token& t, peer& p, unsigned flags) {

@@ -153,7 +153,8 @@ class transport final : public detail::remote_router,
   bool should_watch(const peer& p) const;
   // Our ring neighbours among the members up (node ids in order; publish() calls it).
   void choose_neighbours(const io_token& t);
-  void choose_ring();
+  // The k members nearest us on each side of the ring (all of them in a ring of 2k or fewer).
+  std::unordered_set<std::uint64_t> ring_around(std::size_t k) const;
   // `counted`: the frame it came in counts in p.frames_received.
   void on_heartbeat(const io_token& t, peer& p, const wire::decoded& d, bool counted);
   void send_heartbeat(const io_token& t, peer& p, unsigned flags);
