@@ -65,13 +65,6 @@ class scheduler final : public executor {
   void retired() noexcept override;
   bool grace_passed(std::uint64_t epoch) const noexcept override;
 
- private:
-  struct worker;
-  friend void io_activity() noexcept;
-  // A worker quiescent in an I/O wait (seen == max) takes the current epoch (see io_activity).
-  void leave_quiescence(worker& w) noexcept;
-
- public:
   // Counts a send by the running handler (for spreading work to idle workers).
   static void note_send() noexcept;
   // Counts a message handled on this worker (for runtime_stats).
@@ -103,7 +96,10 @@ class scheduler final : public executor {
     unsigned ticks = 0;
   };
 
+  friend void io_activity() noexcept;
   void run(worker& w);
+  // A worker quiescent in an I/O wait (seen == max) takes the current epoch (see io_activity).
+  void leave_quiescence(worker& w) noexcept;
   process* find_work(worker& w);
   process* steal(worker& w);
   process* pop_injected();

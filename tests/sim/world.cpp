@@ -275,16 +275,19 @@ std::string world::acting() const {
 bool world::step(sim_clock::time_point limit) {
   // The candidates are the nodes' (listed) and then the frames due (counted, not listed: the
   // k-th is found in O(log n)); one is picked uniformly, in that order, as candidates() lists.
-  auto c = node_candidates();
-  std::size_t frames = net_.due_count();
-  if (c.empty() && frames == 0) {
+  std::vector<candidate> c;
+  std::size_t frames = 0;
+  const auto due = [&] {
+    c = node_candidates();
+    frames = net_.due_count();
+    return !c.empty() || frames > 0;
+  };
+  if (!due()) {
     const auto t = next_deadline();
     if (t == sim_clock::time_point::max() || t > limit) return false;
     clock_.now = std::max(clock_.now, t);
     net_.set_now(clock_.now);
-    c = node_candidates();
-    frames = net_.due_count();
-    if (c.empty() && frames == 0) return false;
+    if (!due()) return false;
   }
   const std::size_t pick =
       std::uniform_int_distribution<std::size_t>(0, c.size() + frames - 1)(rng_);
@@ -294,7 +297,7 @@ bool world::step(sim_clock::time_point limit) {
     execute({kind::deliver, -1, 0, net_.due_at(pick - c.size())});
   }
   ++events_;
-  if (std::getenv("OTTER_SIM_DEBUG") != nullptr && events_ % 1000 == 0) {
+  if (events_ % 1000 == 0 && std::getenv("OTTER_SIM_DEBUG") != nullptr) {
     std::fprintf(stderr, "%llu events at %lld ms, %zu candidates\n",
                  static_cast<unsigned long long>(events_),
                  static_cast<long long>(elapsed().count()), c.size() + frames);
