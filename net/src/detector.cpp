@@ -5,7 +5,7 @@
 //   id, every hidden peer, and every member it is waiting on (calls open, frames of process
 //   envelopes sent that it has not confirmed yet). Monitors and links alone do not make a node
 //   watch: a member that many monitor (a global name's holder) would be beaten by all of
-//   them, N beats where the ring needs 4; its death reaches them through the ring's `gone`. A
+//   them, N beats where the ring needs 2; its death reaches them through the ring's `gone`. A
 //   watched peer is sent a heartbeat each round (beat_every(), 600 ms by default, on the
 //   clock's multiples of it) unless a frame went to it in the last quarter round. Any envelope
 //   counts as liveness. One silent for failure_timeout since we heard it (or began watching it)

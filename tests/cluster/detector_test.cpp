@@ -51,7 +51,7 @@ TEST_CASE("a SIGKILLed member is declared down by a node that does not watch it"
       }
     }
   }
-  // Seven members, two neighbours each side (the default): two members we do not watch.
+  // Seven members, one neighbour each side (the default): four members we do not watch.
   const auto watched = ring_neighbours(ids, me->id(), otter::net_defaults::watch_neighbours);
   std::size_t victim = kids.size();
   for (std::size_t i = 0; i < ids.size(); ++i) {

@@ -23,12 +23,14 @@
 #include <string>
 #include <vector>
 
+#include <otter/node.hpp>
+
 namespace otter::sim {
 
 struct scale_options {
   std::uint64_t seed = 1;
   int nodes = 1000;
-  std::size_t watch_neighbours = 2;  // node_options::watch_neighbours
+  std::size_t watch_neighbours = net_defaults::watch_neighbours;
   double loss_percent = 1.0;
   int loss_seconds = 60;
   bool progress = false;  // a line on stderr per phase, with the wall time it took

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <otter/node.hpp>
+
 namespace otter::sim {
 
 struct schedule_options {
@@ -24,7 +26,7 @@ struct schedule_options {
   int nodes = 5;           // 3 to 7 in CI's schedules
   int chaos_seconds = 10;  // of simulated time with faults and operations
   // Ring neighbours each node watches on each side (node_options::watch_neighbours; 0: all).
-  std::size_t watch_neighbours = 2;
+  std::size_t watch_neighbours = net_defaults::watch_neighbours;
   bool trace = false;  // print every event
   // A deliberately broken invariant (the checker's own test): that many names must be held
   // at the end, which a correct registry does not guarantee.

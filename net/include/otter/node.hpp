@@ -60,7 +60,7 @@ inline constexpr std::chrono::milliseconds heartbeat_interval{200};
 // detecting a killed or unreachable peer is about 1.7 s (the brief asks for at most 2 s).
 inline constexpr std::chrono::milliseconds failure_timeout{1500};
 // Ring neighbours on each side a node watches (heartbeats and checks); 0: every member.
-inline constexpr std::size_t watch_neighbours = 2;
+inline constexpr std::size_t watch_neighbours = 1;
 // Largest frame accepted (ZMQ_MAXMSGSIZE): a hostile peer cannot make a node allocate more.
 inline constexpr std::int64_t max_message_bytes = std::int64_t{64} << 20;
 // Envelopes batched into one frame when a queue has backed up, up to this many bytes.
