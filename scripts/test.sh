@@ -53,7 +53,12 @@ run_tests clang -LE "hosts|compile|sim"
 # A g++ node and a clang node understand each other (wire names, codec).
 tests/examples/run_hello_cluster.sh build/release/examples/hello_cluster build/clang/examples/hello_cluster
 
-build asan -DCMAKE_BUILD_TYPE=Debug -DOTTER_SANITIZE=address -DOTTER_BUILD_BENCH=OFF
+# Only what its tests and the consumer's install need (the header checks, the compile tests and
+# the simulator are the Release builds' work), with line tables only (-g1: the stack traces
+# keep their file:line; ~15 % less compile time than -g).
+BUILD_TARGETS=test_programs \
+  build asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DOTTER_SANITIZE=address \
+  -DOTTER_BUILD_BENCH=OFF
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_tests asan -LE "hosts|compile|sim"
 phase "consumer (ASan)"
@@ -61,8 +66,9 @@ scripts/consumer_test.sh build/asan "-fsanitize=address,undefined"
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # Only what the concurrency-labelled tests run (their helper binaries come as dependencies).
-BUILD_TARGETS="core_tests supervisor_tests cluster_tests otter_node_tests" \
-  build tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOTTER_SANITIZE=thread -DOTTER_BUILD_BENCH=OFF
+BUILD_TARGETS=concurrency_test_programs \
+  build tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2 -g1 -DNDEBUG" \
+  -DOTTER_SANITIZE=thread -DOTTER_BUILD_BENCH=OFF
 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp" \
   run_tests tsan -L concurrency
 
