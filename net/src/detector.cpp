@@ -220,8 +220,10 @@ void transport::tick(const io_token& t) {
     const bool in_use = p != nullptr && p->state == link_state::up &&
                         (p->endpoint == it->first || connection_of(*p) == &c);
     if (in_use) c.last_useful = at;
-    if (!in_use && !c.seed && at - c.last_useful > forget_after) {
-      detail::log().info("closing the unused connection to {}", c.endpoint);
+    if (!in_use && !c.seed && (c.closing || at - c.last_useful > forget_after)) {
+      detail::log().log(c.closing ? spdlog::level::debug : spdlog::level::info,
+                        "closing the {} connection to {}", c.closing ? "departed node's" : "unused",
+                        c.endpoint);
       io_->close(t, c.id);
       connection_ids_.erase(c.id);
       it = connections_.erase(it);

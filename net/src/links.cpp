@@ -38,7 +38,9 @@ void transport::link_event(const io_token& t, peer& p, net_detail::link_event e,
   if (to == link_state::up) {
     went_up(t, p);
   } else if (to == link_state::down) {
-    went_down(t, p, from == link_state::up, reason, tell_others && e != link_event::left);
+    const bool said_bye = e == link_event::left;
+    if (said_bye) p.bye_creation = p.creation;
+    went_down(t, p, from == link_state::up, said_bye, reason, tell_others && !said_bye);
   }
   view_dirty_ = true;
   if (!p.hidden && (to == link_state::up || from == link_state::up)) last_change_ = p.state_since;
@@ -92,8 +94,8 @@ void transport::went_up(const io_token& t, peer& p) {
   if (!p.hidden) members_.announce(t, p.name, true, "");
 }
 
-void transport::went_down(const io_token& t, peer& p, bool was_up, const std::string& reason,
-                          bool tell_others) {
+void transport::went_down(const io_token& t, peer& p, bool was_up, bool said_bye,
+                          const std::string& reason, bool tell_others) {
   // Its connection to us stays known but ignored until it says hello again (handle_frame);
   // ours to it starts afresh, so that nothing queued for the peer we gave up on arrives after
   // the new handshake.
@@ -104,10 +106,18 @@ void transport::went_down(const io_token& t, peer& p, bool was_up, const std::st
   if (!std::exchange(p.it_started_over, false)) p.our_session = ++sessions_;
   p.frames_sent = p.frames_confirmed = p.last_data_frame = 0;
   if (connection* c = connection_of(p)) {
-    // A link that never came up carried only hellos (frames wait for up): its connection is
-    // kept, and the encrypted handshake it may be in the middle of with it.
-    if (was_up) io_->reset(t, c->id);
-    send_hello(t, *c);
+    if (said_bye && !c->seed) {
+      // It shut down: nobody is left to knock at (every member would otherwise send it a hello
+      // each heartbeat period, and ZeroMQ reconnect, until the connection was forgotten 30 s
+      // later). A new incarnation says hello itself: it joins through its seeds and connects
+      // to every member. Closed at the next tick (this may run inside the poll of it).
+      c->closing = true;
+    } else {
+      // A link that never came up carried only hellos (frames wait for up): its connection is
+      // kept, and the encrypted handshake it may be in the middle of with it.
+      if (was_up) io_->reset(t, c->id);
+      send_hello(t, *c);
+    }
   }
   for (auto& item : p.out.take_held()) fail_item(*item, false);
   p.out.clear(outq_);
@@ -150,6 +160,7 @@ void transport::learn_members(const io_token& t, const std::vector<wire::member>
     peer& p = peer_for(m.name);
     if (p.state == link_state::up || net_detail::out_done(p.state)) continue;
     if (p.creation != 0 && m.creation < p.creation) continue;  // news of an older incarnation
+    if (p.bye_creation != 0 && m.creation == p.bye_creation) continue;  // it left (went_down)
     if (p.endpoint.empty()) p.endpoint = m.endpoint;
     connection& c = connect_to(t, m.endpoint, p.id);
     if (at - c.last_hello > opts_.heartbeat_interval / 2) hello.push_back(&c);

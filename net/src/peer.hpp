@@ -49,6 +49,9 @@ struct peer {
   // that incarnation soon after, it was alive (membership's health).
   clock::time_point declared_down{};
   std::uint32_t declared_creation = 0;
+  // The incarnation that said bye (0: none): it shut down and does not come back, so news of it
+  // from members that have not heard yet is not knocked at (links.cpp).
+  std::uint32_t bye_creation = 0;
   // How many members our last welcome to it told of (or, when it listed none, how many its
   // hello said it knew): more members up by the time the link is up are sent to it then.
   std::size_t members_told = 0;
@@ -87,6 +90,9 @@ struct connection {
   // connection cut in the middle of its handshake (a busy or restarting peer), not a secret.
   unsigned handshake_failures = 0;
   bool seed = false;  // given at start or asked for (node::connect): kept while unused
+  // Its node said bye: closed at the next tick rather than knocked at (links.cpp), unless a
+  // new incarnation is connected to through it meanwhile (connect_to clears it).
+  bool closing = false;
 };
 
 }  // namespace otter::net_detail

@@ -62,6 +62,12 @@ transport::clock::time_point transport::up_since(const std::string& node_name) c
   return it->second->up_since;
 }
 
+bool transport::connected_to(const std::string& node_name) const {
+  auto it = peers_.find(node_id_of(node_name));
+  return it != peers_.end() && !it->second->endpoint.empty() &&
+         connections_.count(it->second->endpoint) > 0;
+}
+
 std::size_t transport::open_with(const std::string& node_name) const {
   auto it = peers_.find(node_id_of(node_name));
   return it == peers_.end() ? 0 : it->second->book.size();
@@ -100,6 +106,7 @@ transport::connection& transport::connect_to(const io_token& t, const std::strin
   auto it = connections_.find(endpoint);
   if (it != connections_.end()) {
     if (it->second.peer_id == 0) it->second.peer_id = peer_id;
+    it->second.closing = false;
     return it->second;
   }
   connection c;

@@ -92,6 +92,8 @@ class transport final : public detail::remote_router,
   // Since when the link to that node is up (time_point::max() when it is not).
   clock::time_point up_since(const std::string& node_name) const;
   std::size_t open_with(const std::string& node_name) const;
+  // Whether we hold an outbound connection to that node's endpoint.
+  bool connected_to(const std::string& node_name) const;
 
  private:
   using peer = net_detail::peer;
@@ -137,7 +139,7 @@ class transport final : public detail::remote_router,
   void link_event(const io_token& t, peer& p, net_detail::link_event e,
                   const std::string& reason = "noconnection", bool tell_others = true);
   void went_up(const io_token& t, peer& p);
-  void went_down(const io_token& t, peer& p, bool was_up, const std::string& reason,
+  void went_down(const io_token& t, peer& p, bool was_up, bool said_bye, const std::string& reason,
                  bool tell_others);
   void learn_members(const io_token& t, const std::vector<wire::member>& members);
   void learn_gone(const io_token& t, const peer& from, const std::vector<wire::departed>& gone);
