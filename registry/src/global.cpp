@@ -28,7 +28,8 @@ namespace {
 // Registers a supervised child's global name (child_spec::global_name). A supervisor cannot
 // wait for the cluster inside its handler, so the request is sent and the start goes on;
 // should the name turn out taken, the registry ends the child with reason already_registered
-// and the supervisor's restart rules apply.
+// and the supervisor's restart rules apply (slow members do not end it: server.cpp,
+// handle_info(claim_deadline)).
 result<void> register_child_globally(runtime&, const std::string& name, const pid& child) {
   global_register req{name, child, static_cast<std::uint8_t>(conflict_policy::exit),
                       registry_defaults::operation_timeout.count()};

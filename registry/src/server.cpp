@@ -104,6 +104,7 @@ void global_server::start_claim(const global_register& r, from f) {
   drop_if_dead_local(r.name);
   const std::uint64_t txn = ++txn_;
   const auto timeout = std::chrono::milliseconds(std::max<std::int64_t>(r.timeout_ms, 1));
+  c.timeout = timeout;
   c.timer = send_after(timeout, self(), claim_deadline{txn});
   request& stored = claims_[txn] = std::move(c);
   send_claim(txn, stored);
@@ -229,6 +230,15 @@ void global_server::handle_cast(const greg_outcome& o) {
     }
     return;
   }
+  request& c = it->second;
+  if (c.async && !o.reply.ok && o.reply.code == static_cast<std::uint8_t>(errc::nodedown) &&
+      c.entry.node == me_ && rt().alive(c.entry.holder) && ++c.unseen <= async_unseen_retries) {
+    // The arbiter has not seen this node up yet (membership is forming): asked again shortly
+    // rather than end the child with nodedown (the deadline waits meanwhile).
+    cancel_timer(c.timer);
+    c.timer = send_after(unseen_retry, self(), claim_retry{o.txn});
+    return;
+  }
   const pid holder = o.reply.holder;
   if (holder && holder.node == rt().node_id() && !rt().alive(holder) && ++it->second.retries <= 3) {
     // Refused for a process of ours that has exited (its DOWN is on its way): remove its
@@ -309,7 +319,12 @@ void global_server::answer(request& c, global_reply reply) {
   if (c.async && !reply.ok) {
     detail::log().warn("global: cannot register '{}' to {}: {}", c.entry.name,
                        to_string(c.entry.holder), reply.message);
-    if (c.entry.holder) otter::exit(c.entry.holder, exit_reason("already_registered"));
+    // The reason says why: taken (already_registered, what a supervisor's restart rules
+    // expect), or another failure (timeout, nodedown, ...).
+    if (c.entry.holder) {
+      otter::exit(c.entry.holder,
+                  exit_reason(std::string(to_string(static_cast<errc>(reply.code)))));
+    }
   }
   c.caller.reply(std::move(reply));
 }
@@ -642,6 +657,27 @@ void global_server::handle_info(const claim_deadline& t) {
   auto it = claims_.find(t.txn);
   if (it == claims_.end()) return;
   request& c = it->second;
+  if (c.async && rt().alive(c.entry.holder) && c.patience < async_patience) {
+    // A supervised child's name: no caller waits for it, and killing the child for a busy
+    // member (100 nodes starting at once on two cores) only starts a restart loop that ends
+    // its supervisor. It waits, as Erlang's `global` does: for the members' confirmations
+    // (a refusal still ends the child), or for an arbiter asked again.
+    ++c.patience;
+    if (c.applied) {
+      std::string who;
+      for (const auto& n : c.waiting) who += (who.empty() ? "" : ", ") + n;
+      detail::log().info("global: '{}' is registered; member(s) {} have not confirmed it yet",
+                         c.entry.name, who);
+    } else {
+      detail::log().warn("global: arbiter {} has not answered for '{}'; asking again", c.arbiter,
+                         c.entry.name);
+      send_claim(t.txn, c);
+      it = claims_.find(t.txn);  // send_claim may have answered it
+      if (it == claims_.end()) return;
+    }
+    it->second.timer = send_after(it->second.timeout, self(), claim_deadline{t.txn});
+    return;
+  }
   std::string why = "its arbiter " + c.arbiter + " did not answer";
   if (c.applied) {
     // Applied, but members still up have not said they have it: success would be a promise
@@ -658,6 +694,13 @@ void global_server::handle_info(const claim_deadline& t) {
   if (abandoned_.size() > 4096) abandoned_.erase(abandoned_.begin());
   remove(0, {}, c.entry.name, c.entry.holder, false);
   claims_.erase(it);
+}
+
+void global_server::handle_info(const claim_retry& t) {
+  auto it = claims_.find(t.txn);
+  if (it == claims_.end()) return;
+  it->second.timer = send_after(it->second.timeout, self(), claim_deadline{t.txn});
+  send_claim(t.txn, it->second);
 }
 
 void global_server::handle_info(const removal_deadline& t) {

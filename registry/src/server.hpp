@@ -42,6 +42,11 @@ struct claim_deadline {
   MSGPACK_DEFINE(txn);
 };
 OTTER_MESSAGE_AS(claim_deadline, "greg_claim_deadline");
+struct claim_retry {  // a supervised child's claim, asked again (handle_cast(greg_outcome))
+  std::uint64_t txn = 0;
+  MSGPACK_DEFINE(txn);
+};
+OTTER_MESSAGE_AS(claim_retry, "greg_claim_retry");
 struct removal_deadline {
   std::uint64_t txn = 0;
   MSGPACK_DEFINE(txn);
@@ -57,7 +62,7 @@ class global_server : public gen_server<global_server> {
                      registry_protocol::greg_outcome, registry_protocol::greg_release,
                      registry_protocol::greg_sync, registry_protocol::greg_confirm,
                      registry_protocol::greg_confirmed>;
-  using infos = msgs<nodeup, nodedown, claim_deadline, removal_deadline>;
+  using infos = msgs<nodeup, nodedown, claim_deadline, claim_retry, removal_deadline>;
 
   global_server(std::shared_ptr<detail::membership_view> members, global_registry::state* s);
 
@@ -89,6 +94,7 @@ class global_server : public gen_server<global_server> {
   void handle_info(const nodeup& u);
   void handle_info(const nodedown& d);
   void handle_info(const claim_deadline& t);
+  void handle_info(const claim_retry& t);
   void handle_info(const removal_deadline& t);
   void handle_info(const down& d);
 
@@ -105,6 +111,9 @@ class global_server : public gen_server<global_server> {
     std::uint64_t timer = 0;
     bool async = false;  // cast by a supervisor: a refusal ends the holder
     int retries = 0;     // after refusals for a dead holder of ours
+    std::chrono::milliseconds timeout{0};
+    int patience = 0;  // async: timeouts waited through (handle_info(claim_deadline))
+    int unseen = 0;    // async: arbiters' nodedown about this node, asked again after
   };
   struct reservation {  // as arbiter: a name promised to a holder, not yet applied
     pid holder;
@@ -178,6 +187,14 @@ class global_server : public gen_server<global_server> {
   std::set<std::pair<std::string, std::uint64_t>> committed_;
   std::deque<std::pair<std::string, std::uint64_t>> committed_order_;
   static constexpr std::size_t remembered_commits = 65536;
+  // A supervised child's registration (async) waits this many timeouts more before it is
+  // undone and the child ended (handle_info(claim_deadline)).
+  static constexpr int async_patience = 5;
+  // An arbiter that has not seen this node up yet (it is joining, its links come up one by
+  // one) refuses its claims with nodedown: a supervised child's claim is asked again after
+  // `unseen_retry`, this many times at most (30 s).
+  static constexpr int async_unseen_retries = 60;
+  static constexpr std::chrono::milliseconds unseen_retry{500};
 };
 
 }  // namespace otter::registry_detail

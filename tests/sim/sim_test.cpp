@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include <otter/global.hpp>
 #include <otter/log.hpp>
 
 #include "link_state.hpp"
@@ -21,6 +22,16 @@
 #include "world.hpp"
 
 namespace {
+struct idle_ping {
+  MSGPACK_DEFINE();
+};
+OTTER_MESSAGE_AS(idle_ping, "sim_test_idle_ping");
+class idle_holder : public otter::gen_server<idle_holder> {  // holds a name, nothing more
+ public:
+  using casts = otter::msgs<idle_ping>;
+  void handle_cast(const idle_ping&) {}
+};
+
 std::uint64_t schedules_to_run() {
   const char* env = std::getenv("OTTER_SIM_SCHEDULES");
   return env != nullptr ? std::strtoull(env, nullptr, 10) : 2000;
@@ -159,6 +170,45 @@ TEST_CASE("a member that said bye is not knocked at; one that fell silent is, an
     w.restart(d, a);  // a new incarnation says hello itself
     w.restart(c, a);
     REQUIRE(wait_up({a, b, c, d}));
+  }
+}
+
+TEST_CASE("a supervised child's name is not undone, nor the child ended, for slow confirmations") {
+  // What a supervisor casts for a child's global_name, with a timeout far shorter than the
+  // members' confirmations take (the simulated frames' latency): as on a machine too busy to
+  // confirm within 5 s. It used to be undone and the child ended (reason already_registered,
+  // wrongly): each restart did the same until the supervisor gave up.
+  using namespace std::chrono_literals;
+  otter::set_log_level(spdlog::level::off);
+  for (std::uint64_t seed = 1; seed <= 10; ++seed) {
+    INFO("seed " << seed);
+    otter::sim::world w(seed, {});
+    const int a = w.add_node("a", -1);
+    w.run_for(1s);
+    const int b = w.add_node("b", a), c = w.add_node("c", a);
+    const auto all_up = [&] {
+      for (int x : {a, b, c})
+        for (int y : {a, b, c})
+          if (x != y && otter::net_detail::transport_of(w.at(x)).link_state_of(w.name_of(y)) !=
+                            otter::net_detail::link_state::up)
+            return false;
+      return true;
+    };
+    const auto t0 = w.now();
+    while (!all_up() && w.now() - t0 < 10s) w.run_for(10ms);
+    REQUIRE(all_up());
+    w.run_for(2s);
+    auto child = w.at(b).rt().start<idle_holder>();
+    REQUIRE(child);
+    const std::string name = "slow-" + std::to_string(seed);
+    otter::global_register req{name, *child,
+                               static_cast<std::uint8_t>(otter::conflict_policy::exit),
+                               /*timeout_ms=*/1};
+    REQUIRE(w.at(b).rt().cast(otter::global_server_name, std::move(req)));
+    w.touched();
+    w.run_for(3s);
+    CHECK(w.at(b).rt().alive(*child));
+    for (int x : {a, b, c}) CHECK(otter::whereis_global(w.at(x).rt(), name) == *child);
   }
 }
 

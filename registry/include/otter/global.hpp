@@ -16,7 +16,8 @@
 //   connected node already answers accordingly (read-your-writes across the cluster).
 // - They never hang: they complete or fail within register_options::timeout, whatever a peer
 //   does (a dead arbiter is replaced; a registration a member has not confirmed in time is
-//   undone and fails with timeout).
+//   undone and fails with timeout). A supervised child's name, which no caller waits for,
+//   waits for slow members 5 timeouts more before it is undone (docs/REGISTRY.md).
 // - A removal (unregister, holder exit) is decided by the holder's node and never undone, even
 //   across partial partitions (no lost unregister); a name can be registered again once its
 //   holder is gone.
