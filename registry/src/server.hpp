@@ -193,8 +193,8 @@ class global_server : public gen_server<global_server> {
   // An arbiter that has not seen this node up yet (it is joining, its links come up one by
   // one) refuses its claims with nodedown: a supervised child's claim is asked again after
   // `unseen_retry`, this many times at most (30 s).
-  static constexpr int async_unseen_retries = 60;
-  static constexpr std::chrono::milliseconds unseen_retry{500};
+  static constexpr int async_unseen_retries = 150;
+  static constexpr std::chrono::milliseconds unseen_retry{200};
 };
 
 }  // namespace otter::registry_detail
