@@ -32,6 +32,35 @@ class idle_holder : public otter::gen_server<idle_holder> {  // holds a name, no
   void handle_cast(const idle_ping&) {}
 };
 
+bool link_up(otter::sim::world& w, int from, int to) {
+  return otter::net_detail::transport_of(w.at(from)).link_state_of(w.name_of(to)) ==
+         otter::net_detail::link_state::up;
+}
+
+// Runs the world until every link among `slots` is up, 10 s of simulated time at most.
+bool wait_all_up(otter::sim::world& w, const std::vector<int>& slots) {
+  using namespace std::chrono_literals;
+  const auto all = [&] {
+    for (int x : slots)
+      for (int y : slots)
+        if (x != y && !link_up(w, x, y)) return false;
+    return true;
+  };
+  const auto t0 = w.now();
+  while (!all() && w.now() - t0 < 10s) w.run_for(10ms);
+  return all();
+}
+
+// A world of `names`, the first the others' seed, all up with each other (REQUIREd).
+std::vector<int> formed(otter::sim::world& w, const std::vector<std::string>& names) {
+  using namespace std::chrono_literals;
+  std::vector<int> slots{w.add_node(names.at(0), -1)};
+  w.run_for(1s);
+  for (std::size_t i = 1; i < names.size(); ++i) slots.push_back(w.add_node(names[i], slots[0]));
+  REQUIRE(wait_all_up(w, slots));
+  return slots;
+}
+
 std::uint64_t schedules_to_run() {
   const char* env = std::getenv("OTTER_SIM_SCHEDULES");
   return env != nullptr ? std::strtoull(env, nullptr, 10) : 2000;
@@ -128,28 +157,12 @@ TEST_CASE("a member that said bye is not knocked at; one that fell silent is, an
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
     INFO("seed " << seed);
     otter::sim::world w(seed, {});
-    const int a = w.add_node("a", -1);
-    w.run_for(1s);
-    const int b = w.add_node("b", a), c = w.add_node("c", a), d = w.add_node("d", a);
-    const auto up = [&](int from, int to) {
-      return otter::net_detail::transport_of(w.at(from)).link_state_of(w.name_of(to)) ==
-             otter::net_detail::link_state::up;
-    };
+    const auto s = formed(w, {"a", "b", "c", "d"});
+    const int a = s[0], b = s[1], c = s[2], d = s[3];
+    const auto up = [&](int from, int to) { return link_up(w, from, to); };
     const auto knocks = [&](int from, int to) {
       return otter::net_detail::transport_of(w.at(from)).connected_to(w.name_of(to));
     };
-    const auto wait_up = [&](std::vector<int> slots) {
-      const auto t0 = w.now();
-      const auto all = [&] {
-        for (int x : slots)
-          for (int y : slots)
-            if (x != y && !up(x, y)) return false;
-        return true;
-      };
-      while (!all() && w.now() - t0 < 10s) w.run_for(10ms);
-      return all();
-    };
-    REQUIRE(wait_up({a, b, c, d}));
     w.run_for(2s);  // gossip goes on listing d for a while after it leaves
 
     w.leave(d);
@@ -169,7 +182,7 @@ TEST_CASE("a member that said bye is not knocked at; one that fell silent is, an
 
     w.restart(d, a);  // a new incarnation says hello itself
     w.restart(c, a);
-    REQUIRE(wait_up({a, b, c, d}));
+    REQUIRE(wait_all_up(w, {a, b, c, d}));
   }
 }
 
@@ -183,20 +196,8 @@ TEST_CASE("a supervised child's name is not undone, nor the child ended, for slo
   for (std::uint64_t seed = 1; seed <= 10; ++seed) {
     INFO("seed " << seed);
     otter::sim::world w(seed, {});
-    const int a = w.add_node("a", -1);
-    w.run_for(1s);
-    const int b = w.add_node("b", a), c = w.add_node("c", a);
-    const auto all_up = [&] {
-      for (int x : {a, b, c})
-        for (int y : {a, b, c})
-          if (x != y && otter::net_detail::transport_of(w.at(x)).link_state_of(w.name_of(y)) !=
-                            otter::net_detail::link_state::up)
-            return false;
-      return true;
-    };
-    const auto t0 = w.now();
-    while (!all_up() && w.now() - t0 < 10s) w.run_for(10ms);
-    REQUIRE(all_up());
+    const auto s = formed(w, {"a", "b", "c"});
+    const int a = s[0], b = s[1], c = s[2];
     w.run_for(2s);
     auto child = w.at(b).rt().start<idle_holder>();
     REQUIRE(child);
