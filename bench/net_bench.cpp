@@ -25,6 +25,7 @@
 #include <zmq.hpp>
 
 #include "bench.hpp"
+#include "raw_zmq.hpp"
 
 namespace otter_bench {
 namespace net_group {
@@ -300,7 +301,7 @@ void curve_client(zmq::socket_t& s) {
   s.set(zmq::sockopt::curve_secretkey, client.secret_key);
 }
 
-std::string packed(std::int64_t seq, std::int64_t body = 80) {
+std::string packed(std::int64_t seq, std::int64_t body) {
   msgpack::sbuffer b;
   msgpack::pack(b, payload(seq, body));
   return std::string(b.data(), b.size());

@@ -21,6 +21,11 @@
 //   others together),
 //   from the first start until every node sees every other; otter_scale_settle_relinks_N:
 //   the links (node, member) that went down and up again in the 10 s after (0: settled).
+// - zmq_scale_fanout_us_N: the raw ZeroMQ floor of what a registration does (one message to
+//   each of N - 1 members, and all their answers): one request to each of N - 1 processes
+//   `otter-bench zmq-echo --curve` (a ROUTER and ZeroMQ's I/O thread each, as an otter-node has
+//   a worker and that thread) over one CURVE DEALER each, until every echo is back; median of
+//   50 rounds, measured before the nodes of that N start.
 // Build with the tools (OTTER_BUILD_TOOLS): it runs the otter-node and otterctl built beside it.
 #include <sys/resource.h>
 #include <unistd.h>
@@ -43,6 +48,7 @@
 
 #include "bench.hpp"
 #include "child.hpp"
+#include "raw_zmq.hpp"
 
 namespace otter_bench {
 namespace scale_group {
@@ -213,7 +219,59 @@ int settle_one(int n, const std::string& dir) {
   return 0;
 }
 
+// zmq_scale_fanout_us_N (above); 0 and a line on stderr when an echo process does not start or
+// answer.
+double raw_fanout_us(int peers) {
+  std::vector<std::unique_ptr<child>> echoes;
+  for (int i = 0; i < peers; ++i) {
+    echoes.push_back(
+        std::make_unique<child>(std::vector<std::string>{"/proc/self/exe", "zmq-echo", "--curve"}));
+  }
+  zmq::context_t ctx(1);
+  std::vector<zmq::socket_t> dealers;
+  for (auto& e : echoes) {
+    const auto endpoint = e->read_line(30s);
+    if (!endpoint) {
+      std::fprintf(stderr, "otter-bench scale: a zmq-echo process did not start\n");
+      return 0;
+    }
+    zmq::socket_t& s = dealers.emplace_back(ctx, zmq::socket_type::dealer);
+    s.set(zmq::sockopt::linger, 0);
+    net_group::curve_client(s);
+    s.connect(*endpoint);
+  }
+  std::vector<zmq::pollitem_t> items;
+  for (auto& s : dealers) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
+  const auto round = [&](std::int64_t seq) {
+    const std::string m = net_group::packed(seq);
+    for (auto& s : dealers) s.send(zmq::buffer(m), zmq::send_flags::none);
+    int back = 0;
+    const auto t0 = clock::now();
+    while (back < peers) {
+      if (seconds_since(t0) > 10) return false;
+      zmq::poll(items, 1s);
+      for (std::size_t i = 0; i < items.size(); ++i) {
+        if ((items[i].revents & ZMQ_POLLIN) == 0) continue;
+        zmq::message_t r;
+        while (dealers[i].recv(r, zmq::recv_flags::dontwait)) ++back;
+      }
+    }
+    return true;
+  };
+  std::vector<double> us;
+  for (std::int64_t i = 0; i < 70; ++i) {  // the first 20: CURVE handshakes, warm caches
+    const auto r0 = clock::now();
+    if (!round(i)) {
+      std::fprintf(stderr, "otter-bench scale: the zmq-echo processes did not all answer\n");
+      return 0;
+    }
+    if (i >= 20) us.push_back(seconds_since(r0) * 1e6);
+  }
+  return median(us);
+}
+
 int run_one(int n, const std::string& dir) {
+  report("zmq_scale_fanout_us_" + std::to_string(n), raw_fanout_us(n - 1), "us");
   const std::string secret = dir + "/secret";
   const std::string prefix = "scale" + std::to_string(n) + "-";
   std::vector<std::unique_ptr<child>> nodes;
