@@ -62,7 +62,7 @@ void runtime_access::destroy(process* p) noexcept {
 }
 
 bool runtime_access::refuse_overflow(process& p, envelope_ptr& e) {
-  if (p.mailbox_limit_ == 0 || p.inbox_.length() < p.mailbox_limit_) return false;
+  if (p.mailbox_limit_ == 0 || !p.inbox_.at_limit(p.mailbox_limit_, p.consumed_)) return false;
   if (e->kind != sig::info && e->kind != sig::cast && e->kind != sig::call) return false;
   if (e->kind == sig::call) {
     from(p.rt_, e->from, e->ref)
@@ -164,7 +164,7 @@ envelope_ptr process::pop_message() noexcept {
   cache_head_ = e->next;
   if (cache_head_ == nullptr) cache_tail_ = nullptr;
   e->next = nullptr;
-  inbox_.consumed(1);
+  consumed_.add(1);
   return envelope_ptr(e);
 }
 
@@ -188,7 +188,7 @@ void process::handle_exit_signal(const pid& from, exit_reason reason, bool via_l
   } else if (!reason.is_normal()) {
     begin_exit(std::move(reason), false);
   }
-  inbox_.consumed(1);
+  consumed_.add(1);
 }
 
 void process::ingest(envelope* list) {
@@ -232,7 +232,7 @@ void process::ingest(envelope* list) {
         if (rel_ && rel_->links.erase(e->from) > 0) {
           handle_exit_signal(e->from, std::move(r->reason), true);
         } else {
-          inbox_.consumed(1);  // we unlinked meanwhile: stale
+          consumed_.add(1);  // we unlinked meanwhile: stale
         }
         delete e;
         continue;
@@ -258,13 +258,13 @@ void process::ingest(envelope* list) {
           append(detail::make_message(sig::info, down{e->ref, e->from, std::move(r->reason)})
                      .release());
         } else {
-          inbox_.consumed(1);  // demonitored meanwhile: flushed
+          consumed_.add(1);  // demonitored meanwhile: flushed
         }
         delete e;
         continue;
       }
     }
-    inbox_.consumed(1);
+    consumed_.add(1);
   }
 }
 
@@ -430,8 +430,16 @@ process::slice_result process::run_slice() {
     }
   } running(in_slice_);
   int budget = defaults::activation_budget;
+  constexpr int take_every = 16;
+  int since_take = 0;
   for (;;) {
-    if (envelope* list = inbox_.take_all()) ingest(list);
+    // The shared inbox is taken when what was taken before is handled, while a reply is awaited,
+    // and at least every take_every messages (exit signals wait no longer). Looking at it
+    // before each message took the cache line a sender on another core was writing, each time.
+    if (cache_head_ == nullptr || root_task_ || ++since_take >= take_every) {
+      since_take = 0;
+      if (envelope* list = inbox_.take_all()) ingest(list);
+    }
     if (exiting_) {
       exit_now();
       return slice_result::dead;
@@ -572,7 +580,7 @@ process_row process::row() const {
   process_row r;
   r.id = pid_;
   r.behaviour = std::string(behaviour());
-  r.mailbox = inbox_.length();
+  r.mailbox = inbox_.length(consumed_);
   r.handled = messages_handled();
   r.dropped = messages_dropped();
   // The allocation of the whole (derived) object, plus a typical envelope per queued message.

@@ -59,7 +59,7 @@ class runtime_access {
       (prev ? prev->next : p.cache_head_) = e->next;
       if (p.cache_tail_ == e) p.cache_tail_ = prev;
       e->next = nullptr;
-      p.inbox_.consumed(1);
+      p.consumed_.add(1);
       return envelope_ptr(e);
     }
     return nullptr;

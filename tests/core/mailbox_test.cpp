@@ -6,6 +6,7 @@
 
 #include "test_servers.hpp"
 
+using otter::detail::consumed_count;
 using otter::detail::envelope;
 using otter::detail::inbox;
 using otter::detail::sig;
@@ -31,9 +32,35 @@ envelope* make(std::uint64_t ref) {
 
 TEST_CASE("the inbox hands out messages oldest first") {
   inbox box;
+  consumed_count consumed;
   for (std::uint64_t i = 0; i < 5; ++i) CHECK(box.push(make(i)) == inbox::push_result::queued);
-  CHECK(box.length() == 5);
+  CHECK(box.length(consumed) == 5);
   CHECK(drain(box) == std::vector<std::int64_t>{0, 1, 2, 3, 4});
+  CHECK(box.length(consumed) == 5);  // taken, not yet handled
+  consumed.add(5);
+  CHECK(box.length(consumed) == 0);
+}
+
+TEST_CASE("a sender finds the inbox at its limit exactly, though it reads the count late") {
+  // at_limit answers from the last consumer count a sender read while far from the limit, and
+  // reads the count again near it: never a message refused below the limit, nor let in at it.
+  inbox box;
+  consumed_count consumed;
+  for (std::uint64_t i = 0; i < 3; ++i) box.push(make(i));
+  CHECK_FALSE(box.at_limit(4, consumed));
+  box.push(make(3));
+  CHECK(box.at_limit(4, consumed));
+  consumed.add(2);                         // two handled since the count was read
+  CHECK_FALSE(box.at_limit(4, consumed));  // read again: 2 queued
+  CHECK(box.length(consumed) == 2);
+  box.push(make(4));
+  CHECK_FALSE(box.at_limit(4, consumed));  // 3
+  box.push(make(5));
+  CHECK(box.at_limit(4, consumed));  // 4
+  consumed.add(4);
+  CHECK_FALSE(box.at_limit(1, consumed));  // empty: under any limit
+  CHECK(box.length(consumed) == 0);
+  CHECK(drain(box).size() == 6);
 }
 
 TEST_CASE("exactly the push that finds the inbox blocked wakes the consumer") {

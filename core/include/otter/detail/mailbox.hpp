@@ -14,6 +14,20 @@
 
 namespace otter::detail {
 
+// The messages an inbox's consumer has handled. Written per message by the consumer only, and
+// so kept apart from the inbox, which senders write (the owner places it: process.hpp).
+class consumed_count {
+ public:
+  std::uint32_t get() const noexcept { return n_.load(std::memory_order_relaxed); }
+  // Consumer only: n more envelopes handled. A plain store: only the consumer writes it.
+  void add(std::uint32_t n) noexcept {
+    n_.store(n_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+
+ private:
+  std::atomic<std::uint32_t> n_{0};
+};
+
 class inbox {
  public:
   enum class push_result { queued, queued_wake, closed };
@@ -75,16 +89,25 @@ class inbox {
     return h != nullptr && h != blocked_tag() && h != closed_tag();
   }
 
-  // Messages pushed and not yet handled (approximate while producers run).
-  std::uint32_t length() const noexcept {
+  // Messages pushed and not yet handled (`consumed`: the consumer's count; approximate while
+  // producers run).
+  std::uint32_t length(const consumed_count& consumed) const noexcept {
     const auto pushed = pushed_.load(std::memory_order_relaxed);
-    const auto consumed = consumed_.load(std::memory_order_relaxed);
-    const std::uint32_t d = pushed - consumed;  // modular: survives wrap-around
-    return d > 0x7fffffffu ? 0 : d;             // transiently "negative": empty
+    const std::uint32_t d = pushed - consumed.get();  // modular: survives wrap-around
+    return d > 0x7fffffffu ? 0 : d;                   // transiently "negative": empty
   }
-  // Consumer only: n more envelopes handled. A plain store: only the consumer writes it.
-  void consumed(std::uint32_t n) noexcept {
-    consumed_.store(consumed_.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  // Any thread (a sender): length(consumed) >= limit. Reading the consumer's count costs a
+  // sender on another core a cache miss whenever a message was handled since; the last count a
+  // sender read (older, so never larger) answers without it while the mailbox is far from its
+  // limit.
+  bool at_limit(std::uint32_t limit, const consumed_count& consumed) noexcept {
+    const auto pushed = pushed_.load(std::memory_order_relaxed);
+    const std::uint32_t upper = pushed - seen_consumed_.load(std::memory_order_relaxed);
+    if (upper < limit) return false;  // ("negative", from a newer count: read it again)
+    const auto now = consumed.get();
+    seen_consumed_.store(now, std::memory_order_relaxed);
+    const std::uint32_t d = pushed - now;
+    return d <= 0x7fffffffu && d >= limit;
   }
 
  private:
@@ -102,9 +125,11 @@ class inbox {
     return prev;
   }
 
-  std::atomic<envelope*> head_{nullptr};    // starts "running": the spawner schedules it
-  std::atomic<std::uint32_t> pushed_{0};    // by producers
-  std::atomic<std::uint32_t> consumed_{0};  // by the consumer
+  // Only what producers write: the consumer's per-message count is a consumed_count kept a
+  // cache line away (process.hpp).
+  std::atomic<envelope*> head_{nullptr};         // starts "running": the spawner schedules it
+  std::atomic<std::uint32_t> pushed_{0};         // by producers
+  std::atomic<std::uint32_t> seen_consumed_{0};  // by producers (at_limit)
 };
 
 }  // namespace otter::detail
