@@ -1,6 +1,7 @@
 // The `core` group: local call round trip, cast throughput (one and many senders), spawning
 // a million gen_servers, and a call's cost with 500,000 unrelated messages queued.
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -124,6 +125,7 @@ class driver : public otter::gen_server<driver> {
 otter::runtime_options opts() {
   otter::runtime_options o;
   o.node_name = "bench";
+  if (const char* w = std::getenv("OTTER_BENCH_WORKERS")) o.workers = unsigned(std::atoi(w));
   return o;
 }
 

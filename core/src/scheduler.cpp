@@ -72,6 +72,20 @@ void scheduler::note_send() noexcept {
   }
 }
 
+bool scheduler::may_linger() noexcept {
+  const scheduler* s = tl_worker.owner;
+  if (s == nullptr) return false;
+  const auto& w = *static_cast<const worker*>(tl_worker.self);
+  if (w.next.load(std::memory_order_relaxed) != nullptr ||
+      w.queued.load(std::memory_order_relaxed) > 0 ||
+      s->injected_.load(std::memory_order_relaxed) > 0 ||
+      s->stop_.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  const io_driver* io = s->io_.load(std::memory_order_relaxed);
+  return io == nullptr || !io->wants_service();
+}
+
 void scheduler::note_dispatch(bool call) noexcept {
   auto* w = static_cast<worker*>(tl_worker.self);
   if (w == nullptr) return;  // init runs in its starter's thread: not counted

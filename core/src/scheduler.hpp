@@ -74,6 +74,10 @@ class scheduler final : public executor {
   // Counts a call handled on this worker in `took` (for runtime_metrics).
   static void note_call_time(std::chrono::steady_clock::duration took) noexcept;
   void call_times(call_time_histogram& h) const noexcept override;
+  // A process about to go idle may poll its inbox briefly instead (defaults::linger_rounds):
+  // true on a worker with nothing else runnable, no shared work waiting, no network output to
+  // send, and the pool not stopping. False off the workers (and so in the simulator).
+  static bool may_linger() noexcept;
   // True on a worker thread of this scheduler.
   bool on_worker() const noexcept override;
 

@@ -211,22 +211,45 @@ class process {
   // registered; an error aborts the start: the process exits with the error's reason.
   virtual result<void> init_process() { return ok(); }
 
-  // Senders write inbox_ (16 bytes) and read mailbox_limit_ and rt_; what the process writes
-  // per message starts at consumed_, 64 bytes after inbox_ ends (rt_, pid_, parent_, rel_ in
-  // between: written at spawn, or once), so that handling a message never takes the cache line
-  // a sender on another core is writing, wherever the process starts. Not alignas(64): an
-  // over-aligned process made spawning a million gen_servers 40 % slower. Keep this order.
-  std::uint32_t mailbox_limit_ = 0;  // 0: unlimited (overload: set at spawn, read by senders)
-  bool exit_on_overflow_ = false;
-  detail::inbox inbox_;
-  runtime* rt_ = nullptr;
-  pid pid_;
+  // Cache lines. Senders on other cores write inbox_ (16 bytes, at offset 64), a process
+  // handles messages in the fields from offset 128 on (and reads its vtable pointer, at 0).
+  // Allocation aligns a process to 16 bytes only (an over-aligned one made spawning a million
+  // gen_servers 40 % slower), so the line holding inbox_ may start 48 bytes before it or end
+  // 48 after it: those 96 bytes hold only what neither side touches per message (written at
+  // spawn, at exit, on a link or monitor, on an overflow), so handling a message never takes
+  // the line a sender is writing. A sender reads mailbox_limit_, rt_ and, near the limit,
+  // consumed_. Keep this order; offsets are checked by a static_assert in process.cpp.
+  runtime* rt_ = nullptr;  // 8
+  // 16..63: before inbox_.
   pid parent_;
   std::unique_ptr<detail::relations> rel_;  // links and monitors, created on first use
-  detail::consumed_count consumed_;         // inbox_'s consumer count
+  std::atomic<std::uint64_t> dropped_{0};   // by senders, on an overflow
+  std::uint32_t mailbox_limit_ = 0;  // 0: unlimited (overload: set at spawn, read by senders)
+  bool exit_on_overflow_ = false;
+  std::atomic<bool> overflowed_{false};  // by senders, on an overflow
+  std::atomic<bool> has_name_{false};    // set by register_name, read at exit (seq_cst)
+  bool quiet_exit_ = false;  // killed by its parent (a supervisor's brutal_kill): no crash report
+  detail::inbox inbox_;      // 64
+  // 80..127: after inbox_.
+  detail::log_limiter drop_log_, unhandled_log_;  // what it dropped: a line per period
+  bool run_terminate_ = false;
+  bool trap_exit_ = false;
+  char spare_[14] = {};  // room for a field neither side touches per message
+  // 128..: what handling a message reads and writes.
+  pid pid_;
+  detail::consumed_count consumed_;  // inbox_'s consumer count
+  // The last message handled, for a crash report: its kind, and its type (local messages: a
+  // static descriptor; from another node: the wire name, kept in a string reused after that).
+  detail::sig last_kind_ = detail::sig::info;
+  bool await_done_ = false;
+  bool continue_pending_ = false;
+  bool in_slice_ = false;                   // run_slice is running it (on this thread)
   detail::envelope* cache_head_ = nullptr;  // drained, not yet handled messages (FIFO)
   detail::envelope* cache_tail_ = nullptr;
   std::atomic<std::uint64_t> handled_{0};  // written by the owner only (relaxed load + store)
+  const message_type* last_type_ = nullptr;
+  std::unique_ptr<std::string> last_remote_type_;
+  std::unique_ptr<exit_reason> exiting_;  // set once the process must end
 
   // The task being run (the root of this process's current coroutine work), if any.
   task<void> root_task_;
@@ -235,26 +258,8 @@ class process {
   std::uint64_t await_ref_ = 0;
   detail::reply_sink* await_sink_ = nullptr;
   std::coroutine_handle<> await_handle_{};
-  bool await_done_ = false;
-  detail::timer_node call_timer_;
   const std::vector<std::uint64_t>* await_any_ = nullptr;  // await_any_request's refs
-  bool continue_pending_ = false;
-  bool in_slice_ = false;  // run_slice is running it (on this thread)
-
-  std::unique_ptr<exit_reason> exiting_;  // set once the process must end
-  bool run_terminate_ = false;
-  bool quiet_exit_ = false;  // killed by its parent (a supervisor's brutal_kill): no crash report
-  // The last message handled, for a crash report: its kind, and its type (local messages: a
-  // static descriptor; from another node: the wire name, kept in a string reused after that).
-  detail::sig last_kind_ = detail::sig::info;
-  const message_type* last_type_ = nullptr;
-  std::unique_ptr<std::string> last_remote_type_;
-  bool trap_exit_ = false;
-  std::atomic<bool> has_name_{false};  // set by register_name, read at exit (seq_cst)
-  // Overload (the limit: above).
-  std::atomic<bool> overflowed_{false};
-  std::atomic<std::uint64_t> dropped_{0};
-  detail::log_limiter drop_log_, unhandled_log_;  // what it dropped: a line per period
+  detail::timer_node call_timer_;
 
  protected:
   // For blocking (scoped) processes: ingestion without the scheduler.

@@ -60,11 +60,17 @@ class inbox {
   // (never on the stack), counted as pushed.
   void count_own() noexcept { pushed_.fetch_add(1, std::memory_order_relaxed); }
 
-  // Consumer only, while running: everything pushed so far, oldest first (nullptr if none).
-  envelope* take_all() noexcept {
+  // Consumer only, while running: everything pushed so far, oldest first (nullptr if none);
+  // `taken`: how many.
+  envelope* take_all(std::uint32_t& taken) noexcept {
+    taken = 0;
     if (head_.load(std::memory_order_relaxed) == nullptr) return nullptr;
     // acquire: pairs with the producers' release CAS.
-    return reverse(head_.exchange(nullptr, std::memory_order_acquire));
+    return reverse(head_.exchange(nullptr, std::memory_order_acquire), taken);
+  }
+  envelope* take_all() noexcept {
+    std::uint32_t taken;
+    return take_all(taken);
   }
 
   // Consumer only: go idle if nothing is queued. On success the next push schedules us.
@@ -115,12 +121,18 @@ class inbox {
   static envelope* closed_tag() noexcept { return reinterpret_cast<envelope*>(std::uintptr_t{2}); }
 
   static envelope* reverse(envelope* h) noexcept {
+    std::uint32_t n;
+    return reverse(h, n);
+  }
+  static envelope* reverse(envelope* h, std::uint32_t& n) noexcept {
     envelope* prev = nullptr;
+    n = 0;
     while (h != nullptr && h != blocked_tag() && h != closed_tag()) {
       envelope* next = h->next;
       h->next = prev;
       prev = h;
       h = next;
+      ++n;
     }
     return prev;
   }
