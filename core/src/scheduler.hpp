@@ -74,7 +74,7 @@ class scheduler final : public executor {
   // Counts a call handled on this worker in `took` (for runtime_metrics).
   static void note_call_time(std::chrono::steady_clock::duration took) noexcept;
   void call_times(call_time_histogram& h) const noexcept override;
-  // A process about to go idle may poll its inbox briefly instead (defaults::linger_rounds):
+  // A process about to go idle may poll its inbox briefly instead (defaults::linger_polls):
   // true on a worker with nothing else runnable, no shared work waiting, no network output to
   // send, and the pool not stopping. False off the workers (and so in the simulator).
   static bool may_linger() noexcept;
