@@ -498,7 +498,12 @@ process::slice_result process::run_slice() {
       // Waiting for a reply (other messages stay queued), or nothing to do. A message due soon
       // costs less to wait for than going idle and being woken (a sender streaming from
       // another core would otherwise schedule us again and again).
-      if (linger(inbox_)) continue;
+      // Counted against the budget like a failed try_block: what lingering finds may be only
+      // signals, or messages queued behind an awaited reply, which dispatch nothing.
+      if (linger(inbox_)) {
+        if (--budget <= 0) return slice_result::yield;
+        continue;
+      }
       in_slice_ = false;
       if (inbox_.try_block()) {
         running.armed = false;

@@ -216,9 +216,12 @@ class process {
   // Allocation aligns a process to 16 bytes only (an over-aligned one made spawning a million
   // gen_servers 40 % slower), so the line holding inbox_ may start 48 bytes before it or end
   // 48 after it: those 96 bytes hold only what neither side touches per message (written at
-  // spawn, at exit, on a link or monitor, on an overflow), so handling a message never takes
-  // the line a sender is writing. A sender reads mailbox_limit_, rt_ and, near the limit,
-  // consumed_. Keep this order; offsets are checked by a static_assert in process.cpp.
+  // spawn, at exit, on registering a name, on a link or monitor, on an overflow or an
+  // unhandled message), so handling a message never takes the line a sender is writing. A
+  // sender reads mailbox_limit_, rt_ and, near the limit, consumed_. Keep this order; offsets
+  // are checked by a static_assert in process.cpp. (A user class deriving from another
+  // polymorphic base before gen_server shifts the process by 8 bytes: still correct, only
+  // the separation is lost.)
   runtime* rt_ = nullptr;  // 8
   // 16..63: before inbox_.
   pid parent_;
