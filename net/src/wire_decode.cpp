@@ -1,6 +1,8 @@
 // Decoding of frames (wire.hpp): untrusted input, every field checked.
 #include <algorithm>
+#include <cstring>
 #include <memory>
+#include <new>
 #include <utility>
 
 #include "wire.hpp"
@@ -87,7 +89,8 @@ std::vector<departed> as_departed(const msgpack::object& o) {
   return out;
 }
 
-// Fills `d` (freshly made: one per envelope, never assigned a second one).
+// Fills `d`: freshly made, or reset by for_each_envelope after a process envelope (which sets
+// only k, to or to_name, and env).
 void decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zone>& zone,
                 decoded& d) {
   if (arr.type != msgpack::type::ARRAY || arr.via.array.size == 0) {
@@ -175,11 +178,14 @@ void decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zone>
   }
   const pid from = as_pid(arr.via.array.ptr[2], "from");
   const std::uint64_t ref = as_uint(arr.via.array.ptr[3], "ref");
-  std::string tag = as_str(arr.via.array.ptr[4], "tag");
+  const msgpack::object& tag_object = arr.via.array.ptr[4];
+  if (tag_object.type != msgpack::type::STR) throw bad_input{"field 'tag' is not a string"};
+  // In the frame's bytes, which `zone` holds (for_each_envelope).
+  const std::string_view tag(tag_object.via.str.ptr, tag_object.via.str.size);
   const msgpack::object& body = arr.via.array.ptr[5];
 
   auto with_reason = [&](sig s) {
-    return std::make_unique<detail::reason_envelope>(s, exit_reason(std::move(tag)));
+    return std::make_unique<detail::reason_envelope>(s, exit_reason(std::string(tag)));
   };
   switch (d.k) {
     case kind::send:
@@ -190,7 +196,8 @@ void decode_one(const msgpack::object& arr, const std::shared_ptr<msgpack::zone>
                     : d.k == kind::cast ? sig::cast
                     : d.k == kind::call ? sig::call
                                         : sig::reply;
-      d.env = std::make_unique<detail::remote_envelope>(s, std::move(tag), body, zone);
+      d.env = std::make_unique<detail::remote_envelope>(s, detail::remote_envelope::name_in_zone{},
+                                                        tag, body, zone);
       break;
     }
     case kind::reply_error: {
@@ -229,14 +236,34 @@ result<std::size_t> for_each_envelope(const char* data, std::size_t size, const 
                                  lim.max_frame_bytes, lim.max_frame_bytes, lim.max_depth);
   std::size_t offset = 0, count = 0;
   // One zone for the frame: message bodies point into it, and it lives as long as the last of
-  // them (the default chunk is 8 KiB; a frame holds up to batch_bytes of envelopes).
-  auto zone = std::make_shared<msgpack::zone>(std::min<std::size_t>(size * 2 + 256, 1 << 20));
+  // them. The frame is copied into it once and every string and binary refers to that copy (a
+  // copy per string otherwise); the rest is the decoded objects (24 bytes each: several times
+  // the bytes they came from; the zone adds chunks as it needs them).
+  std::shared_ptr<msgpack::zone> zone;
+  char* bytes = nullptr;
+  try {
+    zone = std::make_shared<msgpack::zone>(std::min<std::size_t>(size * 3 + 256, 1 << 20));
+    bytes = static_cast<char*>(zone->allocate_no_align(size));
+  } catch (const std::bad_alloc&) {
+    return error{errc::badarg, "frame of " + std::to_string(size) + " bytes: out of memory"};
+  }
+  std::memcpy(bytes, data, size);
+  // One parser and one object builder for the frame: msgpack::unpack() makes both for every
+  // call (two vectors of 32 each, allocated and freed per envelope).
+  using builder = msgpack::v2::detail::create_object_visitor;
+  builder objects([](msgpack::type::object_type, std::size_t, void*) { return true; }, nullptr, ul);
+  objects.set_zone(*zone);
+  msgpack::detail::parse_helper<builder> parser(objects);
+  decoded d;  // made once: it holds a dozen strings and vectors, mostly for handshakes
   while (offset < size) {
     const std::size_t at = offset;
-    decoded d;
     try {
-      msgpack::object obj = msgpack::unpack(*zone, data, size, offset, nullptr, nullptr, ul);
-      decode_one(obj, zone, d);
+      parser.init();
+      // Errors and limits throw from the builder; only a truncated envelope returns.
+      if (parser.execute(bytes, size, offset) != msgpack::PARSE_SUCCESS) {
+        throw msgpack::insufficient_bytes("insufficient bytes");
+      }
+      decode_one(objects.data(), zone, d);
     } catch (const bad_input& b) {
       return error{errc::badarg,
                    "malformed envelope at byte " + std::to_string(at) + ": " + b.what};
@@ -248,6 +275,13 @@ result<std::size_t> for_each_envelope(const char* data, std::size_t size, const 
     }
     fn(d);
     ++count;
+    if (!is_process_kind(d.k)) {
+      d = decoded{};  // a control envelope may have set any field
+    } else {
+      d.to = pid{};
+      d.to_name.clear();
+      d.env.reset();
+    }
   }
   return count;
 }

@@ -1,6 +1,11 @@
 // The wire codec: round trips, and malformed input rejected with an error value.
-#include "wire.hpp"
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
 #include <catch2/catch.hpp>
+#include "wire.hpp"
 
 namespace {
 
@@ -9,6 +14,12 @@ struct ping {
   MSGPACK_DEFINE(seq);
 };
 OTTER_MESSAGE(ping);
+
+struct note {
+  std::string text;
+  MSGPACK_DEFINE(text);
+};
+OTTER_MESSAGE(note);
 
 using otter::wire::decode_frame;
 using otter::wire::kind;
@@ -54,6 +65,70 @@ TEST_CASE("several envelopes in one frame decode in order") {
   CHECK((*r)[0].k == kind::heartbeat);
   CHECK((*r)[1].to_name == "kv");
   CHECK((*r)[2].k == kind::bye);
+}
+
+TEST_CASE("decoded envelopes keep their bytes: the frame they came from may go at once") {
+  // The decoder copies a frame once and every string refers to that copy; one `decoded` serves
+  // the envelopes of a frame in turn: nothing of one may show in the next.
+  msgpack::sbuffer buf;
+  otter::wire::hello h;
+  h.name = "n1";
+  h.endpoint = "tcp://127.0.0.1:1";
+  h.proof = "proof";
+  h.known = 3;
+  otter::wire::encode_hello(buf, h);
+  auto by_name = otter::detail::make_message(otter::detail::sig::cast, note{std::string(100, 'a')});
+  by_name->from = otter::pid{11, 22, 33};
+  REQUIRE(otter::wire::encode_envelope(buf, std::string_view("kv"), *by_name));
+  auto by_pid = otter::detail::make_message(otter::detail::sig::cast, note{"b"});
+  by_pid->from = otter::pid{11, 22, 33};
+  REQUIRE(otter::wire::encode_envelope(buf, otter::pid{1, 2, 3}, *by_pid));
+  otter::wire::encode_heartbeat(buf);
+
+  // What each envelope looked like when handed over (copied: the decoder's own state), and
+  // its envelope (taken).
+  struct seen {
+    kind k;
+    std::string hello_name, to_name;
+    bool known = false;
+    otter::pid to;
+    bool had_env = false;
+    otter::detail::envelope_ptr env;
+  };
+  std::vector<seen> got;
+  auto frame = std::make_unique<std::string>(bytes_of(buf));
+  auto n = otter::wire::for_each_envelope(frame->data(), frame->size(), {}, [&](auto& d) {
+    const bool had_env = d.env != nullptr;
+    got.push_back(
+        {d.k, d.hi.name, d.to_name, d.hi.known.has_value(), d.to, had_env, std::move(d.env)});
+  });
+  std::fill(frame->begin(), frame->end(), '\xc1');  // never used in msgpack
+  frame.reset();
+  REQUIRE(n);
+  REQUIRE(*n == 4);
+  REQUIRE(got.size() == 4);
+  CHECK(got[0].hello_name == "n1");
+  CHECK(got[0].known);
+  CHECK(got[1].to_name == "kv");
+  CHECK(got[1].hello_name.empty());
+  CHECK_FALSE(got[1].known);
+  CHECK(got[2].to_name.empty());
+  CHECK(got[2].to == otter::pid{1, 2, 3});
+  CHECK(got[3].k == kind::heartbeat);
+  CHECK(got[3].to_name.empty());
+  CHECK(got[3].to == otter::pid{});
+  CHECK_FALSE(got[3].had_env);
+  for (std::size_t i : {std::size_t{1}, std::size_t{2}}) {
+    REQUIRE(got[i].env != nullptr);
+    CHECK(got[i].env->type_name() == "note");
+    CHECK(got[i].env->from == otter::pid{11, 22, 33});
+  }
+  auto* a = otter::detail::payload_as<note>(*got[1].env);
+  auto* b = otter::detail::payload_as<note>(*got[2].env);
+  REQUIRE(a != nullptr);
+  REQUIRE(b != nullptr);
+  CHECK(a->text == std::string(100, 'a'));
+  CHECK(b->text == "b");
 }
 
 TEST_CASE("signals and errors round-trip") {

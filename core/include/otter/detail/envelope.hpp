@@ -107,12 +107,28 @@ const message_type& remote_message_type() noexcept;
 // the type the receiver asks for (a handler's parameter type, a call's reply type). A body that
 // does not convert is no match, never a crash.
 struct remote_envelope final : envelope {
-  std::string name;
+ private:
+  std::string owned_name_;  // when the name is not in `zone`
+
+ public:
+  std::string_view name;                // the wire type name: in owned_name_ or in `zone`
   msgpack::object body;                 // lives in `zone`
   std::shared_ptr<msgpack::zone> zone;  // shared by the envelopes of one frame
 
   remote_envelope(sig k, std::string type_name, msgpack::object b, std::shared_ptr<msgpack::zone> z)
-      : envelope(k), name(std::move(type_name)), body(b), zone(std::move(z)) {
+      : envelope(k),
+        owned_name_(std::move(type_name)),
+        name(owned_name_),
+        body(b),
+        zone(std::move(z)) {
+    type = &remote_message_type();
+  }
+  // `type_name` lies in `z` (a decoded frame's bytes): not copied (one allocation less for
+  // each message from another node).
+  struct name_in_zone {};
+  remote_envelope(sig k, name_in_zone, std::string_view type_name, msgpack::object b,
+                  std::shared_ptr<msgpack::zone> z)
+      : envelope(k), name(type_name), body(b), zone(std::move(z)) {
     type = &remote_message_type();
   }
   ~remote_envelope() override {
@@ -132,7 +148,7 @@ struct remote_envelope final : envelope {
       try {
         auto v = std::make_unique<T>();
         body.convert(*v);
-        if constexpr (std::is_same_v<T, dynamic>) v->set_type_name(name);
+        if constexpr (std::is_same_v<T, dynamic>) v->set_type_name(std::string(name));
         if (decoded_ != nullptr) destroy_(decoded_);
         decoded_ = v.release();
         decoded_type_ = &type_of<T>();
