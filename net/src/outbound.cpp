@@ -73,12 +73,19 @@ std::vector<std::unique_ptr<out_item>> send_buffer::take_held() noexcept {
 
 void send_buffer::flush(const sender& send) {
   if (batch_.empty()) return;
-  std::string frame;
-  frame.swap(batch_);
-  if (!backlog_.empty() || send(frame) == send_status::would_block) {
-    backlog_bytes_ += frame.size();
-    backlog_.push_back(std::move(frame));
+  if (backlog_.empty() && send(batch_) != send_status::would_block) {
+    // Sent (the socket copied it) or unreachable (dropped with the peer): the buffer keeps
+    // its memory for the next frame (a new one grew to 64 KiB again, copy by copy, per frame),
+    // unless a large message made it larger than two batches.
+    if (batch_.capacity() > 2 * net_defaults::batch_bytes) {
+      std::string().swap(batch_);
+    } else {
+      batch_.clear();
+    }
+    return;
   }
+  backlog_bytes_ += batch_.size();
+  backlog_.push_back(std::exchange(batch_, std::string()));
 }
 
 bool send_buffer::retry(const sender& send) {
@@ -90,7 +97,7 @@ bool send_buffer::retry(const sender& send) {
 }
 
 void send_buffer::clear(outbound_queue& queue) {
-  batch_.clear();
+  std::string().swap(batch_);  // and its memory: the link is gone
   backlog_.clear();
   backlog_bytes_ = 0;
   for (const auto& item : held_) queue.sub_bytes(item->bytes.size());
