@@ -93,6 +93,12 @@ void scheduler::note_dispatch(bool call) noexcept {
   if (call) w->calls.store(w->calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+std::uint64_t scheduler::handled_sum() const noexcept {
+  std::uint64_t n = 0;
+  for (const auto& w : workers_) n += w->handled.load(std::memory_order_relaxed);
+  return n;
+}
+
 void scheduler::dispatch_counts(std::uint64_t& handled, std::uint64_t& calls) const noexcept {
   handled = calls = 0;
   for (const auto& w : workers_) {
@@ -197,6 +203,7 @@ bool scheduler::try_service_io() {
   if (io == nullptr) return false;
   in_io_scope in_io;
   io->service();
+  io_serves_.store(io_serves_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return true;
 }
 
@@ -246,6 +253,7 @@ bool scheduler::wait_on_io(worker& w) {
   // Back in the game: what service() delivers is peeked under this epoch.
   w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
   io->service();
+  io_serves_.store(io_serves_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return true;
 }
 
@@ -277,6 +285,79 @@ void scheduler::notify() {
     ++wake_tokens_;
   }
   park_cv_.notify_one();
+}
+
+void scheduler::want_watch() {
+  {
+    std::lock_guard<std::mutex> l(park_mutex_);
+    if (watch_wanted_ || watching_.load(std::memory_order_relaxed) ||
+        parked_.load(std::memory_order_relaxed) == 0) {
+      return;
+    }
+    watch_wanted_ = true;
+  }
+  // No worker is the watch (checked above under the lock), so every parked worker waits untimed,
+  // on a condition that includes watch_wanted_: whichever wakes becomes the watch.
+  park_cv_.notify_one();
+}
+
+bool scheduler::others_busy(const worker& w) const {
+  for (const auto& o : workers_) {
+    if (o.get() != &w && o->seen.load(std::memory_order_seq_cst) != ~std::uint64_t{0}) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool scheduler::park(worker& w, std::unique_lock<std::mutex>& l) {
+  bool watch = false;
+  const auto become_watch = [&] {
+    watch = true;
+    watching_.store(true, std::memory_order_relaxed);
+  };
+  const auto end_watch = [&] {
+    watch = false;
+    watching_.store(false, std::memory_order_relaxed);
+  };
+  while (!stop_.load(std::memory_order_relaxed)) {
+    const bool networked = io_.load(std::memory_order_relaxed) != nullptr;
+    if (!watch && !watching_.load(std::memory_order_relaxed) && networked &&
+        (watch_wanted_ || others_busy(w))) {
+      become_watch();
+    }
+    watch_wanted_ = false;
+    if (!watch) {
+      park_cv_.wait(l, [&] { return wake_tokens_ > 0 || watch_wanted_ || stop_.load(); });
+      if (wake_tokens_ > 0) {
+        --wake_tokens_;
+        return false;
+      }
+      continue;  // asked to watch, or stopping
+    }
+    const std::uint64_t serves = io_serves_.load(std::memory_order_relaxed);
+    const std::uint64_t handled = handled_sum();
+    if (park_cv_.wait_for(l, defaults::io_watch_period,
+                          [&] { return wake_tokens_ > 0 || stop_.load(); })) {
+      end_watch();
+      if (wake_tokens_ > 0) --wake_tokens_;
+      return false;
+    }
+    if (!networked || io_.load(std::memory_order_relaxed) == nullptr) {
+      end_watch();
+    } else if (io_serves_.load(std::memory_order_relaxed) == serves &&
+               !io_waiting_.load(std::memory_order_seq_cst)) {
+      // Nobody served the network for a whole period, and nobody waits on it: serve it.
+      end_watch();
+      return true;
+    } else if (!others_busy(w) && handled_sum() == handled) {
+      // Nobody to watch over, and nothing handled for a period: park untimed. (Not at the first
+      // quiet look: between a stream's messages the watch would be woken to watch again.)
+      end_watch();
+    }
+  }
+  if (watch) end_watch();
+  return false;
 }
 
 bool scheduler::has_work() const {
@@ -372,13 +453,19 @@ void scheduler::run(worker& w) {
         std::unique_lock<std::mutex> l(park_mutex_);
         w.seen.store(~std::uint64_t{0}, std::memory_order_seq_cst);  // quiescent while parked
         parked_.fetch_add(1, std::memory_order_seq_cst);
-        if (!has_work() && !stop_.load(std::memory_order_relaxed)) {
-          park_cv_.wait(l, [&] { return wake_tokens_ > 0 || stop_.load(); });
-          if (wake_tokens_ > 0) --wake_tokens_;
-        }
+        bool serve = false;
+        if (!has_work() && !stop_.load(std::memory_order_relaxed)) serve = park(w, l);
         parked_.fetch_sub(1, std::memory_order_seq_cst);
+        l.unlock();
+        if (serve) wait_on_io(w);
         continue;
       }
+    }
+    // Nobody waits on the network while this activation runs: have a parked worker watch it.
+    if (!watching_.load(std::memory_order_relaxed) && parked_.load(std::memory_order_relaxed) > 0 &&
+        io_.load(std::memory_order_relaxed) != nullptr &&
+        !io_waiting_.load(std::memory_order_relaxed)) {
+      want_watch();
     }
     tl_worker.sends = 0;
     // A quiescent point: nothing peeked before this line is used after it.

@@ -7,6 +7,12 @@
 // lands in a queue, or when a handler that keeps sending leaves runnable processes behind it
 // (defaults::spread_after_sends). Threads outside the pool (timers, the network's I/O thread,
 // scoped processes) schedule through the shared injection queue.
+//
+// The network is served by whichever worker is idle (it blocks in the driver's wait), and by
+// every worker between activations. While a worker runs a handler and none waits on the
+// network, one parked worker is the watch: it wakes each defaults::io_watch_period and serves
+// the network if nobody did since its last look. So a long handler delays the network by a few
+// milliseconds, not by its whole run. A node with one worker has nobody to watch.
 #pragma once
 
 #include <array>
@@ -115,6 +121,15 @@ class scheduler final : public executor {
   // Frees retired processes whose grace has passed (an idle worker's chore).
   void reclaim_idle(worker& w) noexcept;
   void notify_io();
+  // A worker starting an activation while no worker waits on the network: make a parked
+  // worker the watch (see above), unless there is one.
+  void want_watch();
+  // Parks `w` (park_mutex_ held in `l`); true if it should serve the network when it returns.
+  bool park(worker& w, std::unique_lock<std::mutex>& l);
+  // Whether a worker other than `w` is in an activation (not parked, not waiting on the network).
+  bool others_busy(const worker& w) const;
+  // Messages handled so far, all workers together.
+  std::uint64_t handled_sum() const noexcept;
 
   std::vector<std::unique_ptr<worker>> workers_;
   std::mutex inject_mutex_;  // protects inject_
@@ -126,6 +141,10 @@ class scheduler final : public executor {
   std::mutex park_mutex_;  // protects wake_tokens_ (and orders park vs notify)
   std::condition_variable park_cv_;
   int wake_tokens_ = 0;
+  bool watch_wanted_ = false;          // under park_mutex_: a parked worker should become the watch
+  std::atomic<bool> watching_{false};  // a parked worker is the watch
+  // Services of the network so far (by the worker holding io_mutex_), as the watch sees them.
+  std::atomic<std::uint64_t> io_serves_{0};
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> epoch_{1};
   std::atomic<io_driver*> io_{nullptr};

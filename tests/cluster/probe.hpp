@@ -131,7 +131,7 @@ class probe : public otter::gen_server<probe> {
  public:
   using calls = otter::msgs<ping, get_log, nap, crash, relay, watch, events_q, reg_global,
                             unreg_global, where_global, block_node, enlist>;
-  using casts = otter::msgs<add, crash>;
+  using casts = otter::msgs<add, crash, nap>;
   using infos = otter::msgs<add, otter::name_conflict>;
 
   explicit probe(std::string node, otter::node* n = nullptr) : node_(std::move(node)), n_(n) {}
@@ -196,6 +196,10 @@ class probe : public otter::gen_server<probe> {
   }
   void handle_cast(const add& a) { log_.values.push_back(a.value); }
   void handle_cast(const crash& c) { throw std::runtime_error(c.why); }
+  void handle_cast(const nap& n) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(n.ms));
+    log_.values.push_back(n.ms);
+  }
   void handle_info(const add& a) { log_.values.push_back(a.value); }
   void handle_info(const otter::down& d) { events_.items.push_back("DOWN " + d.reason.str()); }
   void handle_info(const otter::exit_msg& x) { events_.items.push_back("EXIT " + x.reason.str()); }

@@ -430,3 +430,32 @@ TEST_CASE("an application's own spdlog default logger survives starting a node")
   CHECK(otter::logger()->name() == "otter");
   spdlog::set_default_logger(spdlog::stderr_color_mt("restored-default"));
 }
+
+// A node's sockets are served by whichever of its workers is free. A handler that runs past the
+// failure timeout, or a process working through a remote backlog with a slow handler, must not
+// leave them unserved: the peers would declare the node down.
+TEST_CASE("a handler running past the failure timeout does not take its node down") {
+  scratch s;
+  auto a = spawn_node("nap-a", s);
+  auto me = local_node("nap-t", s, {a->endpoint});
+  REQUIRE(me->wait_for_nodes(1, 15s));
+  otter::scoped_process watcher(me->rt());
+  me->monitor_nodes(watcher.self());
+  otter::scoped_process p(me->rt());
+  SECTION("one call of 4 s") {
+    auto r = p.await(otter::call<pong>(a->probe, nap{4000}, 30s));
+    INFO((r ? std::string("answered") : r.err().message));
+    REQUIRE(r);
+    CHECK(r->seq == 4000);
+  }
+  SECTION("a backlog of 1,500 casts of 2 ms each") {
+    constexpr int n = 1500;
+    for (int i = 0; i < n; ++i) REQUIRE(p.cast(a->probe, nap{2}));
+    auto log = p.await(otter::call<log_reply>(a->probe, get_log{}, 60s));
+    INFO((log ? std::string("answered") : log.err().message));
+    REQUIRE(log);
+    CHECK(log->values.size() == n);
+  }
+  CHECK_FALSE(watcher.receive<otter::nodedown>(100ms));
+  CHECK(me->nodes().size() == 1);
+}

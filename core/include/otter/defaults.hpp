@@ -43,6 +43,13 @@ inline constexpr unsigned inject_check_interval = 31;
 // request does not pay for a thread wake-up (~18 us on this VM).
 inline constexpr int spread_after_sends = 8;
 
+// While a worker runs handlers and no worker serves the network, a parked worker looks every
+// this long whether the network has been served since; if not, it serves it. A handler that
+// runs for seconds, or a process working through a backlog from another node, cannot leave
+// the node's heartbeats unanswered (its peers would declare it down). Only while a worker is
+// busy: an idle node keeps its parked workers parked.
+inline constexpr std::chrono::milliseconds io_watch_period{5};
+
 // Rounds an idle worker polls the run queues before it parks (~20-40 us): cheaper than a
 // futex wake-up when work arrives soon after.
 inline constexpr int idle_spin_rounds = 512;

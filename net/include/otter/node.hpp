@@ -114,8 +114,11 @@ struct node_options {
   std::string secret_file;         // empty: default_secret_path()
   bool hidden = false;             // a tool: connects to its seeds only, unlisted
   bool insecure = false;           // no CURVE encryption (benchmarks only)
-  unsigned workers = 0;            // 0: one per hardware thread
-  std::uint32_t creation = 0;      // 0: derived from the clock
+  // 0: one per hardware thread. The sockets are served by a worker free of handlers (one
+  // watches them while others run long handlers: docs/ARCHITECTURE.md); with 1 worker, a handler
+  // running longer than failure_timeout makes the peers declare this node down.
+  unsigned workers = 0;
+  std::uint32_t creation = 0;  // 0: derived from the clock
   std::chrono::milliseconds heartbeat_interval = net_defaults::heartbeat_interval;
   std::chrono::milliseconds failure_timeout = net_defaults::failure_timeout;
   std::size_t watch_neighbours = net_defaults::watch_neighbours;  // 0: watch every member
