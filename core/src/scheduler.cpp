@@ -63,7 +63,9 @@ void scheduler::stop() {
 
 void scheduler::note_send() noexcept {
   // A handler that keeps sending while runnable processes wait behind it on this worker:
-  // offer them to an idle worker once per activation.
+  // offer them to an idle worker once per activation. Deliveries by the network are not
+  // counted (defaults::spread_after_sends).
+  if (tl_in_io) return;
   if (++tl_worker.sends != defaults::spread_after_sends || tl_worker.owner == nullptr) return;
   auto& w = *static_cast<worker*>(tl_worker.self);
   if (w.next.load(std::memory_order_relaxed) != nullptr ||
