@@ -162,7 +162,7 @@ void scheduler::schedule(process* p) {
     if (prev != nullptr) {
       push_queue(w, prev);
       notify();
-    } else if (tl_worker.sends > defaults::spread_after_sends) {
+    } else if (!tl_in_io && tl_worker.sends > defaults::spread_after_sends) {
       notify();
     }
     return;
@@ -221,6 +221,12 @@ void scheduler::network_send(bool first) {
   io_driver* io = io_.load(std::memory_order_acquire);
   if (io == nullptr) return;
   if (tl_worker.owner == this) {
+    // Sent while serving the sockets (a delivery's answer): service() sends what is queued
+    // after it delivers; the sticky wake covers a send from the driver's wait.
+    if (tl_in_io) {
+      if (first) io->wake();
+      return;
+    }
     // The worker sends what its handler queued after the activation; a handler that keeps
     // sending gets its queue flushed every batch, here or by the worker polling the sockets.
     if (tl_worker.sends % defaults::network_flush_every == 0 && !try_service_io()) io->wake();
@@ -320,7 +326,7 @@ bool scheduler::park(worker& w, std::unique_lock<std::mutex>& l) {
   };
   const auto end_watch = [&] {
     watch = false;
-    watching_.store(false, std::memory_order_relaxed);
+    watching_.store(false, std::memory_order_seq_cst);
   };
   while (!stop_.load(std::memory_order_relaxed)) {
     const bool networked = io_.load(std::memory_order_relaxed) != nullptr;
@@ -354,8 +360,11 @@ bool scheduler::park(worker& w, std::unique_lock<std::mutex>& l) {
       return true;
     } else if (!others_busy(w) && handled_sum() == handled) {
       // Nobody to watch over, and nothing handled for a period: park untimed. (Not at the first
-      // quiet look: between a stream's messages the watch would be woken to watch again.)
+      // quiet look: between a stream's messages the watch would be woken to watch again.) A
+      // worker starting an activation meanwhile either saw watching_ set, or is seen busy
+      // after it is cleared (the stores and loads are seq_cst): then watch on.
       end_watch();
+      if (others_busy(w)) become_watch();
     }
   }
   if (watch) end_watch();
@@ -463,15 +472,17 @@ void scheduler::run(worker& w) {
         continue;
       }
     }
-    // Nobody waits on the network while this activation runs: have a parked worker watch it.
-    if (!watching_.load(std::memory_order_relaxed) && parked_.load(std::memory_order_relaxed) > 0 &&
-        io_.load(std::memory_order_relaxed) != nullptr &&
-        !io_waiting_.load(std::memory_order_relaxed)) {
-      want_watch();
-    }
     tl_worker.sends = 0;
     // A quiescent point: nothing peeked before this line is used after it.
     w.seen.store(epoch_.load(std::memory_order_seq_cst), std::memory_order_seq_cst);
+    // Nobody waits on the network while this activation runs: have a parked worker watch it.
+    // After the store above (busy, as others_busy sees it): a worker parking, or a watch about
+    // to stop, either sees this worker busy or is seen here.
+    if (!watching_.load(std::memory_order_seq_cst) && parked_.load(std::memory_order_seq_cst) > 0 &&
+        io_.load(std::memory_order_relaxed) != nullptr &&
+        !io_waiting_.load(std::memory_order_seq_cst)) {
+      want_watch();
+    }
     switch (runtime_access::run_slice(*p)) {
       case runtime_access::slice::idle: break;
       case runtime_access::slice::yield:

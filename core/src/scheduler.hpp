@@ -8,10 +8,12 @@
 // (defaults::spread_after_sends). Threads outside the pool (timers, the network's I/O thread,
 // scoped processes) schedule through the shared injection queue.
 //
-// The network is served by whichever worker is idle (it blocks in the driver's wait), and by
-// every worker between activations. While a worker runs a handler and none waits on the
+// The network is served by whichever worker is idle (it blocks in the driver's wait), and
+// between activations by a worker whose handlers queued something to send (and every 32
+// activations). While a worker runs a handler and none waits on the
 // network, one parked worker is the watch: it wakes each defaults::io_watch_period and serves
-// the network if nobody did since its last look. So a long handler delays the network by a few
+// the network if nobody did since its last look (then it stays in the driver's wait, as an idle
+// worker does). So a long handler delays the network by a few
 // milliseconds, not by its whole run. A node with one worker has nobody to watch.
 #pragma once
 
@@ -144,7 +146,8 @@ class scheduler final : public executor {
   bool watch_wanted_ = false;          // under park_mutex_: a parked worker should become the watch
   std::atomic<bool> watching_{false};  // a parked worker is the watch
   // Services of the network so far (by the worker holding io_mutex_), as the watch sees them.
-  std::atomic<std::uint64_t> io_serves_{0};
+  // Written at every service: on a cache line of its own.
+  alignas(64) std::atomic<std::uint64_t> io_serves_{0};
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> epoch_{1};
   std::atomic<io_driver*> io_{nullptr};

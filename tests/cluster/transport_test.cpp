@@ -458,4 +458,6 @@ TEST_CASE("a handler running past the failure timeout does not take its node dow
   }
   CHECK_FALSE(watcher.receive<otter::nodedown>(100ms));
   CHECK(me->nodes().size() == 1);
+  // ...and the busy node kept hearing this one: it still lists it as up.
+  CHECK(members_of(p, "nap-a") == std::vector<std::string>{"nap-t"});
 }

@@ -115,8 +115,9 @@ struct node_options {
   bool hidden = false;             // a tool: connects to its seeds only, unlisted
   bool insecure = false;           // no CURVE encryption (benchmarks only)
   // 0: one per hardware thread. The sockets are served by a worker free of handlers (one
-  // watches them while others run long handlers: docs/ARCHITECTURE.md); with 1 worker, a handler
-  // running longer than failure_timeout makes the peers declare this node down.
+  // watches them while others run long handlers: docs/ARCHITECTURE.md). With 1 worker (also
+  // what 0 gives on a one-CPU host) a handler running longer than failure_timeout makes the
+  // peers declare this node down; with more, so do as many such handlers at once as workers.
   unsigned workers = 0;
   std::uint32_t creation = 0;  // 0: derived from the clock
   std::chrono::milliseconds heartbeat_interval = net_defaults::heartbeat_interval;
