@@ -63,9 +63,7 @@ void scheduler::stop() {
 
 void scheduler::note_send() noexcept {
   // A handler that keeps sending while runnable processes wait behind it on this worker:
-  // offer them to an idle worker once per activation. Deliveries by the network are not
-  // counted (defaults::spread_after_sends).
-  if (tl_in_io) return;
+  // offer them to an idle worker once per activation.
   if (++tl_worker.sends != defaults::spread_after_sends || tl_worker.owner == nullptr) return;
   auto& w = *static_cast<worker*>(tl_worker.self);
   if (w.next.load(std::memory_order_relaxed) != nullptr ||
@@ -162,7 +160,7 @@ void scheduler::schedule(process* p) {
     if (prev != nullptr) {
       push_queue(w, prev);
       notify();
-    } else if (!tl_in_io && tl_worker.sends > defaults::spread_after_sends) {
+    } else if (tl_worker.sends > defaults::spread_after_sends) {
       notify();
     }
     return;

@@ -40,9 +40,7 @@ inline constexpr unsigned inject_check_interval = 31;
 
 // Sends by one activation after which a newly scheduled process is offered to an idle worker
 // (wakes one): a handler that sends a lot runs in parallel with its receivers; a call's single
-// request does not pay for a thread wake-up (~18 us on this VM). What the network delivers
-// does not count: a stream from another node is decoded and handled on one core, while the
-// other runs ZeroMQ's I/O thread.
+// request does not pay for a thread wake-up (~18 us on this VM).
 inline constexpr int spread_after_sends = 8;
 
 // While a worker runs handlers and no worker serves the network, a parked worker looks every
