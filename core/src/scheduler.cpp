@@ -219,8 +219,9 @@ void scheduler::network_send(bool first) {
   io_driver* io = io_.load(std::memory_order_acquire);
   if (io == nullptr) return;
   if (tl_worker.owner == this) {
-    // Sent while serving the sockets (a delivery's answer): service() sends what is queued
-    // after it delivers; the sticky wake covers a send from the driver's wait.
+    // Sent while serving the sockets (a delivery's answer): the service() that delivers, or
+    // the one that follows the driver's wait, sends what is queued; the sticky wake covers a
+    // send made after that service's drain (from its tick or its view change).
     if (tl_in_io) {
       if (first) io->wake();
       return;

@@ -128,7 +128,9 @@ class scheduler final : public executor {
   void want_watch();
   // Parks `w` (park_mutex_ held in `l`); true if it should serve the network when it returns.
   bool park(worker& w, std::unique_lock<std::mutex>& l);
-  // Whether a worker other than `w` is in an activation (not parked, not waiting on the network).
+  // Whether a worker other than `w` may be in an activation: one not parked and not waiting on
+  // the network (also true while it spins or serves the network: the watch then lasts a period
+  // longer).
   bool others_busy(const worker& w) const;
   // Messages handled so far, all workers together.
   std::uint64_t handled_sum() const noexcept;
@@ -145,14 +147,14 @@ class scheduler final : public executor {
   int wake_tokens_ = 0;
   bool watch_wanted_ = false;          // under park_mutex_: a parked worker should become the watch
   std::atomic<bool> watching_{false};  // a parked worker is the watch
-  // Services of the network so far (by the worker holding io_mutex_), as the watch sees them.
-  // Written at every service: on a cache line of its own.
-  alignas(64) std::atomic<std::uint64_t> io_serves_{0};
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> epoch_{1};
   std::atomic<io_driver*> io_{nullptr};
   std::mutex io_mutex_;  // the I/O token: held by the worker inside the driver
   std::atomic<bool> io_waiting_{false};
+  // Services of the network so far (by the worker holding io_mutex_), as the watch sees them.
+  // Written at every service: last, on a cache line of its own (the class is padded after it).
+  alignas(64) std::atomic<std::uint64_t> io_serves_{0};
 };
 
 }  // namespace otter::detail

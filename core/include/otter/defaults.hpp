@@ -46,7 +46,8 @@ inline constexpr int spread_after_sends = 8;
 // While a worker runs handlers and no worker serves the network, a parked worker looks every
 // this long whether the network has been served since; if not, it serves it. A handler that
 // runs for seconds, or a process working through a backlog from another node, cannot leave
-// the node's heartbeats unanswered (its peers would declare it down). Only while a worker is
+// the node's heartbeats unanswered (its peers would declare it down), unless the node has one
+// worker or all its workers run such handlers (node_options::workers). Only while a worker is
 // busy: an idle node keeps its parked workers parked.
 inline constexpr std::chrono::milliseconds io_watch_period{5};
 
